@@ -1,0 +1,84 @@
+// The command line's flags, in meow's shape; `--help` is generated from the same descriptions.
+
+export const HELP = `
+  Usage
+    $ relaytop [TARGET] [--json | --once] [options]
+
+  TARGET
+    a new-api/one-api SQLite file (logs) or a CPA-Manager store (usage_events);
+    nothing: the demo fixture
+
+  Output
+    --json                 print one snapshot as JSON and exit
+    --once                 print one snapshot as a text frame and exit
+
+  Time range (inclusive)
+    --range <r>            15m | 1h | 24h | today | 7d | 30d | all (default 24h), back from --to or now
+    --from <t>             start: ISO 8601 or epoch milliseconds
+    --to <t>               end: ISO 8601 or epoch milliseconds (default now)
+
+  Tables
+    --dimension <d>        accounts grouped by: account | provider | channel (CPA); user | channel | group (new-api)
+    --sort <key>           totalCalls | successCalls | failureCalls | successRate | totalTokens |
+                           totalCost | inputTokens | outputTokens | cachedTokens | lastSeenAt (default totalCalls)
+    --direction <d>        asc | desc (default desc)
+    --page <n>             page of every table, from 1 (default 1)
+    --page-size <n>        rows per page, at most 500 (default 20)
+
+  Filters
+    --search <text>        token prefixes, AND-ed (CPA: full-text, also key aliases; new-api: user, token, model)
+    --model <name>         --account <name>     --api-key <hash|token id>
+    --provider <name>      --channel <name|id>  --group <name> (new-api)
+    --status <s>           success | failed
+
+  Cost
+    --quota-per-unit <n>   new-api quota per 1 USD (default 500000)
+
+  Examples
+    $ relaytop ./one-api.db --once --range 1h
+    $ relaytop /data/usage.sqlite --json --sort totalCost --page-size 50
+`;
+
+export const FLAGS = {
+	json: {type: 'boolean', default: false},
+	once: {type: 'boolean', default: false},
+	range: {type: 'string'},
+	from: {type: 'string'},
+	to: {type: 'string'},
+	dimension: {type: 'string'},
+	sort: {type: 'string', default: 'totalCalls'},
+	direction: {type: 'string', default: 'desc'},
+	page: {type: 'string', default: '1'},
+	pageSize: {type: 'string', default: '20'},
+	search: {type: 'string'},
+	model: {type: 'string'},
+	account: {type: 'string'},
+	apiKey: {type: 'string'},
+	provider: {type: 'string'},
+	channel: {type: 'string'},
+	group: {type: 'string'},
+	status: {type: 'string'},
+	quotaPerUnit: {type: 'string'},
+} as const;
+
+export interface ParsedFlags {
+	json: boolean;
+	once: boolean;
+	range?: string;
+	from?: string;
+	to?: string;
+	dimension?: string;
+	sort: string;
+	direction: string;
+	page: string;
+	pageSize: string;
+	search?: string;
+	model?: string;
+	account?: string;
+	apiKey?: string;
+	provider?: string;
+	channel?: string;
+	group?: string;
+	status?: string;
+	quotaPerUnit?: string;
+}

@@ -1,0 +1,56 @@
+import meow from 'meow';
+import {demoTarget} from '../demo/demo-target.js';
+import {jsonSnapshot} from '../output/json-snapshot.js';
+import {textFrame} from '../output/text-frame.js';
+import {terminalSafe} from '../output/terminal-safe.js';
+import {openTarget} from '../sources/open-target.js';
+import {InputError} from '../usage/input-error.js';
+import {takeSnapshot} from '../usage/take-snapshot.js';
+import {FLAGS, HELP, type ParsedFlags} from './flags.js';
+import {parseQuotaPerUnit, parseRangeFlags, snapshotRequest} from './snapshot-request.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export interface Io {
+	readonly stdout: (text: string) => void;
+	readonly stderr: (text: string) => void;
+	readonly now: () => number;
+	readonly columns: number;
+}
+
+/** One line, no stack: what went wrong and, where it helps, what was expected. */
+function describe(error: unknown): string {
+	const message = error instanceof Error ? error.message : String(error);
+	return terminalSafe(message.split('\n')[0] ?? 'unknown error');
+}
+
+export async function run(argv: readonly string[], io: Io, importMeta: ImportMeta): Promise<number> {
+	const cli = meow(HELP, {importMeta, argv: [...argv], flags: FLAGS, allowUnknownFlags: false, inferType: false});
+	const flags = cli.flags as ParsedFlags;
+	try {
+		if (cli.input.length > 1) {
+			throw new InputError(`expected one target, got ${cli.input.length}: ${cli.input.join(' ')}`);
+		}
+		if (flags.json && flags.once) {
+			throw new InputError('give either --json or --once, not both');
+		}
+		const range = parseRangeFlags(flags);
+		const quotaPerUnit = parseQuotaPerUnit(flags);
+		const demo = cli.input[0] === undefined ? demoTarget() : undefined;
+		const source = openTarget(cli.input[0] ?? demo!.path, {quotaPerUnit});
+		try {
+			const request = snapshotRequest(flags, source.capabilities, range, demo?.nowMs ?? io.now());
+			const snapshot = await takeSnapshot(source, request);
+			// Until the interactive dashboard lands, every mode prints one snapshot.
+			io.stdout(flags.json ? `${JSON.stringify(jsonSnapshot(snapshot), null, 2)}\n` : textFrame(snapshot, io.columns));
+		} finally {
+			await source.close();
+		}
+		return EXIT_OK;
+	} catch (error) {
+		io.stderr(`relaytop: ${describe(error)}\n`);
+		return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;
+	}
+}

@@ -1,0 +1,68 @@
+import stringWidth from 'string-width';
+
+const grouped = new Intl.NumberFormat('en-US', {maximumFractionDigits: 0});
+
+/** 1234567 → "1,234,567". */
+export const thousands = (value: number): string => grouped.format(value);
+
+/** 950 → "950", 12345 → "12.3k", 4500000 → "4.5M". */
+export function compact(value: number): string {
+	const magnitude = Math.abs(value);
+	for (const [limit, suffix] of [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']] as const) {
+		if (magnitude >= limit) {
+			const scaled = value / limit;
+			return `${Math.abs(scaled) >= 100 ? scaled.toFixed(0) : scaled.toFixed(1)}${suffix}`;
+		}
+	}
+	return String(Math.round(value));
+}
+
+/** Dollars with cents, or more digits for sub-cent amounts so they do not read as $0.00. */
+export function usd(value: number): string {
+	if (value !== 0 && Math.abs(value) < 0.01) {
+		return `$${value.toPrecision(2)}`;
+	}
+	if (Math.abs(value) >= 10_000) {
+		return `$${compact(value)}`;
+	}
+	return `$${value.toFixed(2)}`;
+}
+
+export const percent = (ratio: number): string => `${(ratio * 100).toFixed(1)}%`;
+
+export function milliseconds(value: number | null): string {
+	if (value === null) {
+		return '-';
+	}
+	return value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`;
+}
+
+const pad2 = (value: number): string => String(value).padStart(2, '0');
+
+/** Local time, to the second. */
+export function localTime(ms: number): string {
+	const d = new Date(ms);
+	return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** Cuts text to `width` terminal cells (CJK counts as two), marking the cut with an ellipsis. */
+export function truncate(text: string, width: number): string {
+	if (stringWidth(text) <= width) {
+		return text;
+	}
+	let out = '';
+	for (const character of text) {
+		if (stringWidth(out + character) > width - 1) {
+			break;
+		}
+		out += character;
+	}
+	return `${out}…`;
+}
+
+/** Pads or cuts to exactly `width` cells. */
+export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
+	const cut = truncate(text, width);
+	const gap = ' '.repeat(Math.max(0, width - stringWidth(cut)));
+	return align === 'right' ? gap + cut : cut + gap;
+}

@@ -1,0 +1,93 @@
+import type {Choice, GroupPage, GroupUsage} from '../usage/types.js';
+import type {Snapshot} from '../usage/take-snapshot.js';
+
+// The stable scripting interface (design.md "JSON snapshot"): snake case, numbers as numbers.
+// Extend it; never rename a field.
+
+const choices = (list: readonly Choice[]) => list.map(({value, label}) => ({value, label}));
+
+const group = (item: GroupUsage) => ({
+	key: item.key,
+	label: item.label,
+	total_requests: item.totalRequests,
+	success_count: item.successCount,
+	failure_count: item.failureCount,
+	success_rate: item.successRate,
+	input_tokens: item.inputTokens,
+	output_tokens: item.outputTokens,
+	cached_tokens: item.cachedTokens,
+	total_tokens: item.totalTokens,
+	cost_usd: item.costUsd,
+	unpriced_requests: item.unpricedRequests,
+	last_seen_at_ms: item.lastSeenAtMs,
+});
+
+const groupPage = (page: GroupPage) => ({
+	page: page.page,
+	page_size: page.pageSize,
+	total_items: page.totalItems,
+	sort_key: page.sortKey,
+	sort_direction: page.sortDirection,
+	items: page.items.map(group),
+});
+
+export function jsonSnapshot(snapshot: Snapshot): object {
+	const {summary, rate, realtime} = snapshot;
+	return {
+		source: {kind: snapshot.source.kind, target: snapshot.source.target},
+		range: {start_ms: snapshot.range.startMs, end_ms: snapshot.range.endMs},
+		summary: {
+			total_requests: summary.totalRequests,
+			success_count: summary.successCount,
+			failure_count: summary.failureCount,
+			total_tokens: summary.totalTokens,
+			tokens: {
+				input_tokens: summary.tokens.input,
+				output_tokens: summary.tokens.output,
+				reasoning_tokens: summary.tokens.reasoning,
+				cached_tokens: summary.tokens.cached,
+			},
+			latency_ms_avg: summary.latencyMsAvg,
+			cost_usd: summary.costUsd,
+			unpriced_requests: summary.unpricedRequests,
+			facets: {
+				accounts: choices(summary.facets.accounts),
+				providers: choices(summary.facets.providers),
+				channels: choices(summary.facets.channels),
+				groups: choices(summary.facets.groups),
+				models: choices(summary.facets.models),
+				api_keys: choices(summary.facets.apiKeys),
+			},
+		},
+		rate: {window_s: rate.windowS, rpm: rate.rpm, tpm: rate.tpm},
+		models: snapshot.models.map(model => ({
+			model: model.model,
+			total_requests: model.totalRequests,
+			success_count: model.successCount,
+			failure_count: model.failureCount,
+			total_tokens: model.totalTokens,
+			cost_usd: model.costUsd,
+			unpriced_requests: model.unpricedRequests,
+		})),
+		accounts: {dimension: snapshot.dimension, ...groupPage(snapshot.accounts)},
+		api_keys: groupPage(snapshot.apiKeys),
+		realtime: {
+			page: realtime.page,
+			page_size: realtime.pageSize,
+			total_items: realtime.totalItems,
+			items: realtime.items.map(item => ({
+				timestamp_ms: item.timestampMs,
+				model: item.model,
+				account: item.account,
+				api_key: item.apiKey,
+				api_key_label: item.apiKeyLabel,
+				status: item.status,
+				input_tokens: item.inputTokens,
+				output_tokens: item.outputTokens,
+				total_tokens: item.totalTokens,
+				latency_ms: item.latencyMs,
+				cost_usd: item.costUsd,
+			})),
+		},
+	};
+}

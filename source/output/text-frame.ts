@@ -1,0 +1,116 @@
+import type {GroupPage, GroupUsage, SortKey} from '../usage/types.js';
+import type {Snapshot} from '../usage/take-snapshot.js';
+import {compact, localTime, milliseconds, percent, thousands, usd} from './format.js';
+import {textTable, type TextColumn} from './text-table.js';
+import {terminalSafe} from './terminal-safe.js';
+
+const SOURCE_NAMES: Record<Snapshot['source']['kind'], string> = {
+	'cpa-sqlite': 'CPA-Manager store (SQLite)',
+	'cpa-http': 'CPA-Manager (HTTP)',
+	'newapi-sqlite': 'new-api logs (SQLite)',
+	'newapi-postgres': 'new-api logs (PostgreSQL)',
+};
+
+const COLUMN_SORT: Record<string, SortKey> = {
+	requests: 'totalCalls',
+	ok: 'successCalls',
+	failed: 'failureCalls',
+	'success%': 'successRate',
+	tokens: 'totalTokens',
+	cost: 'totalCost',
+	input: 'inputTokens',
+	output: 'outputTokens',
+	cached: 'cachedTokens',
+	'last seen': 'lastSeenAt',
+};
+
+const pages = (page: GroupPage | Snapshot['realtime']): string =>
+	`page ${page.page}/${Math.max(1, Math.ceil(page.totalItems / page.pageSize))} · ${thousands(page.totalItems)} items`;
+
+function groupTable(page: GroupPage, width: number): string[] {
+	const arrow = page.sortDirection === 'asc' ? '▲' : '▼';
+	const title = (name: string) => (COLUMN_SORT[name] === page.sortKey ? `${name}${arrow}` : name);
+	// Token names are not unique in new-api: a label shared on the page carries its key.
+	const seen = new Map<string, number>();
+	for (const row of page.items) {
+		seen.set(row.label, (seen.get(row.label) ?? 0) + 1);
+	}
+	const name = (row: GroupUsage) => (row.label !== row.key && (seen.get(row.label) ?? 0) > 1 ? `${row.label} #${row.key}` : row.label);
+	const money = (row: GroupUsage) => (row.unpricedRequests === row.totalRequests && row.totalRequests > 0 ? '--' : usd(row.costUsd));
+	const columns: TextColumn<GroupUsage>[] = [
+		{title: 'name', value: name},
+		{title: title('requests'), width: 9, align: 'right', value: row => thousands(row.totalRequests)},
+		{title: title('failed'), width: 7, align: 'right', value: row => thousands(row.failureCount)},
+		{title: title('success%'), width: 9, align: 'right', value: row => percent(row.successRate)},
+		{title: title('input'), width: 7, align: 'right', value: row => compact(row.inputTokens)},
+		{title: title('output'), width: 7, align: 'right', value: row => compact(row.outputTokens)},
+		{title: title('cached'), width: 7, align: 'right', value: row => compact(row.cachedTokens)},
+		{title: title('tokens'), width: 7, align: 'right', value: row => compact(row.totalTokens)},
+		{title: title('cost'), width: 9, align: 'right', value: money},
+		{title: title('last seen'), width: 19, value: row => localTime(row.lastSeenAtMs)},
+	];
+	return page.items.length === 0 ? ['(none)'] : textTable(columns, page.items, width);
+}
+
+/** The snapshot as a readable frame, for `--once` and for pasting into an incident channel. */
+export function textFrame(snapshot: Snapshot, width: number): string {
+	const {summary, rate, range} = snapshot;
+	const requested = summary.totalRequests;
+	const successRate = requested === 0 ? 1 : summary.successCount / requested;
+	const from = range.startMs === null ? 'the beginning' : localTime(range.startMs);
+	const lines = [
+		`relaytop · ${SOURCE_NAMES[snapshot.source.kind]} · ${terminalSafe(snapshot.source.target)}`,
+		`${from} → ${localTime(range.endMs)}`,
+		'',
+		[
+			`requests ${thousands(requested)}`,
+			`success ${percent(successRate)}`,
+			`failed ${thousands(summary.failureCount)}`,
+			`rpm ${thousands(rate.rpm)}`,
+			`tpm ${compact(rate.tpm)}`,
+			`cost ${usd(summary.costUsd)}${summary.unpricedRequests > 0 ? ` + ${thousands(summary.unpricedRequests)} unpriced` : ''}`,
+			`latency ${milliseconds(summary.latencyMsAvg)}`,
+		].join(' · '),
+		`tokens ${compact(summary.totalTokens)} · in ${compact(summary.tokens.input)} · out ${compact(summary.tokens.output)} · cached ${compact(summary.tokens.cached)} · reasoning ${compact(summary.tokens.reasoning)}`,
+		'',
+		'MODELS',
+		...(snapshot.models.length === 0
+			? ['(none)']
+			: textTable(
+					[
+						{title: 'model', value: m => m.model},
+						{title: 'requests', width: 9, align: 'right', value: m => thousands(m.totalRequests)},
+						{title: 'failed', width: 7, align: 'right', value: m => thousands(m.failureCount)},
+						{title: 'tokens', width: 7, align: 'right', value: m => compact(m.totalTokens)},
+						{title: 'cost', width: 9, align: 'right', value: m => (m.unpricedRequests > 0 && m.costUsd === 0 ? 'unpriced' : usd(m.costUsd))},
+					],
+					snapshot.models,
+					Math.min(width, 72),
+				)),
+		'',
+		`ACCOUNTS by ${snapshot.dimension} · ${pages(snapshot.accounts)}`,
+		...groupTable(snapshot.accounts, width),
+		'',
+		`API KEYS · ${pages(snapshot.apiKeys)}`,
+		...groupTable(snapshot.apiKeys, width),
+		'',
+		`REQUESTS · newest first · ${pages(snapshot.realtime)}`,
+		...(snapshot.realtime.items.length === 0
+			? ['(none)']
+			: textTable(
+					[
+						{title: 'time', width: 19, value: r => localTime(r.timestampMs)},
+						{title: 'status', width: 7, value: r => (r.status === 'success' ? 'ok' : 'FAILED')},
+						{title: 'model', width: 26, value: r => r.model},
+						{title: 'account', value: r => r.account},
+						{title: 'key', width: 16, value: r => r.apiKeyLabel},
+						{title: 'tokens', width: 7, align: 'right', value: r => compact(r.totalTokens)},
+						{title: 'latency', width: 8, align: 'right', value: r => milliseconds(r.latencyMs)},
+						{title: 'cost', width: 9, align: 'right', value: r => (r.costUsd === null ? '--' : usd(r.costUsd))},
+					],
+					snapshot.realtime.items,
+					width,
+				)),
+	];
+	return `${lines.join('\n')}\n`;
+}

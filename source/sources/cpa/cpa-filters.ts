@@ -1,0 +1,69 @@
+import {createHash} from 'node:crypto';
+import type {Filters, TimeRange} from '../../usage/types.js';
+import {anyOf, sql, type SqlFragment} from '../sql/fragment.js';
+import {ftsPrefixQuery} from '../sql/search-terms.js';
+import {apiKeyKey, type ColumnOf} from './cpa-expressions.js';
+
+export const timeConditions = (range: TimeRange): SqlFragment[] => [
+	...(range.startMs === null ? [] : [sql('e.timestamp_ms >= ?', range.startMs)]),
+	sql('e.timestamp_ms <= ?', range.endMs),
+];
+
+/** Case-insensitive equality against any of the columns, as CPA-Manager filters. */
+function equalsAnyIgnoringCase(c: ColumnOf, columns: string[], value: string): SqlFragment {
+	const lowered = columns.map(name => `lower(COALESCE(${c(name)}, ''))`).join(', ');
+	return sql(`lower(?) IN (${lowered})`, value.trim());
+}
+
+export interface SearchIndexes {
+	readonly events: boolean;
+	readonly aliases: boolean;
+}
+
+/**
+ * Token-prefix full-text search over the event index and the key aliases, plus the hash of the
+ * text itself so a pasted raw API key finds its requests.
+ */
+export function searchCondition(c: ColumnOf, search: string | undefined, indexes: SearchIndexes): SqlFragment | null {
+	const text = (search ?? '').trim();
+	const query = ftsPrefixQuery(text);
+	if (query === null) {
+		return null;
+	}
+	const pastedKeyHash = createHash('sha256').update(text).digest('hex');
+	const matches: SqlFragment[] = [sql(`lower(COALESCE(${c('api_key_hash')}, '')) = ?`, pastedKeyHash)];
+	if (query !== '' && indexes.events) {
+		matches.push(sql('e.id IN (SELECT event_id FROM usage_events_fts WHERE usage_events_fts MATCH ?)', query));
+	}
+	if (query !== '' && indexes.aliases) {
+		matches.push(
+			sql(`lower(COALESCE(${c('api_key_hash')}, '')) IN (SELECT lower(api_key_hash) FROM api_key_aliases_fts WHERE api_key_aliases_fts MATCH ?)`, query),
+		);
+	}
+	return anyOf(matches);
+}
+
+/** Every filter except time and search: the ones facets ignore. */
+export function narrowingConditions(c: ColumnOf, filters: Filters): SqlFragment[] {
+	const conditions: SqlFragment[] = [];
+	if (filters.account !== undefined) {
+		conditions.push(equalsAnyIgnoringCase(c, ['account_snapshot', 'auth_label_snapshot', 'source', 'auth_index'], filters.account));
+	}
+	if (filters.provider !== undefined) {
+		conditions.push(equalsAnyIgnoringCase(c, ['provider', 'auth_provider_snapshot'], filters.provider));
+	}
+	if (filters.channel !== undefined) {
+		conditions.push(equalsAnyIgnoringCase(c, ['auth_provider_snapshot', 'provider', 'source'], filters.channel));
+	}
+	if (filters.model !== undefined) {
+		conditions.push(sql('e.model = ?', filters.model.trim()));
+	}
+	if (filters.apiKey !== undefined) {
+		const key = filters.apiKey.trim();
+		conditions.push(sql(`${apiKeyKey(c)} = ?`, /^[0-9a-f]+$/iu.test(key) ? key.toLowerCase() : key));
+	}
+	if (filters.status !== undefined) {
+		conditions.push(sql(filters.status === 'success' ? 'e.failed = 0' : 'e.failed <> 0'));
+	}
+	return conditions;
+}

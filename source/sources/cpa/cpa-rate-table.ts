@@ -1,0 +1,92 @@
+import type Database from 'better-sqlite3';
+import {isValidPrice, PriceBook, type ModelPrice} from '../../usage/price-book.js';
+import {sql, type SqlFragment} from '../sql/fragment.js';
+
+interface PriceRow {
+	model: string;
+	prompt: number;
+	completion: number;
+	cache: number;
+}
+
+/**
+ * The price of every model name the store has seen, as a `rate` table the engine joins on.
+ * The lookup rules (case, provider prefix, date suffix) run here once per distinct name; the
+ * per-request cost arithmetic stays in SQL. Names are collected incrementally above an id
+ * watermark, so a refresh only reads rows added since the last one.
+ */
+export class CpaRateTable {
+	private readonly names = new Set<string>();
+	private watermark = 0;
+	private pricesFingerprint = '';
+	private book = new PriceBook(new Map());
+
+	constructor(
+		private readonly db: Database.Database,
+		private readonly hasResolvedModel: boolean,
+	) {}
+
+	/** `rate(name, prompt, completion, cache)` for every seen name that has a price. */
+	cte(): SqlFragment {
+		this.refreshPrices();
+		this.collectNewNames();
+		const rows: unknown[] = [];
+		for (const name of this.names) {
+			const priced = this.book.lookup(name);
+			if (priced !== null) {
+				rows.push(name, priced.price.prompt, priced.price.completion, priced.price.cache);
+			}
+		}
+		const count = rows.length / 4;
+		const body = count === 0 ? 'SELECT NULL, NULL, NULL, NULL WHERE 1 = 0' : `VALUES ${Array.from({length: count}, () => '(?, ?, ?, ?)').join(', ')}`;
+		return sql(`rate(name, prompt, completion, cache) AS (${body})`, ...rows);
+	}
+
+	get priceBook(): PriceBook {
+		this.refreshPrices();
+		return this.book;
+	}
+
+	private refreshPrices(): void {
+		const rows = this.db
+			.prepare('SELECT model, prompt_per_1m AS prompt, completion_per_1m AS completion, cache_per_1m AS cache FROM model_prices ORDER BY model')
+			.all() as PriceRow[];
+		const fingerprint = JSON.stringify(rows);
+		if (fingerprint === this.pricesFingerprint) {
+			return;
+		}
+		const prices = new Map<string, ModelPrice>();
+		for (const row of rows) {
+			const price = {prompt: Number(row.prompt), completion: Number(row.completion), cache: Number(row.cache)};
+			if (isValidPrice(price)) {
+				prices.set(row.model, price);
+			}
+		}
+		this.book = new PriceBook(prices);
+		this.pricesFingerprint = fingerprint;
+	}
+
+	private collectNewNames(): void {
+		const top = (this.db.prepare('SELECT coalesce(max(id), 0) AS top FROM usage_events').get() as {top: number}).top;
+		if (top === this.watermark) {
+			return;
+		}
+		if (top < this.watermark) {
+			// The store was replaced underneath: start over.
+			this.names.clear();
+			this.watermark = 0;
+		}
+		const resolved = this.hasResolvedModel ? ' UNION SELECT resolved_model FROM usage_events WHERE id > ? AND id <= ? AND resolved_model IS NOT NULL' : '';
+		const params = this.hasResolvedModel ? [this.watermark, top, this.watermark, top] : [this.watermark, top];
+		const rows = this.db
+			.prepare(`SELECT model AS name FROM usage_events WHERE id > ? AND id <= ?${resolved}`)
+			.all(...params) as Array<{name: string | null}>;
+		for (const {name} of rows) {
+			if (name !== null) {
+				this.names.add(name);
+			}
+		}
+		// Ids only grow in this store; rows removed by retention only leave unused names behind.
+		this.watermark = top;
+	}
+}

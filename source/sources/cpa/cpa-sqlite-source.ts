@@ -1,0 +1,163 @@
+import type Database from 'better-sqlite3';
+import {InputError} from '../../usage/input-error.js';
+import type {
+	Dimension,
+	GroupPage,
+	ModelUsage,
+	PageRequest,
+	Rate,
+	RequestPage,
+	SortedPageRequest,
+	SourceCapabilities,
+	Summary,
+	UsageQuery,
+	UsageSource,
+} from '../../usage/types.js';
+import {RATE_WINDOW_S} from '../../usage/types.js';
+import {decodeModel, decodeRate, decodeRequest, decodeSummary, groupPage, num, type Row} from '../sql/decode.js';
+import {sqliteDialect} from '../sql/dialect.js';
+import {allOf, sql, type SqlFragment} from '../sql/fragment.js';
+import type {RequestRows} from '../sql/request-rows.js';
+import {groupCountSql, groupPageSql, modelsSql, rateSql, requestCountSql, requestPageSql, summarySql} from '../sql/usage-aggregates.js';
+import {hasTable, requireColumns, tableColumns} from '../sqlite/open-sqlite.js';
+import {accountValue, apiKeyKey, cachedTokens, channelValue, columnsOf, providerValue, requestCost, type ColumnOf} from './cpa-expressions.js';
+import {decodeFacets, facetsSql} from './cpa-facets.js';
+import {narrowingConditions, searchCondition, timeConditions, type SearchIndexes} from './cpa-filters.js';
+import {CpaRateTable} from './cpa-rate-table.js';
+
+const REQUIRED_COLUMNS = ['id', 'timestamp_ms', 'model', 'input_tokens', 'output_tokens', 'reasoning_tokens', 'cached_tokens', 'cache_tokens', 'total_tokens', 'failed'];
+
+const CAPABILITIES: SourceCapabilities = {
+	dimensions: ['account', 'provider', 'channel'],
+	filters: ['account', 'provider', 'channel', 'model', 'apiKey', 'status', 'search'],
+};
+
+interface RowOptions {
+	readonly groupKey?: string;
+	/** Skip the price join where no query reads the cost. */
+	readonly priced: boolean;
+	/** Facets ignore every filter except time and search. */
+	readonly narrowed: boolean;
+}
+
+/** CPA-Manager's SQLite store (`usage_events`), read-only. */
+export class CpaSqliteSource implements UsageSource {
+	readonly kind = 'cpa-sqlite' as const;
+	readonly capabilities = CAPABILITIES;
+	private readonly c: ColumnOf;
+	private readonly searchIndexes: SearchIndexes;
+	private readonly rates: CpaRateTable;
+
+	constructor(
+		private readonly db: Database.Database,
+		readonly target: string,
+	) {
+		const columns = tableColumns(db, 'usage_events');
+		requireColumns(columns, REQUIRED_COLUMNS, 'usage_events', target);
+		this.c = columnsOf(columns);
+		this.searchIndexes = {events: hasTable(db, 'usage_events_fts'), aliases: hasTable(db, 'api_key_aliases_fts')};
+		this.rates = new CpaRateTable(db, columns.has('resolved_model'));
+	}
+
+	async summary(query: UsageQuery): Promise<Summary> {
+		const totals = this.one(summarySql(this.rows(query, {priced: true, narrowed: true})));
+		const aliases = this.aliases();
+		const facetRows = this.all(facetsSql(this.c, this.conditions(query, false))) as Array<{facet: 'models'; value: string}>;
+		return decodeSummary(totals, decodeFacets(facetRows, hash => aliases.get(hash)));
+	}
+
+	async rate(query: UsageQuery): Promise<Rate> {
+		const window = {range: {startMs: query.range.endMs - RATE_WINDOW_S * 1000, endMs: query.range.endMs}, filters: query.filters};
+		return decodeRate(this.one(rateSql(this.rows(window, {priced: false, narrowed: true}))));
+	}
+
+	async models(query: UsageQuery): Promise<ModelUsage[]> {
+		return this.all(modelsSql(this.rows(query, {priced: true, narrowed: true}), sqliteDialect)).map(decodeModel);
+	}
+
+	async groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage> {
+		const keys: Partial<Record<Dimension, string>> = {
+			account: `COALESCE(${accountValue(this.c)}, '-')`,
+			provider: `COALESCE(${providerValue(this.c)}, '-')`,
+			channel: `COALESCE(${channelValue(this.c)}, '-')`,
+		};
+		const groupKey = keys[dimension];
+		if (groupKey === undefined) {
+			throw new InputError(`dimension "${dimension}" does not apply to a CPA-Manager store; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
+		}
+		return this.groupPage(query, groupKey, page, row => String(row.group_key));
+	}
+
+	async apiKeys(query: UsageQuery, page: SortedPageRequest): Promise<GroupPage> {
+		const aliases = this.aliases();
+		return this.groupPage(query, apiKeyKey(this.c), page, row => aliases.get(String(row.group_key)) ?? String(row.group_key));
+	}
+
+	async realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage> {
+		const total = num(this.one(requestCountSql(this.rows(query, {priced: false, narrowed: true}))).total_items);
+		const aliases = this.aliases();
+		const rows = this.all(requestPageSql(this.rows(query, {priced: true, narrowed: true}), page));
+		return {
+			page: page.page,
+			pageSize: page.pageSize,
+			totalItems: total,
+			items: rows.map(row => decodeRequest(row, key => aliases.get(key) ?? key)),
+		};
+	}
+
+	async close(): Promise<void> {
+		this.db.close();
+	}
+
+	private groupPage(query: UsageQuery, groupKey: string, page: SortedPageRequest, label: (row: Row) => string): GroupPage {
+		const rows = this.rows(query, {groupKey, priced: true, narrowed: true});
+		const found = this.all(groupPageSql(rows, page, sqliteDialect));
+		return groupPage(page, found, label, () => num(this.one(groupCountSql(this.rows(query, {groupKey, priced: false, narrowed: true}))).total_items));
+	}
+
+	private conditions(query: UsageQuery, narrowed: boolean): SqlFragment[] {
+		const search = searchCondition(this.c, query.filters.search, this.searchIndexes);
+		return [
+			...timeConditions(query.range),
+			...(search === null ? [] : [search]),
+			...(narrowed ? narrowingConditions(this.c, query.filters) : []),
+		];
+	}
+
+	private rows(query: UsageQuery, options: RowOptions): RequestRows {
+		const c = this.c;
+		const where = allOf(this.conditions(query, options.narrowed));
+		const joins = options.priced ? `LEFT JOIN rate rr ON rr.name = ${c('resolved_model')}\nLEFT JOIN rate rm ON rm.name = e.model` : '';
+		const select = sql(
+			`SELECT e.id AS id, e.timestamp_ms AS sort_ts, e.timestamp_ms AS ts_ms,
+	CASE WHEN e.failed = 0 THEN 1 ELSE 0 END AS ok, e.model AS model,
+	e.input_tokens AS input_tokens, e.output_tokens AS output_tokens, e.reasoning_tokens AS reasoning_tokens,
+	${cachedTokens} AS cached_tokens, e.total_tokens AS total_tokens, ${c('latency_ms')} AS latency_ms,
+	${options.priced ? requestCost : 'NULL'} AS cost_usd,
+	${options.groupKey ?? 'NULL'} AS group_key, NULL AS label_hint,
+	COALESCE(${accountValue(c)}, '-') AS account, ${apiKeyKey(c)} AS api_key
+FROM usage_events e
+${joins}
+WHERE ${where.sql}`,
+			...where.params,
+		);
+		return {with: options.priced ? [this.rates.cte()] : [], select};
+	}
+
+	/** Aliases by lower-case key hash; a small table, read whole. */
+	private aliases(): Map<string, string> {
+		if (!hasTable(this.db, 'api_key_aliases')) {
+			return new Map();
+		}
+		const rows = this.db.prepare('SELECT lower(api_key_hash) AS hash, alias FROM api_key_aliases').all() as Array<{hash: string; alias: string}>;
+		return new Map(rows.map(row => [row.hash, row.alias]));
+	}
+
+	private one(query: SqlFragment): Row {
+		return this.db.prepare(query.sql).get(...query.params) as Row;
+	}
+
+	private all(query: SqlFragment): Row[] {
+		return this.db.prepare(query.sql).all(...query.params) as Row[];
+	}
+}

@@ -1,0 +1,143 @@
+import type {Dimension, Filters, TimeRange} from '../../usage/types.js';
+import type {Dialect} from '../sql/dialect.js';
+import {allOf, anyOf, sql, type SqlFragment} from '../sql/fragment.js';
+import type {RequestRows} from '../sql/request-rows.js';
+import {likePrefix, splitTerms} from '../sql/search-terms.js';
+
+/** How one engine reads new-api's `logs` where engines differ. */
+export interface NewApiDialect extends Dialect {
+	/** `other.cache_tokens` as a whole number ≥ 0; empty or malformed JSON must give 0, never an error. */
+	cachedTokens(otherColumn: string): string;
+	/** Case-insensitive LIKE with `\` as the escape character. */
+	likeIgnoringCase(column: string): string;
+}
+
+/** The optional columns a `logs` table may lack (one-api and older new-api schemas). */
+export interface LogsColumns {
+	readonly tokenId: boolean;
+	readonly group: boolean;
+	readonly other: boolean;
+	readonly useTime: boolean;
+	/** one-api's latency column, in milliseconds. */
+	readonly elapsedTime: boolean;
+}
+
+export const CONSUME = 2;
+export const ERROR = 5;
+
+const nonEmptyOr = (expression: string, fallback: string): string => `COALESCE(NULLIF(TRIM(${expression}), ''), '${fallback}')`;
+
+export function apiKeyKey(columns: LogsColumns): string {
+	return columns.tokenId ? 'CAST(COALESCE(token_id, 0) AS TEXT)' : nonEmptyOr('token_name', '-');
+}
+
+export function dimensionKey(dimension: Dimension, columns: LogsColumns): string | undefined {
+	switch (dimension) {
+		case 'user':
+			return nonEmptyOr('username', '-');
+		case 'channel':
+			return "COALESCE(CAST(channel_id AS TEXT), '-')";
+		case 'group':
+			return columns.group ? nonEmptyOr('"group"', '-') : "'-'";
+		default:
+			return undefined;
+	}
+}
+
+function latencyMs(columns: LogsColumns): string {
+	if (columns.useTime) {
+		return 'use_time * 1000';
+	}
+	return columns.elapsedTime ? 'elapsed_time' : 'NULL';
+}
+
+/** Unix seconds covering the inclusive millisecond range. */
+export function timeConditions(range: TimeRange): SqlFragment[] {
+	return [
+		...(range.startMs === null ? [] : [sql('created_at >= ?', Math.ceil(range.startMs / 1000))]),
+		sql('created_at <= ?', Math.floor(range.endMs / 1000)),
+	];
+}
+
+/** Each term must be a prefix of the username, the token name or the model. */
+export function searchConditions(search: string | undefined, dialect: NewApiDialect): SqlFragment[] {
+	return splitTerms(search).map(term => {
+		const pattern = likePrefix(term);
+		return anyOf(['username', 'token_name', 'model_name'].map(column => sql(dialect.likeIgnoringCase(column), pattern)));
+	});
+}
+
+export function narrowingConditions(filters: Filters, columns: LogsColumns, channelIdsNamed: (name: string) => number[]): SqlFragment[] {
+	const conditions: SqlFragment[] = [];
+	if (filters.account !== undefined) {
+		conditions.push(sql('username = ?', filters.account.trim()));
+	}
+	if (filters.channel !== undefined) {
+		const channel = filters.channel.trim();
+		if (/^\d+$/u.test(channel)) {
+			conditions.push(sql('channel_id = ?', Number(channel)));
+		} else {
+			const ids = channelIdsNamed(channel);
+			conditions.push(ids.length === 0 ? sql('1 = 0') : sql(`channel_id IN (${ids.map(() => '?').join(', ')})`, ...ids));
+		}
+	}
+	if (filters.group !== undefined) {
+		conditions.push(columns.group ? sql('"group" = ?', filters.group.trim()) : sql('1 = 0'));
+	}
+	if (filters.model !== undefined) {
+		conditions.push(sql('model_name = ?', filters.model.trim()));
+	}
+	if (filters.apiKey !== undefined) {
+		const key = filters.apiKey.trim();
+		conditions.push(columns.tokenId && /^\d+$/u.test(key) ? sql('token_id = ?', Number(key)) : sql('token_name = ?', key));
+	}
+	if (filters.status !== undefined) {
+		conditions.push(sql('type = ?', filters.status === 'success' ? CONSUME : ERROR));
+	}
+	return conditions;
+}
+
+export interface RowsSpec {
+	readonly conditions: readonly SqlFragment[];
+	readonly groupKey?: string;
+	readonly labelHint?: string;
+	readonly quotaPerUnit: number;
+}
+
+/** Requests are consume (success) and error (failure) rows; every other type is bookkeeping. */
+export function requestRows(spec: RowsSpec, columns: LogsColumns, dialect: NewApiDialect): RequestRows {
+	const where = allOf([sql(`type IN (${CONSUME}, ${ERROR})`), ...spec.conditions]);
+	const select = sql(
+		`SELECT id, created_at AS sort_ts, created_at * 1000 AS ts_ms,
+	CASE WHEN type = ${CONSUME} THEN 1 ELSE 0 END AS ok, model_name AS model,
+	COALESCE(prompt_tokens, 0) AS input_tokens, COALESCE(completion_tokens, 0) AS output_tokens, 0 AS reasoning_tokens,
+	${columns.other ? dialect.cachedTokens('other') : '0'} AS cached_tokens,
+	COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0) AS total_tokens,
+	${latencyMs(columns)} AS latency_ms,
+	COALESCE(quota, 0) * 1.0 / ? AS cost_usd,
+	${spec.groupKey ?? 'NULL'} AS group_key, ${spec.labelHint ?? 'NULL'} AS label_hint,
+	${nonEmptyOr('username', '-')} AS account, ${apiKeyKey(columns)} AS api_key
+FROM logs
+WHERE ${where.sql}`,
+		spec.quotaPerUnit,
+		...where.params,
+	);
+	return {with: [], select};
+}
+
+export function facetsSql(conditions: readonly SqlFragment[], columns: LogsColumns): SqlFragment {
+	const where = allOf([sql(`type IN (${CONSUME}, ${ERROR})`), ...conditions]);
+	const group = columns.group ? '"group"' : 'NULL';
+	const token = columns.tokenId ? 'CAST(token_id AS TEXT)' : "NULLIF(TRIM(token_name), '')";
+	return sql(
+		`WITH facet_rows AS MATERIALIZED (
+	SELECT username, channel_id, ${group} AS grp, model_name, ${token} AS token, token_name FROM logs WHERE ${where.sql}
+)
+SELECT 'accounts' AS facet, username AS value, NULL AS label FROM facet_rows WHERE NULLIF(TRIM(username), '') IS NOT NULL GROUP BY username
+UNION ALL SELECT 'channels', CAST(channel_id AS TEXT), NULL FROM facet_rows WHERE channel_id IS NOT NULL GROUP BY channel_id
+UNION ALL SELECT 'groups', grp, NULL FROM facet_rows WHERE NULLIF(TRIM(grp), '') IS NOT NULL GROUP BY grp
+UNION ALL SELECT 'models', model_name, NULL FROM facet_rows WHERE NULLIF(TRIM(model_name), '') IS NOT NULL GROUP BY model_name
+UNION ALL SELECT 'apiKeys', token, max(token_name) FROM facet_rows WHERE token IS NOT NULL GROUP BY token`,
+		...where.params,
+	);
+}

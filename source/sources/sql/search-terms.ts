@@ -1,0 +1,39 @@
+// User search text never reaches an engine as syntax: FTS5 gets quoted phrases built only from
+// token characters, LIKE gets every wildcard and the escape character escaped.
+
+export function splitTerms(search: string | undefined): string[] {
+	return (search ?? '').split(/\s+/u).filter(term => term !== '');
+}
+
+// unicode61 (CPA-Manager's tokenizer) keeps letters, numbers, marks and private-use characters;
+// everything else separates tokens, so only these can ever match.
+const TOKEN_CHARACTERS = /[\p{L}\p{N}\p{M}\p{Co}]+/gu;
+
+/**
+ * CPA-Manager's search semantics as an FTS5 query: each whitespace-separated term, trimmed of
+ * surrounding quotes and asterisks, is a prefix phrase (`co` finds `codex`), and terms are AND-ed.
+ * Returns null when nothing is left to search for (no filter); a term with no token characters
+ * (such as `%_`) can match nothing, so it yields the never-matching query "".
+ */
+export function ftsPrefixQuery(search: string | undefined): string | null {
+	const phrases: string[] = [];
+	for (const term of splitTerms(search)) {
+		const trimmed = term.replace(/^["*]+|["*]+$/gu, '');
+		if (trimmed === '') {
+			continue;
+		}
+		const tokens = trimmed.match(TOKEN_CHARACTERS);
+		if (tokens === null) {
+			return '';
+		}
+		phrases.push(`"${tokens.join(' ')}"*`);
+	}
+	return phrases.length === 0 ? null : phrases.join(' AND ');
+}
+
+export const LIKE_ESCAPE = '\\';
+
+/** A LIKE pattern matching values that start with `text` literally. */
+export function likePrefix(text: string): string {
+	return `${text.replace(/[\\%_]/gu, match => LIKE_ESCAPE + match)}%`;
+}

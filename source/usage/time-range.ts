@@ -1,0 +1,98 @@
+import {InputError} from './input-error.js';
+import type {TimeRange} from './types.js';
+
+export const RANGE_PRESETS = ['15m', '1h', '24h', 'today', '7d', '30d', 'all'] as const;
+export type RangePreset = (typeof RANGE_PRESETS)[number];
+
+const PRESET_MS: Record<Exclude<RangePreset, 'today' | 'all'>, number> = {
+	'15m': 15 * 60_000,
+	'1h': 3_600_000,
+	'24h': 86_400_000,
+	'7d': 7 * 86_400_000,
+	'30d': 30 * 86_400_000,
+};
+
+/**
+ * What the user asked for, kept unresolved: a relative range is resolved again at every refresh,
+ * so its end moves with the clock instead of freezing at the first render.
+ */
+export interface RangeSpec {
+	readonly preset: RangePreset | null;
+	readonly fromMs: number | null;
+	readonly toMs: number | null;
+}
+
+export const DEFAULT_PRESET: RangePreset = '24h';
+
+export function parseRangePreset(value: string): RangePreset {
+	const preset = RANGE_PRESETS.find(candidate => candidate === value);
+	if (preset === undefined) {
+		throw new InputError(`unknown range ${JSON.stringify(value)}; expected one of: ${RANGE_PRESETS.join(', ')}`);
+	}
+	return preset;
+}
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+// Anything below this is far more likely epoch seconds than a moment in 1973.
+const SMALLEST_EPOCH_MS = 100_000_000_000;
+
+/** ISO 8601 (a date alone means midnight UTC) or epoch milliseconds. */
+export function parseInstant(flag: string, value: string): number {
+	const text = value.trim();
+	if (/^\d+$/.test(text)) {
+		const ms = Number(text);
+		if (ms < SMALLEST_EPOCH_MS || !Number.isSafeInteger(ms)) {
+			throw new InputError(`--${flag} ${JSON.stringify(value)} is not epoch milliseconds (seconds? multiply by 1000)`);
+		}
+		return ms;
+	}
+	if (ISO_8601.test(text)) {
+		const ms = Date.parse(text.replace(' ', 'T'));
+		if (Number.isFinite(ms) && calendarDateIsReal(text)) {
+			return ms;
+		}
+	}
+	throw new InputError(`--${flag} ${JSON.stringify(value)} is not a date: give ISO 8601 (2026-11-01T12:00:00Z) or epoch milliseconds`);
+}
+
+// Date.parse rolls 2026-02-31 over to March; a typo like that must be an error, not another day.
+function calendarDateIsReal(text: string): boolean {
+	const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+	const probe = new Date(Date.UTC(year, month - 1, day));
+	return probe.getUTCFullYear() === year && probe.getUTCMonth() === month - 1 && probe.getUTCDate() === day;
+}
+
+export function rangeSpec(options: {preset?: RangePreset; fromMs?: number; toMs?: number}): RangeSpec {
+	const {preset, fromMs, toMs} = options;
+	if (preset !== undefined && fromMs !== undefined) {
+		throw new InputError('give either --range or --from, not both');
+	}
+	if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) {
+		throw new InputError('--from must not be later than --to');
+	}
+	return {
+		preset: fromMs === undefined ? (preset ?? DEFAULT_PRESET) : null,
+		fromMs: fromMs ?? null,
+		toMs: toMs ?? null,
+	};
+}
+
+/** The concrete window for one refresh. */
+export function resolveRange(spec: RangeSpec, nowMs: number): TimeRange {
+	const endMs = spec.toMs ?? nowMs;
+	if (spec.fromMs !== null) {
+		return {startMs: spec.fromMs, endMs};
+	}
+	switch (spec.preset) {
+		case null:
+		case 'all':
+			return {startMs: null, endMs};
+		case 'today': {
+			const midnight = new Date(endMs);
+			midnight.setHours(0, 0, 0, 0);
+			return {startMs: midnight.getTime(), endMs};
+		}
+		default:
+			return {startMs: endMs - PRESET_MS[spec.preset], endMs};
+	}
+}
