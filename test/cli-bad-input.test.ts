@@ -1,0 +1,642 @@
+// The CLI against hostile and mistaken input, as a real process on real files: every bad input is
+// one line on stderr and exit 2, nothing raw from SQLite ever leaks, untrusted names never reach
+// the terminal as escape sequences, and the database file is never written or joined by siblings.
+
+import {spawnSync} from 'node:child_process';
+import {createHash, randomBytes} from 'node:crypto';
+import {closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {basename, dirname, join} from 'node:path';
+import Database from 'better-sqlite3';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {FLAGS} from '../source/cli/flags.js';
+import {FIXTURE_MANAGEMENT_KEY, writeCpaFixture} from '../source/fixtures/cpa-fixture.js';
+import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
+import {writeNewApiFixture} from '../source/fixtures/newapi-fixture.js';
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const ROOT = packageRoot();
+const CLI = join(ROOT, 'dist', 'source', 'cli.js');
+const NEWAPI = fixturePath('newapi');
+const CPA = fixturePath('cpa');
+
+interface CliResult {
+	readonly code: number | null;
+	readonly stdout: string;
+	readonly stderr: string;
+}
+
+/** Runs the built CLI as a child process: no TTY, empty stdin. */
+function runCli(args: readonly string[]): CliResult {
+	const result = spawnSync(process.execPath, [CLI, ...args], {
+		cwd: ROOT,
+		encoding: 'utf8',
+		input: '',
+		maxBuffer: 256 * 1024 * 1024,
+		timeout: 55_000,
+		env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0'},
+	});
+	if (result.error !== undefined) {
+		throw result.error;
+	}
+	return {code: result.status, stdout: result.stdout, stderr: result.stderr};
+}
+
+const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/** Files SQLite would put next to a database: `-wal`, `-shm`, `-journal`, `-mj…`. */
+const siblingsOf = (path: string): string[] =>
+	existsSync(dirname(path))
+		? readdirSync(dirname(path))
+				.filter(name => name.startsWith(`${basename(path)}-`))
+				.sort()
+		: [];
+
+interface Baseline {
+	readonly hash: string | null;
+	readonly siblings: string[];
+}
+
+const baselines = new Map<string, Baseline>();
+
+function recordBaseline(path: string): void {
+	baselines.set(path, {hash: existsSync(path) && !isDirectory(path) ? sha256(path) : null, siblings: siblingsOf(path)});
+}
+
+const isDirectory = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();
+
+/** The file's bytes are what they were before any run, and no sibling file has appeared. */
+function expectUntouched(path: string): void {
+	const baseline = baselines.get(path);
+	if (baseline === undefined) {
+		throw new Error(`no baseline recorded for ${path}`);
+	}
+	expect(existsSync(path) && !isDirectory(path) ? sha256(path) : null, `bytes of ${path}`).toBe(baseline.hash);
+	expect(siblingsOf(path), `files next to ${path}`).toEqual(baseline.siblings);
+}
+
+const STACK_FRAME = /^\s+at .+(?::\d+:\d+\)?|\(native\))$/mu;
+const RAW_ENGINE_ERROR = /SQLITE|fts5|syntax error|near "/iu;
+
+function expectNoStack(result: CliResult): void {
+	expect(result.stderr).not.toMatch(STACK_FRAME);
+	expect(result.stdout).not.toMatch(STACK_FRAME);
+	expect(result.stderr).not.toMatch(/^\s*(?:Type|Range|Reference|Syntax)?Error: /mu);
+}
+
+/** Bad input: exactly one `relaytop: ` line on stderr, nothing on stdout, the given exit code. */
+function expectOneLineError(result: CliResult, code = 2): void {
+	expectNoStack(result);
+	expect(result.stderr).toMatch(/^relaytop: [^\n]+\n$/u);
+	expect(result.stdout).toBe('');
+	expect(result.code).toBe(code);
+}
+
+/** ASCII-only case folding, as SQLite's LIKE does it. */
+const asciiLower = (text: string): string => text.replace(/[A-Z]/gu, upper => upper.toLowerCase());
+
+let workDir: string;
+
+beforeAll(() => {
+	if (!existsSync(CLI)) {
+		throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.json)`);
+	}
+	workDir = mkdtempSync(join(tmpdir(), 'relaytop-bad-input-'));
+	recordBaseline(NEWAPI);
+	recordBaseline(CPA);
+});
+
+afterAll(() => {
+	rmSync(workDir, {recursive: true, force: true});
+});
+
+// ---------------------------------------------------------------------------------------------
+// 1. Files that are not gateway stores
+
+describe('targets that are not gateway stores', () => {
+	const cases: Array<[string, (dir: string) => string]> = [
+		['a missing file', dir => join(dir, 'missing.sqlite')],
+		[
+			'a directory',
+			dir => {
+				const path = join(dir, 'a-directory.sqlite');
+				mkdirSync(path);
+				return path;
+			},
+		],
+		[
+			'an empty file',
+			dir => {
+				const path = join(dir, 'empty.sqlite');
+				writeFileSync(path, '');
+				return path;
+			},
+		],
+		[
+			'a text file',
+			dir => {
+				const path = join(dir, 'notes.txt');
+				const lines = Array.from({length: 64}, () => randomBytes(48).toString('base64'));
+				writeFileSync(path, `${lines.join('\n')}\n`);
+				return path;
+			},
+		],
+		[
+			'a SQLite file of another application',
+			dir => {
+				const path = join(dir, 'notes.sqlite');
+				const db = new Database(path);
+				db.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT)');
+				db.prepare('INSERT INTO notes (title, body) VALUES (?, ?)').run('groceries', 'milk, eggs');
+				db.close();
+				return path;
+			},
+		],
+		[
+			'a SQLite file whose logs table lacks required columns',
+			dir => {
+				const path = join(dir, 'short-logs.sqlite');
+				const db = new Database(path);
+				db.exec('CREATE TABLE logs (id INTEGER PRIMARY KEY, created_at INTEGER, type INTEGER, content TEXT)');
+				db.prepare('INSERT INTO logs (created_at, type, content) VALUES (?, 2, ?)').run(1_790_000_000, 'hello');
+				db.close();
+				return path;
+			},
+		],
+		[
+			'a SQLite file whose usage_events table lacks required columns',
+			dir => {
+				const path = join(dir, 'short-events.sqlite');
+				const db = new Database(path);
+				db.exec('CREATE TABLE usage_events (id INTEGER PRIMARY KEY, timestamp_ms INTEGER NOT NULL, model TEXT)');
+				db.prepare('INSERT INTO usage_events (timestamp_ms, model) VALUES (?, ?)').run(1_790_000_000_000, 'gpt-5');
+				db.close();
+				return path;
+			},
+		],
+		[
+			'a truncated copy of a new-api store',
+			dir => {
+				const path = join(dir, 'truncated.sqlite');
+				const buffer = Buffer.alloc(64 * 1024);
+				const fd = openSync(NEWAPI, 'r');
+				try {
+					readSync(fd, buffer, 0, buffer.length, 0);
+				} finally {
+					closeSync(fd);
+				}
+				writeFileSync(path, buffer);
+				return path;
+			},
+		],
+	];
+
+	it.each(cases)('%s → one line naming the file, exit 2, nothing written', (_name, make) => {
+		const dir = mkdtempSync(join(workDir, 'file-'));
+		const path = make(dir);
+		recordBaseline(path);
+		const entriesBefore = readdirSync(dir).sort();
+
+		const result = runCli([path, '--json']);
+
+		expectOneLineError(result, 2);
+		expect(result.stderr).toContain(path);
+		expectUntouched(path);
+		expect(readdirSync(dir).sort()).toEqual(entriesBefore);
+		if (isDirectory(path)) {
+			expect(readdirSync(path)).toEqual([]);
+		}
+	});
+
+	it('a missing file whose name holds escape sequences is named without them', () => {
+		const dir = mkdtempSync(join(workDir, 'escape-name-'));
+		const path = join(dir, 'evil\u001b]0;pwned\u0007\u001b[2J.sqlite');
+		const result = runCli([path, '--json']);
+		expectOneLineError(result, 2);
+		expect(result.stderr).not.toMatch(/[\u001b\u0007]/u);
+		expect(result.stderr).toContain('evil␛]0;pwned␇␛[2J.sqlite');
+		expect(readdirSync(dir)).toEqual([]);
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+// 2. Flags
+
+describe('flags', () => {
+	const cases: Array<[string, string[]]> = [
+		['unknown sort key', [NEWAPI, '--json', '--sort', 'timestamp_ms']],
+		['sort key carrying SQL', [NEWAPI, '--json', '--sort', 'totalCost; drop table logs']],
+		['sort key carrying SQL (CPA)', [CPA, '--json', '--sort', 'totalCost; drop table usage_events']],
+		['unknown direction', [NEWAPI, '--json', '--direction', 'sideways']],
+		['page 0', [NEWAPI, '--json', '--page', '0']],
+		['page -1', [NEWAPI, '--json', '--page', '-1']],
+		['page abc', [NEWAPI, '--json', '--page', 'abc']],
+		['page size 10000', [NEWAPI, '--json', '--page-size', '10000']],
+		['page size 501', [NEWAPI, '--json', '--page-size', '501']],
+		['--from not-a-date', [NEWAPI, '--json', '--from', 'not-a-date']],
+		['--from 2026-02-31', [NEWAPI, '--json', '--from', '2026-02-31']],
+		['--to in epoch seconds', [NEWAPI, '--json', '--to', '1700000000']],
+		['unknown range 2w', [NEWAPI, '--json', '--range', '2w']],
+		['unknown status', [NEWAPI, '--json', '--status', 'ok']],
+		['--dimension user on CPA', [CPA, '--json', '--dimension', 'user']],
+		['--dimension account on new-api', [NEWAPI, '--json', '--dimension', 'account']],
+		['--group on CPA', [CPA, '--json', '--group', 'x']],
+		['--quota-per-unit 0', [NEWAPI, '--json', '--quota-per-unit', '0']],
+		['--quota-per-unit -5', [NEWAPI, '--json', '--quota-per-unit', '-5']],
+		['--json with --once', [NEWAPI, '--json', '--once']],
+		['two targets', [NEWAPI, CPA, '--json']],
+		['--from later than --to', [NEWAPI, '--json', '--from', '2026-03-01', '--to', '2026-02-01']],
+		['--range with --from', [NEWAPI, '--json', '--range', '1h', '--from', '2026-01-01']],
+		['a flag given twice (--page)', [NEWAPI, '--json', '--page', '1', '--page', '2']],
+		['a flag given twice (--range)', [NEWAPI, '--json', '--range', '1h', '--range', '24h']],
+	];
+
+	it.each(cases)('%s → one line, exit 2', (_name, args) => {
+		const result = runCli(args);
+		expectOneLineError(result, 2);
+		for (const store of [NEWAPI, CPA].filter(path => args.includes(path))) {
+			expectUntouched(store);
+		}
+	});
+
+	it('--page-size 500 is accepted where 501 is not', () => {
+		const result = runCli([NEWAPI, '--json', '--range', 'all', '--page-size', '500']);
+		expect(result.stderr).toBe('');
+		expect(result.code).toBe(0);
+		const snapshot = JSON.parse(result.stdout) as {accounts: {page_size: number}; realtime: {items: unknown[]}};
+		expect(snapshot.accounts.page_size).toBe(500);
+		expect(snapshot.realtime.items).toHaveLength(500);
+		expectUntouched(NEWAPI);
+	});
+
+	it('--help exits 0 and lists every flag', () => {
+		const result = runCli(['--help']);
+		expect(result.code).toBe(0);
+		expectNoStack(result);
+		for (const name of Object.keys(FLAGS)) {
+			const flag = `--${name.replace(/[A-Z]/gu, upper => `-${upper.toLowerCase()}`)}`;
+			expect(result.stdout, flag).toContain(flag);
+		}
+	});
+
+	it('an unknown flag exits non-zero without a stack trace', () => {
+		const result = runCli([NEWAPI, '--json', '--bogus']);
+		expect(result.code).not.toBe(0);
+		expect(result.code).not.toBeNull();
+		expectNoStack(result);
+		expect(result.stdout).toBe('');
+		expect(result.stderr).toContain('bogus');
+		expectUntouched(NEWAPI);
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+// 3. Search strings
+
+interface JsonSnapshot {
+	range: {start_ms: number | null; end_ms: number};
+	summary: {total_requests: number};
+	accounts: {items: Array<{key: string; label: string}>};
+	realtime: {
+		total_items: number;
+		items: Array<{timestamp_ms: number; model: string; account: string; api_key: string; api_key_label: string}>;
+	};
+}
+
+const SEARCHES: Array<[string, string]> = [
+	['a lone double quote', '"'],
+	['a lone asterisk', '*'],
+	['a dangling OR', 'a OR'],
+	['an open NEAR(', 'NEAR('],
+	['SQL injection', "'; drop table logs; --"],
+	['LIKE wildcards %_', '%_'],
+	['a trailing *"', 'co*"'],
+	['CJK 日本', '日本'],
+	['CJK 张', '张'],
+	['an ANSI escape', '\u001b[31m'],
+	['a name with an ANSI escape', 'evil\u001b[31m'],
+	['a literal user_%', 'user_%'],
+	['2,000 characters, one word', 'a'.repeat(2000)],
+	['2,000 characters, 667 terms', `${'co '.repeat(666)}co`],
+];
+
+const STORES: Array<['newapi' | 'cpa', string]> = [
+	['newapi', NEWAPI],
+	['cpa', CPA],
+];
+
+const searchRuns = new Map<string, CliResult>();
+
+/** One run per store and search text, shared by every assertion about it. */
+function searchRun(path: string, search: string | undefined): CliResult {
+	const key = `${path}\u0000${search ?? '\u0000none'}`;
+	let result = searchRuns.get(key);
+	if (result === undefined) {
+		result = runCli([path, '--json', '--range', 'all', '--page-size', '500', ...(search === undefined ? [] : ['--search', search])]);
+		searchRuns.set(key, result);
+	}
+	return result;
+}
+
+// Independent oracles, computed in JavaScript from the raw rows.
+
+interface LogRow {
+	created_at: number;
+	username: string | null;
+	token_name: string | null;
+	model_name: string | null;
+}
+
+/** new-api: every whitespace-separated term is a literal, ASCII-case-insensitive prefix of the user, token or model. */
+function newApiMatches(row: LogRow, terms: readonly string[]): boolean {
+	return terms.every(term =>
+		[row.username, row.token_name, row.model_name].some(value => value !== null && asciiLower(value).startsWith(asciiLower(term))),
+	);
+}
+
+const FTS_COLUMNS = [
+	'account_snapshot', 'auth_label_snapshot', 'auth_file_snapshot', 'auth_provider_snapshot', 'auth_project_id_snapshot', 'auth_index',
+	'source', 'api_key_hash', 'provider', 'model', 'requested_model', 'resolved_model', 'endpoint', 'method', 'path',
+] as const;
+
+// unicode61: letters, numbers (and marks, private use) are token characters, case folded.
+const tokenize = (text: string | null): string[] => (text ?? '').toLowerCase().match(/[\p{L}\p{N}\p{M}\p{Co}]+/gu) ?? [];
+
+interface EventRow {
+	timestamp_ms: number;
+	hash: string;
+	columns: string[][];
+}
+
+/** A phrase of tokens whose last one is a prefix, anywhere in one column. */
+function phraseIn(column: readonly string[], phrase: readonly string[]): boolean {
+	for (let start = 0; start + phrase.length <= column.length; start++) {
+		if (phrase.every((token, n) => (n === phrase.length - 1 ? column[start + n]!.startsWith(token) : column[start + n] === token))) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/**
+ * CPA-Manager: each term, trimmed of surrounding quotes and asterisks, is a token-prefix phrase;
+ * all must match the event's indexed columns, or all must match its key's alias; a term with no
+ * token characters matches nothing; a search of only quotes and asterisks is no search.
+ */
+function cpaPhrases(search: string): string[][] | null {
+	const phrases = search
+		.split(/\s+/u)
+		.filter(term => term !== '')
+		.map(term => term.replace(/^["*]+|["*]+$/gu, ''))
+		.filter(term => term !== '')
+		.map(tokenize);
+	return phrases.length === 0 ? null : phrases;
+}
+
+let logRows: LogRow[] = [];
+let eventRows: EventRow[] = [];
+let aliasTokens = new Map<string, string[]>();
+let rowCountsBefore: {logs: number; usageEvents: number};
+
+function countRows(path: string, table: string): number {
+	const db = new Database(path, {readonly: true, fileMustExist: true});
+	try {
+		return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as {n: number}).n;
+	} finally {
+		db.close();
+	}
+}
+
+describe('search strings', () => {
+	beforeAll(() => {
+		rowCountsBefore = {logs: countRows(NEWAPI, 'logs'), usageEvents: countRows(CPA, 'usage_events')};
+		const newapi = new Database(NEWAPI, {readonly: true, fileMustExist: true});
+		try {
+			logRows = newapi.prepare('SELECT created_at, username, token_name, model_name FROM logs WHERE type IN (2, 5)').all() as LogRow[];
+		} finally {
+			newapi.close();
+		}
+		const cpa = new Database(CPA, {readonly: true, fileMustExist: true});
+		try {
+			const rows = cpa.prepare(`SELECT timestamp_ms, lower(COALESCE(api_key_hash, '')) AS hash, ${FTS_COLUMNS.join(', ')} FROM usage_events`).all() as Array<
+				Record<string, string | number | null>
+			>;
+			eventRows = rows.map(row => ({
+				timestamp_ms: Number(row.timestamp_ms),
+				hash: String(row.hash),
+				columns: FTS_COLUMNS.map(name => tokenize(row[name] === null || row[name] === undefined ? null : String(row[name]))),
+			}));
+			const aliases = cpa.prepare('SELECT lower(api_key_hash) AS hash, alias FROM api_key_aliases').all() as Array<{hash: string; alias: string}>;
+			aliasTokens = new Map(aliases.map(({hash, alias}) => [hash, tokenize(alias)]));
+		} finally {
+			cpa.close();
+		}
+	});
+
+	function expectedNewApiTotal(search: string, endMs: number): number {
+		const terms = search.split(/\s+/u).filter(term => term !== '');
+		const endSeconds = Math.floor(endMs / 1000);
+		return logRows.filter(row => row.created_at <= endSeconds && newApiMatches(row, terms)).length;
+	}
+
+	function expectedCpaTotal(search: string, endMs: number): number {
+		const inRange = eventRows.filter(row => row.timestamp_ms <= endMs);
+		const phrases = cpaPhrases(search);
+		if (phrases === null) {
+			return inRange.length;
+		}
+		const pastedKeyHash = createHash('sha256').update(search.trim()).digest('hex');
+		const searchable = !phrases.some(phrase => phrase.length === 0);
+		return inRange.filter(row => {
+			if (row.hash === pastedKeyHash) {
+				return true;
+			}
+			if (!searchable) {
+				return false;
+			}
+			const alias = aliasTokens.get(row.hash);
+			return (
+				phrases.every(phrase => row.columns.some(column => phraseIn(column, phrase))) ||
+				(alias !== undefined && phrases.every(phrase => phraseIn(alias, phrase)))
+			);
+		}).length;
+	}
+
+	const table = STORES.flatMap(([kind, path]) => SEARCHES.map(([name, search]) => [kind, name, path, search] as const));
+
+	it.each(table)('%s: %s → a snapshot that satisfies it, or one line with exit 2', (kind, _name, path, search) => {
+		const result = searchRun(path, search);
+		expectNoStack(result);
+		expect(result.stderr).not.toMatch(RAW_ENGINE_ERROR);
+		expect(result.code === 0 || result.code === 2, `exit code ${result.code}, stderr ${result.stderr}`).toBe(true);
+		if (result.code === 2) {
+			expectOneLineError(result, 2);
+		} else {
+			expect(result.stderr).toBe('');
+			const snapshot = JSON.parse(result.stdout) as JsonSnapshot;
+			const total = snapshot.summary.total_requests;
+			expect(typeof total).toBe('number');
+			expect(total).toBeGreaterThanOrEqual(0);
+			expect(snapshot.realtime.total_items).toBe(total);
+			if (kind === 'newapi') {
+				expect(total).toBe(expectedNewApiTotal(search, snapshot.range.end_ms));
+				const terms = search.split(/\s+/u).filter(term => term !== '');
+				for (const item of snapshot.realtime.items) {
+					expect(newApiMatches({created_at: 0, username: item.account, token_name: item.api_key_label, model_name: item.model}, terms), item.account).toBe(true);
+				}
+			} else {
+				expect(total).toBe(expectedCpaTotal(search, snapshot.range.end_ms));
+			}
+		}
+		expectUntouched(path);
+	});
+
+	it('new-api: %_ matches only names that literally start with %_ (none)', () => {
+		const result = searchRun(NEWAPI, '%_');
+		expect(result.code).toBe(0);
+		expect((JSON.parse(result.stdout) as JsonSnapshot).summary.total_requests).toBe(0);
+	});
+
+	it('new-api: user_% matches the user literally named user_%_test', () => {
+		const result = searchRun(NEWAPI, 'user_%');
+		expect(result.code).toBe(0);
+		const snapshot = JSON.parse(result.stdout) as JsonSnapshot;
+		expect(snapshot.summary.total_requests).toBeGreaterThan(0);
+		expect(snapshot.realtime.items.length).toBeGreaterThan(0);
+		for (const item of snapshot.realtime.items) {
+			expect(item.account === 'user_%_test' || item.api_key_label.startsWith('user_%') || item.model.startsWith('user_%'), item.account).toBe(true);
+		}
+	});
+
+	it('CPA: * alone is no search', () => {
+		const all = searchRun(CPA, undefined);
+		const star = searchRun(CPA, '*');
+		expect(all.code).toBe(0);
+		expect(star.code).toBe(0);
+		const total = (JSON.parse(all.stdout) as JsonSnapshot).summary.total_requests;
+		expect(total).toBeGreaterThan(0);
+		expect((JSON.parse(star.stdout) as JsonSnapshot).summary.total_requests).toBe(total);
+	});
+
+	it('CPA: every event is a request (the oracle agrees with no search)', () => {
+		const all = searchRun(CPA, undefined);
+		const snapshot = JSON.parse(all.stdout) as JsonSnapshot;
+		expect(snapshot.summary.total_requests).toBe(eventRows.filter(row => row.timestamp_ms <= snapshot.range.end_ms).length);
+	});
+
+	it('CPA: %_ finds nothing', () => {
+		const result = searchRun(CPA, '%_');
+		expect(result.code).toBe(0);
+		expect((JSON.parse(result.stdout) as JsonSnapshot).summary.total_requests).toBe(0);
+	});
+
+	it('after every search both stores are byte-identical, with their tables and row counts', () => {
+		expect(searchRuns.size).toBeGreaterThanOrEqual(SEARCHES.length * 2);
+		expectUntouched(NEWAPI);
+		expectUntouched(CPA);
+		expect(countRows(NEWAPI, 'logs')).toBe(rowCountsBefore.logs);
+		expect(countRows(CPA, 'usage_events')).toBe(rowCountsBefore.usageEvents);
+		expect(rowCountsBefore.logs).toBeGreaterThan(0);
+		expect(rowCountsBefore.usageEvents).toBeGreaterThan(0);
+		expectUntouched(NEWAPI);
+		expectUntouched(CPA);
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+// 4. Secrets
+
+describe('the CPA management key never reaches any output', () => {
+	it('is really in the fixture (so the checks below can fail)', () => {
+		const db = new Database(CPA, {readonly: true, fileMustExist: true});
+		try {
+			const values = (db.prepare('SELECT value FROM settings').all() as Array<{value: string}>).map(row => row.value);
+			expect(values.some(value => value.includes(FIXTURE_MANAGEMENT_KEY))).toBe(true);
+		} finally {
+			db.close();
+		}
+		expectUntouched(CPA);
+	});
+
+	it.each([
+		['--json', [CPA, '--json', '--range', 'all', '--page-size', '500'], 0],
+		['--once', [CPA, '--once', '--range', 'all', '--page-size', '500'], 0],
+		['an error', [CPA, '--json', '--dimension', 'user'], 2],
+		['an error about --quota-per-unit', [CPA, '--json', '--quota-per-unit', '5'], 2],
+	] as const)('%s', (_name, args, code) => {
+		const result = runCli(args);
+		expect(result.code).toBe(code);
+		expect(result.stdout).not.toContain(FIXTURE_MANAGEMENT_KEY);
+		expect(result.stderr).not.toContain(FIXTURE_MANAGEMENT_KEY);
+		expect(result.stdout).not.toContain('mgmt-fixture-key');
+		expect(result.stderr).not.toContain('mgmt-fixture-key');
+		expectUntouched(CPA);
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+// 5. Escape sequences in names from the database
+
+describe('names holding escape sequences', () => {
+	const ENTITIES: Array<[string, string, string, string]> = [
+		['new-api user', NEWAPI, 'evil\u001b[31mred\u001b[0m', 'evil␛'],
+		['CPA account', CPA, 'mallory\u001b]0;pwned\u0007\u001b[2J@evil.test', 'mallory␛'],
+	];
+
+	it.each(ENTITIES)('--once, %s: no ESC or BEL reaches the terminal, a visible stand-in does', (_name, path, _raw, visible) => {
+		const result = runCli([path, '--once', '--range', 'all', '--page-size', '500']);
+		expect(result.code).toBe(0);
+		expect(result.stderr).toBe('');
+		expect(result.stdout).not.toContain('\u001b');
+		expect(result.stdout).not.toContain('\u0007');
+		expect(result.stdout).toContain('␛');
+		expect(result.stdout).toContain(visible);
+		expectUntouched(path);
+	});
+
+	it.each(ENTITIES)('--json, %s: the escape appears only JSON-escaped', (_name, path, raw) => {
+		const result = runCli([path, '--json', '--range', 'all', '--page-size', '500']);
+		expect(result.code).toBe(0);
+		expect(result.stderr).toBe('');
+		expect(result.stdout).not.toContain('\u001b');
+		expect(result.stdout).not.toContain('\u0007');
+		expect(result.stdout).toContain('\\u001b');
+		// The name itself survives intact for scripts.
+		const snapshot = JSON.parse(result.stdout) as JsonSnapshot;
+		const names = [...snapshot.accounts.items.flatMap(item => [item.key, item.label]), ...snapshot.realtime.items.map(item => item.account)];
+		expect(names).toContain(raw);
+		expectUntouched(path);
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+// The read-only guarantee on a store left in WAL mode (CPA-Manager and new-api both may use it):
+// reading must not leave -wal / -shm files next to the operator's database.
+
+describe('a store in WAL mode', () => {
+	const makers: Array<[string, (path: string) => void]> = [
+		['new-api', path => writeNewApiFixture(path, {requests: 300})],
+		['CPA', path => writeCpaFixture(path, {requests: 300})],
+	];
+
+	it.each(makers)('%s: --json reads it without writing it or adding files beside it', (_name, write) => {
+		const dir = mkdtempSync(join(workDir, 'wal-'));
+		const path = join(dir, 'store.sqlite');
+		write(path);
+		const db = new Database(path);
+		expect(db.pragma('journal_mode = WAL', {simple: true})).toBe('wal');
+		db.close();
+		expect(readdirSync(dir)).toEqual(['store.sqlite']);
+		recordBaseline(path);
+
+		const result = runCli([path, '--json', '--range', 'all']);
+
+		expect(result.stderr).toBe('');
+		expect(result.code).toBe(0);
+		expect((JSON.parse(result.stdout) as JsonSnapshot).summary.total_requests).toBeGreaterThan(0);
+		expectUntouched(path);
+		expect(readdirSync(dir)).toEqual(['store.sqlite']);
+	});
+});

@@ -1,0 +1,53 @@
+import stringWidth from 'string-width';
+import {describe, expect, it} from 'vitest';
+import {compact, fit, thousands, truncate, usd} from '../source/output/format.js';
+import {textTable} from '../source/output/text-table.js';
+import {terminalSafe} from '../source/output/terminal-safe.js';
+
+describe('terminal safety', () => {
+	it('turns escape sequences and control characters into inert, visible stand-ins', () => {
+		const hostile = 'evil\u001b[31mred\u001b[0m\u001b]0;pwned\u0007\r\n\u0000\u007f\u009b';
+		const safe = terminalSafe(hostile);
+		expect(safe).toBe('evil␛[31mred␛[0m␛]0;pwned␇␍␊␀␡\ufffd');
+		expect(safe).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/u);
+	});
+
+	it('neutralises bidirectional overrides', () => {
+		expect(terminalSafe('abc\u202edcba\u2066x')).toBe('abc\ufffddcba\ufffdx');
+	});
+
+	it('leaves ordinary text, CJK included, alone', () => {
+		expect(terminalSafe('研发团队 alice@example.com')).toBe('研发团队 alice@example.com');
+	});
+});
+
+describe('formatting', () => {
+	it('writes compact units and thousands separators', () => {
+		expect([compact(950), compact(12_345), compact(4_500_000), compact(123_456_789)]).toEqual(['950', '12.3k', '4.5M', '123M']);
+		expect(thousands(1_234_567)).toBe('1,234,567');
+	});
+
+	it('writes dollars without hiding sub-cent amounts', () => {
+		expect([usd(1.234), usd(0), usd(0.0021), usd(123_456)]).toEqual(['$1.23', '$0.00', '$0.0021', '$123k']);
+	});
+
+	it('truncates by terminal cells, counting CJK as two', () => {
+		expect(truncate('研发团队abc', 5)).toBe('研发…');
+		expect(stringWidth(fit('研发团队', 7))).toBe(7);
+		expect(fit('12', 5, 'right')).toBe('   12');
+	});
+
+	it('fits a table to the width, every cell made safe', () => {
+		const lines = textTable(
+			[
+				{title: 'name', value: (row: {name: string; n: number}) => row.name},
+				{title: 'n', width: 5, align: 'right', value: row => String(row.n)},
+			],
+			[{name: 'x\u001b[2Jy', n: 7}, {name: '山田花子山田花子山田花子', n: 12}],
+			20,
+		);
+		expect(lines.every(line => stringWidth(line) <= 20)).toBe(true);
+		expect(lines.join('\n')).not.toContain('\u001b');
+		expect(lines[1]).toContain('x␛[2Jy');
+	});
+});

@@ -1,0 +1,363 @@
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {fixturePath} from '../source/fixtures/fixture-files.js';
+import {openTarget} from '../source/sources/open-target.js';
+import {SORT_DIRECTIONS, SORT_KEYS, type Dimension, type SortDirection, type SortKey, type Filters, type GroupUsage, type UsageQuery, type UsageSource} from '../source/usage/types.js';
+import {cpaFacets, cpaFilter, loadCpa, type CpaFixture} from './support/cpa-oracle.js';
+import {loadNewApi, newApiFacets, newApiFilter, type NewApiFixture} from './support/newapi-oracle.js';
+import {
+	expectClose,
+	groupBy,
+	inRange,
+	newestFirst,
+	sortGroups,
+	summarize,
+	type OracleFacets,
+	type OracleGroup,
+	type OracleRow,
+} from './support/oracle.js';
+
+interface Subject {
+	readonly name: string;
+	readonly source: UsageSource;
+	readonly rows: OracleRow[];
+	readonly endMs: number;
+	readonly dimensions: Dimension[];
+	filter(filters: Filters): (row: OracleRow) => boolean;
+	facets(rows: readonly OracleRow[]): OracleFacets;
+	groupLabel(dimension: Dimension, key: string): string;
+	apiKeyLabel(key: string): string;
+}
+
+let newapi: NewApiFixture;
+let cpa: CpaFixture;
+const subjects: Subject[] = [];
+
+beforeAll(() => {
+	newapi = loadNewApi(fixturePath('newapi'));
+	cpa = loadCpa(fixturePath('cpa'));
+	const newest = (rows: OracleRow[]) => rows.reduce((latest, row) => Math.max(latest, row.tsMs), 0);
+	subjects.push(
+		{
+			name: 'new-api',
+			source: openTarget(fixturePath('newapi')),
+			rows: newapi.rows,
+			endMs: newest(newapi.rows),
+			dimensions: ['user', 'channel', 'group'],
+			filter: filters => newApiFilter(newapi, filters),
+			facets: rows => newApiFacets(newapi, rows),
+			groupLabel: (dimension, key) => (dimension === 'channel' ? (newapi.channels.get(key) ?? `#${key}`) : key),
+			apiKeyLabel: key => newapi.tokens.get(key) ?? key,
+		},
+		{
+			name: 'CPA-Manager',
+			source: openTarget(fixturePath('cpa')),
+			rows: cpa.rows,
+			endMs: newest(cpa.rows),
+			dimensions: ['account', 'provider', 'channel'],
+			filter: filters => cpaFilter(cpa, filters),
+			facets: rows => cpaFacets(cpa, rows),
+			groupLabel: (_dimension, key) => key,
+			apiKeyLabel: key => cpa.aliases.get(key) ?? key,
+		},
+	);
+});
+
+afterAll(async () => {
+	for (const subject of subjects) {
+		await subject.source.close();
+	}
+});
+
+const DAY = 86_400_000;
+const subjectNamed = (name: string) => subjects.find(subject => subject.name === name)!;
+const expected = (subject: Subject, query: UsageQuery) =>
+	inRange(subject.rows, query.range.startMs, query.range.endMs).filter(subject.filter(query.filters));
+
+function expectGroup(actual: GroupUsage, oracle: OracleGroup, label: string): void {
+	expect({...actual, costUsd: 0}).toEqual({...oracle, label, costUsd: 0});
+	expectClose(actual.costUsd, oracle.costUsd, `cost of ${oracle.key}`);
+}
+
+async function allGroups(
+	subject: Subject,
+	query: UsageQuery,
+	dimension: Dimension | 'apiKeys',
+	pageSize: number,
+	sortKey: SortKey = 'totalCalls',
+	sortDirection: SortDirection = 'desc',
+) {
+	const items: GroupUsage[] = [];
+	for (let page = 1; ; page++) {
+		const request = {page, pageSize, sortKey, sortDirection};
+		const result = dimension === 'apiKeys' ? await subject.source.apiKeys(query, request) : await subject.source.groups(query, dimension, request);
+		items.push(...result.items);
+		if (result.items.length < pageSize) {
+			return {items, totalItems: result.totalItems};
+		}
+	}
+}
+
+describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', name => {
+	const queries = (subject: Subject): Array<[string, UsageQuery]> => [
+		['all time', {range: {startMs: null, endMs: subject.endMs}, filters: {}}],
+		['last 24 h', {range: {startMs: subject.endMs - DAY, endMs: subject.endMs}, filters: {}}],
+		['a 7-day window ending a week ago', {range: {startMs: subject.endMs - 14 * DAY, endMs: subject.endMs - 7 * DAY}, filters: {}}],
+		['failures only', {range: {startMs: null, endMs: subject.endMs}, filters: {status: 'failed'}}],
+	];
+
+	it('sums requests, tokens, latency, cost and unpriced requests like the raw rows do', async () => {
+		const subject = subjectNamed(name);
+		for (const [label, query] of queries(subject)) {
+			const actual = await subject.source.summary(query);
+			const oracle = summarize(expected(subject, query));
+			expect(oracle.totalRequests, label).toBeGreaterThan(0);
+			expect({...actual, costUsd: 0, latencyMsAvg: 0, facets: null}, label).toEqual({...oracle, costUsd: 0, latencyMsAvg: 0, facets: null});
+			expectClose(actual.costUsd, oracle.costUsd, `${label} cost`);
+			expect(actual.latencyMsAvg, label).toBeCloseTo(oracle.latencyMsAvg!, 1);
+		}
+	});
+
+	it('lists facets that honour time and search but no other filter', async () => {
+		const subject = subjectNamed(name);
+		const range = {startMs: subject.endMs - 7 * DAY, endMs: subject.endMs};
+		const narrowed = {...(name === 'new-api' ? {group: 'vip'} : {provider: 'codex'}), status: 'failed' as const};
+		const actual = await subject.source.summary({range, filters: narrowed});
+		const oracle = subject.facets(inRange(subject.rows, range.startMs, range.endMs));
+		expect(actual.facets).toEqual(oracle);
+		expect(actual.facets.models.length).toBeGreaterThan(5);
+		const searched = await subject.source.summary({range, filters: {search: 'gem', status: 'success'}});
+		expect(searched.facets).toEqual(subject.facets(inRange(subject.rows, range.startMs, range.endMs).filter(subject.filter({search: 'gem'}))));
+	});
+
+	it('counts rpm and tpm over the 60 s up to the end of the range, inclusive', async () => {
+		const subject = subjectNamed(name);
+		for (const endMs of [subject.endMs, subject.endMs - 3 * DAY + 12_345]) {
+			const rate = await subject.source.rate({range: {startMs: endMs - DAY, endMs}, filters: {}});
+			const window = inRange(subject.rows, endMs - 60_000, endMs);
+			expect(rate).toEqual({windowS: 60, rpm: window.length, tpm: window.reduce((t, r) => t + r.total, 0)});
+		}
+		const rate = await subject.source.rate({range: {startMs: null, endMs: subject.endMs}, filters: {}});
+		expect(rate.rpm).toBeGreaterThanOrEqual(20); // the fixture's last-minute burst
+	});
+
+	it('aggregates models, most requested first', async () => {
+		const subject = subjectNamed(name);
+		const query: UsageQuery = {range: {startMs: subject.endMs - 7 * DAY, endMs: subject.endMs}, filters: {}};
+		const actual = await subject.source.models(query);
+		const oracle = groupBy(expected(subject, query), row => row.model).sort((a, b) => b.totalRequests - a.totalRequests || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+		expect(actual.map(m => m.model)).toEqual(oracle.map(g => g.key));
+		for (const [index, model] of actual.entries()) {
+			const group = oracle[index]!;
+			expect([model.totalRequests, model.successCount, model.failureCount, model.totalTokens, model.unpricedRequests]).toEqual([
+				group.totalRequests, group.successCount, group.failureCount, group.totalTokens, group.unpricedRequests,
+			]);
+			expectClose(model.costUsd, group.costUsd, `cost of ${model.model}`);
+		}
+	});
+
+	it('aggregates every group of every dimension, with its label and last request time', async () => {
+		const subject = subjectNamed(name);
+		const query: UsageQuery = {range: {startMs: null, endMs: subject.endMs}, filters: {}};
+		for (const dimension of subject.dimensions) {
+			const {items, totalItems} = await allGroups(subject, query, dimension, 500);
+			const oracle = new Map(groupBy(expected(subject, query), row => row.dims[dimension]!).map(g => [g.key, g]));
+			expect(totalItems, dimension).toBe(oracle.size);
+			expect(items.length, dimension).toBe(oracle.size);
+			for (const item of items) {
+				expectGroup(item, oracle.get(item.key)!, subject.groupLabel(dimension, item.key));
+			}
+		}
+	});
+
+	it('aggregates API keys with their labels', async () => {
+		const subject = subjectNamed(name);
+		const query: UsageQuery = {range: {startMs: subject.endMs - 30 * DAY, endMs: subject.endMs}, filters: {}};
+		const {items, totalItems} = await allGroups(subject, query, 'apiKeys', 500);
+		const oracle = new Map(groupBy(expected(subject, query), row => row.apiKey).map(g => [g.key, g]));
+		expect(totalItems).toBe(oracle.size);
+		for (const item of items) {
+			expectGroup(item, oracle.get(item.key)!, subject.apiKeyLabel(item.key));
+		}
+		expect(items.some(item => item.label !== item.key)).toBe(true);
+	});
+
+	it.each(SORT_KEYS.flatMap(key => SORT_DIRECTIONS.map(direction => [key, direction] as const)))(
+		'orders groups by %s %s across pages, ties by last seen then key',
+		async (sortKey, sortDirection) => {
+			const subject = subjectNamed(name);
+			const query: UsageQuery = {range: {startMs: subject.endMs - 7 * DAY, endMs: subject.endMs}, filters: {}};
+			for (const dimension of [subject.dimensions[0]!, 'apiKeys'] as const) {
+				const {items} = await allGroups(subject, query, dimension, 7, sortKey, sortDirection);
+				const keyOf = dimension === 'apiKeys' ? (row: OracleRow) => row.apiKey : (row: OracleRow) => row.dims[dimension]!;
+				const oracle = sortGroups(groupBy(expected(subject, query), keyOf), sortKey, sortDirection);
+				expect(items.map(item => item.key)).toEqual(oracle.map(group => group.key));
+			}
+		},
+	);
+
+	it('pages to the last partial page and returns nothing past the end', async () => {
+		const subject = subjectNamed(name);
+		const query: UsageQuery = {range: {startMs: null, endMs: subject.endMs}, filters: {}};
+		const dimension = subject.dimensions[0]!;
+		const total = groupBy(expected(subject, query), row => row.dims[dimension]!).length;
+		const pageSize = 7;
+		const lastPage = Math.ceil(total / pageSize);
+		const last = await subject.source.groups(query, dimension, {page: lastPage, pageSize, sortKey: 'lastSeenAt', sortDirection: 'desc'});
+		expect(last.items.length).toBe(total - (lastPage - 1) * pageSize);
+		expect(last.totalItems).toBe(total);
+		const beyond = await subject.source.groups(query, dimension, {page: lastPage + 1, pageSize, sortKey: 'lastSeenAt', sortDirection: 'desc'});
+		expect(beyond).toMatchObject({items: [], totalItems: total, page: lastPage + 1});
+		const requestsBeyond = await subject.source.realtime(query, {page: 10_000, pageSize: 500});
+		expect(requestsBeyond.items).toEqual([]);
+		expect(requestsBeyond.totalItems).toBe(expected(subject, query).length);
+	});
+
+	it('lists requests newest first with their cost, page by page', async () => {
+		const subject = subjectNamed(name);
+		const query: UsageQuery = {range: {startMs: subject.endMs - DAY, endMs: subject.endMs}, filters: {status: 'failed'}};
+		const oracle = newestFirst(expected(subject, query));
+		const pageSize = 50;
+		for (const page of [1, 2]) {
+			const actual = await subject.source.realtime(query, {page, pageSize});
+			expect(actual.totalItems).toBe(oracle.length);
+			const slice = oracle.slice((page - 1) * pageSize, page * pageSize);
+			expect(actual.items.map(item => [item.timestampMs, item.model, item.account, item.apiKey, item.status, item.inputTokens, item.totalTokens, item.latencyMs])).toEqual(
+				slice.map(row => [row.tsMs, row.model, row.account, row.apiKey, row.ok ? 'success' : 'failed', row.input, row.total, row.latency]),
+			);
+			for (const [index, item] of actual.items.entries()) {
+				const cost = slice[index]!.cost;
+				if (cost === null) {
+					expect(item.costUsd).toBeNull();
+				} else {
+					expectClose(item.costUsd!, cost, 'request cost');
+				}
+			}
+		}
+	});
+
+	it('applies each filter like the raw rows say', async () => {
+		const subject = subjectNamed(name);
+		const range = {startMs: subject.endMs - 7 * DAY, endMs: subject.endMs};
+		const {facets} = await subject.source.summary({range, filters: {}});
+		const pick = (list: ReadonlyArray<{value: string}>, index: number) => list[Math.min(index, list.length - 1)]!.value;
+		const cases: Filters[] = [
+			{account: pick(facets.accounts, 2)},
+			{channel: pick(facets.channels, 1)},
+			{model: pick(facets.models, 3)},
+			{apiKey: pick(facets.apiKeys, 0)},
+			{status: 'success'},
+			{status: 'failed', model: pick(facets.models, 0)},
+			name === 'new-api' ? {group: 'svip'} : {provider: pick(facets.providers, 0).toUpperCase()},
+			name === 'new-api' ? {channel: 'openai-main'} : {account: pick(facets.accounts, 0).toUpperCase()},
+		];
+		for (const filters of cases) {
+			const actual = await subject.source.summary({range, filters});
+			const oracle = summarize(inRange(subject.rows, range.startMs, range.endMs).filter(subject.filter(filters)));
+			expect(oracle.totalRequests, JSON.stringify(filters)).toBeGreaterThan(0);
+			expect([actual.totalRequests, actual.failureCount, actual.totalTokens], JSON.stringify(filters)).toEqual([oracle.totalRequests, oracle.failureCount, oracle.totalTokens]);
+			expectClose(actual.costUsd, oracle.costUsd, JSON.stringify(filters));
+		}
+	});
+});
+
+describe('search', () => {
+	async function expectSearch(subjectName: string, search: string, atLeast: number) {
+		const subject = subjectNamed(subjectName);
+		const query: UsageQuery = {range: {startMs: null, endMs: subject.endMs}, filters: {search}};
+		const oracle = expected(subject, query);
+		const actual = await subject.source.summary(query);
+		expect(actual.totalRequests, `${subjectName} search ${JSON.stringify(search)}`).toBe(oracle.length);
+		expect(oracle.length, `${subjectName} search ${JSON.stringify(search)} finds something`).toBeGreaterThanOrEqual(atLeast);
+		const page = await subject.source.realtime(query, {page: 1, pageSize: 100});
+		expect(page.items.map(item => item.timestampMs)).toEqual(newestFirst(oracle).slice(0, 100).map(row => row.tsMs));
+		return oracle;
+	}
+
+	it('finds CPA-Manager tokens by prefix: co and cod find codex', async () => {
+		const co = await expectSearch('CPA-Manager', 'co', 1);
+		const cod = await expectSearch('CPA-Manager', 'cod', 1);
+		const codex = await expectSearch('CPA-Manager', 'codex', 1);
+		expect(co.length).toBeGreaterThanOrEqual(cod.length);
+		expect(cod.length).toBeGreaterThanOrEqual(codex.length);
+		const mentionsCodex = (row: OracleRow) => /codex/i.test(JSON.stringify(cpa.raws.get(row.id))) || /codex/i.test(cpa.aliases.get(row.apiKey) ?? '');
+		expect(codex.every(mentionsCodex)).toBe(true);
+		expect(codex.some(row => !/codex/i.test(JSON.stringify(cpa.raws.get(row.id))))).toBe(true); // found through the codex-bot alias
+	});
+
+	it('AND-s several CPA-Manager terms, each a prefix', async () => {
+		const both = await expectSearch('CPA-Manager', 'codex ali', 1);
+		const codex = await expectSearch('CPA-Manager', 'codex', 1);
+		expect(both.length).toBeLessThan(codex.length);
+		await expectSearch('CPA-Manager', 'gemini pro', 1);
+		await expectSearch('CPA-Manager', 'v1/resp', 1);
+	});
+
+	it('matches CPA-Manager key aliases, including CJK ones, and pasted raw keys', async () => {
+		const alpha = await expectSearch('CPA-Manager', 'team alp', 1);
+		const hash = [...cpa.aliases].find(([, alias]) => alias === 'Team Alpha')![0];
+		expect(alpha.every(row => row.apiKey === hash)).toBe(true);
+		const research = await expectSearch('CPA-Manager', '研发', 1);
+		expect(research.every(row => cpa.aliases.get(row.apiKey) === '研发团队' || /研发/.test(JSON.stringify(cpa.raws.get(row.id))))).toBe(true);
+		await expectSearch('CPA-Manager', '李雷', 1);
+	});
+
+	it('treats FTS syntax in CPA-Manager input as text', async () => {
+		for (const search of ['"codex"', 'codex*', 'a OR', 'NEAR(co', '%_', '*', '"', 'co) OR (x']) {
+			await expectSearch('CPA-Manager', search, 0);
+		}
+	});
+
+	it('finds new-api users, tokens and models by prefix, AND-ing terms', async () => {
+		const al = await expectSearch('new-api', 'al', 1);
+		expect(al.every(row => /^al/i.test(newapi.raws.get(row.id)!.username) || /^al/i.test(newapi.raws.get(row.id)!.token_name))).toBe(true);
+		const both = await expectSearch('new-api', 'alice gpt-4o', 1);
+		expect(both.every(row => newapi.raws.get(row.id)!.username === 'alice' && row.model.startsWith('gpt-4o'))).toBe(true);
+		await expectSearch('new-api', '张', 1);
+		await expectSearch('new-api', 'GPT-5', 1);
+	});
+
+	it('treats LIKE wildcards in new-api input literally', async () => {
+		const literal = await expectSearch('new-api', 'user_%', 1);
+		expect(literal.every(row => newapi.raws.get(row.id)!.username === 'user_%_test')).toBe(true);
+		const none = await expectSearch('new-api', '%', 0);
+		expect(none).toEqual([]);
+		await expectSearch('new-api', "'; drop table logs; --", 0);
+	});
+});
+
+describe('what counts as a request', () => {
+	it('leaves new-api bookkeeping rows (top-ups, manage, system, refunds, logins) out of every figure', async () => {
+		const source = subjectNamed('new-api').source;
+		const types = new Set(newapi.allTypes.map(raw => raw.type));
+		expect([...types].sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+		const summary = await source.summary({range: {startMs: null, endMs: Date.UTC(2030, 0, 1)}, filters: {}});
+		expect(summary.totalRequests).toBe(newapi.allTypes.filter(raw => raw.type === 2 || raw.type === 5).length);
+		expect(summary.totalRequests).toBeLessThan(newapi.allTypes.length);
+		const refunds = newapi.allTypes.filter(raw => raw.type === 6).reduce((total, raw) => total + raw.quota, 0);
+		expect(refunds).toBeGreaterThan(0);
+		expectClose(summary.costUsd, newapi.rows.reduce((total, row) => total + row.cost!, 0), 'billed USD without refunds');
+	});
+
+	it('bills new-api requests at quota / quota_per_unit, and takes another divisor when told', async () => {
+		const custom = openTarget(fixturePath('newapi'), {quotaPerUnit: 1_000_000});
+		const query: UsageQuery = {range: {startMs: null, endMs: subjectNamed('new-api').endMs}, filters: {}};
+		const halved = await custom.summary(query);
+		await custom.close();
+		const normal = await subjectNamed('new-api').source.summary(query);
+		expectClose(halved.costUsd * 2, normal.costUsd, 'cost at 1,000,000 quota per USD');
+		expect(normal.unpricedRequests).toBe(0);
+	});
+
+	it('counts CPA-Manager requests without a price as unpriced, never as $0', async () => {
+		const source = subjectNamed('CPA-Manager').source;
+		const query: UsageQuery = {range: {startMs: null, endMs: subjectNamed('CPA-Manager').endMs}, filters: {model: 'qwen3-coder-plus'}};
+		const summary = await source.summary(query);
+		expect(summary.totalRequests).toBeGreaterThan(0);
+		expect(summary.unpricedRequests).toBe(summary.totalRequests);
+		expect(summary.costUsd).toBe(0);
+		const [model] = await source.models(query);
+		expect(model).toMatchObject({model: 'qwen3-coder-plus', unpricedRequests: summary.totalRequests});
+		const page = await source.realtime(query, {page: 1, pageSize: 5});
+		expect(page.items.every(item => item.costUsd === null)).toBe(true);
+	});
+});

@@ -1,0 +1,36 @@
+import {describe, expect, it} from 'vitest';
+import {ftsPrefixQuery, likePrefix, splitTerms} from '../source/sources/sql/search-terms.js';
+
+describe('FTS prefix query', () => {
+	it('builds CPA-Manager\'s query: quoted prefix phrases joined by AND', () => {
+		expect(ftsPrefixQuery('co code "codex"')).toBe('"co"* AND "code"* AND "codex"*');
+	});
+
+	it('keeps only token characters, so no FTS syntax survives', () => {
+		expect(ftsPrefixQuery('a OR')).toBe('"a"* AND "OR"*');
+		expect(ftsPrefixQuery('NEAR(co')).toBe('"NEAR co"*');
+		expect(ftsPrefixQuery('v1/chat')).toBe('"v1 chat"*');
+		expect(ftsPrefixQuery('alice@example.com')).toBe('"alice example com"*');
+		expect(ftsPrefixQuery('研发团队')).toBe('"研发团队"*');
+	});
+
+	it('means no search for nothing but quotes and stars, and nothing found for a term with no token characters', () => {
+		expect(ftsPrefixQuery('')).toBeNull();
+		expect(ftsPrefixQuery('  *  "" ')).toBeNull();
+		expect(ftsPrefixQuery('%_')).toBe('');
+		expect(ftsPrefixQuery("codex '; --")).toBe('');
+	});
+});
+
+describe('LIKE prefix', () => {
+	it('escapes wildcards and the escape character', () => {
+		expect(likePrefix('user_%')).toBe('user\\_\\%%');
+		expect(likePrefix('a\\b')).toBe('a\\\\b%');
+		expect(likePrefix('张')).toBe('张%');
+	});
+
+	it('splits on any whitespace', () => {
+		expect(splitTerms(' a\tb\n c ')).toEqual(['a', 'b', 'c']);
+		expect(splitTerms(undefined)).toEqual([]);
+	});
+});

@@ -1,0 +1,44 @@
+import {describe, expect, it} from 'vitest';
+import {InputError} from '../source/usage/input-error.js';
+import {parseInstant, parseRangePreset, rangeSpec, resolveRange} from '../source/usage/time-range.js';
+
+const NOW = Date.UTC(2026, 10, 22, 15, 30, 0);
+
+describe('time ranges', () => {
+	it('resolves a relative range against each refresh\'s clock, so its end moves', () => {
+		const spec = rangeSpec({preset: '1h'});
+		expect(resolveRange(spec, NOW)).toEqual({startMs: NOW - 3_600_000, endMs: NOW});
+		expect(resolveRange(spec, NOW + 5000)).toEqual({startMs: NOW - 3_600_000 + 5000, endMs: NOW + 5000});
+	});
+
+	it('defaults to 24 h, counts back from --to, and keeps explicit bounds', () => {
+		expect(resolveRange(rangeSpec({}), NOW)).toEqual({startMs: NOW - 86_400_000, endMs: NOW});
+		expect(resolveRange(rangeSpec({preset: '7d', toMs: NOW - 1000}), NOW)).toEqual({startMs: NOW - 1000 - 7 * 86_400_000, endMs: NOW - 1000});
+		expect(resolveRange(rangeSpec({fromMs: 5, toMs: 10}), NOW)).toEqual({startMs: 5, endMs: 10});
+		expect(resolveRange(rangeSpec({preset: 'all'}), NOW)).toEqual({startMs: null, endMs: NOW});
+	});
+
+	it('starts "today" at local midnight', () => {
+		const {startMs} = resolveRange(rangeSpec({preset: 'today'}), NOW);
+		const midnight = new Date(NOW);
+		midnight.setHours(0, 0, 0, 0);
+		expect(startMs).toBe(midnight.getTime());
+	});
+
+	it('parses ISO 8601 and epoch milliseconds', () => {
+		expect(parseInstant('from', '2026-11-01T12:00:00Z')).toBe(Date.UTC(2026, 10, 1, 12));
+		expect(parseInstant('from', '2026-11-01T12:00:00+08:00')).toBe(Date.UTC(2026, 10, 1, 4));
+		expect(parseInstant('from', '2026-11-01')).toBe(Date.UTC(2026, 10, 1));
+		expect(parseInstant('to', '1793534400000')).toBe(1_793_534_400_000);
+	});
+
+	it.each(['yesterday', '2026-02-31', '2026-13-01', '1700000000', '12:00', '', '2026-11-01T25:00:00Z'])('rejects %j with a one-line input error', value => {
+		expect(() => parseInstant('from', value)).toThrow(InputError);
+	});
+
+	it('rejects conflicting or reversed bounds and unknown presets', () => {
+		expect(() => rangeSpec({preset: '1h', fromMs: 1})).toThrow(InputError);
+		expect(() => rangeSpec({fromMs: 10, toMs: 5})).toThrow(InputError);
+		expect(() => parseRangePreset('2w')).toThrow(/expected one of: 15m, 1h, 24h, today, 7d, 30d, all/);
+	});
+});
