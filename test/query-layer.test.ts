@@ -235,6 +235,11 @@ describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', nam
 		}
 	});
 
+	it('knows when the newest request happened, whatever the range', async () => {
+		const subject = subjectNamed(name);
+		expect(await subject.source.newestRequestMs()).toBe(subject.endMs);
+	});
+
 	it('applies each filter like the raw rows say', async () => {
 		const subject = subjectNamed(name);
 		const range = {startMs: subject.endMs - 7 * DAY, endMs: subject.endMs};

@@ -1,5 +1,5 @@
 import meow from 'meow';
-import {demoTarget} from '../demo/demo-target.js';
+import {openDemo} from '../demo/demo-target.js';
 import {jsonSnapshot} from '../output/json-snapshot.js';
 import {textFrame} from '../output/text-frame.js';
 import {terminalSafe} from '../output/terminal-safe.js';
@@ -38,10 +38,10 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 		}
 		const range = parseRangeFlags(flags);
 		const quotaPerUnit = parseQuotaPerUnit(flags);
-		const demo = cli.input[0] === undefined ? demoTarget() : undefined;
-		const source = openTarget(cli.input[0] ?? demo!.path, {quotaPerUnit});
+		const target = cli.input[0];
+		const {source, nowMs} = target === undefined ? await openDemo() : {source: openTarget(target, {quotaPerUnit}), nowMs: io.now()};
 		try {
-			const request = snapshotRequest(flags, source.capabilities, range, demo?.nowMs ?? io.now());
+			const request = snapshotRequest(flags, source.capabilities, range, nowMs);
 			const snapshot = await takeSnapshot(source, request);
 			// Until the interactive dashboard lands, every mode prints one snapshot.
 			io.stdout(flags.json ? `${JSON.stringify(jsonSnapshot(snapshot), null, 2)}\n` : textFrame(snapshot, io.columns));

@@ -36,6 +36,7 @@ export function jsonSnapshot(snapshot: Snapshot): object {
 	return {
 		source: {kind: snapshot.source.kind, target: snapshot.source.target},
 		range: {start_ms: snapshot.range.startMs, end_ms: snapshot.range.endMs},
+		newest_request_ms: snapshot.newestRequestMs,
 		summary: {
 			total_requests: summary.totalRequests,
 			success_count: summary.successCount,

@@ -35,7 +35,7 @@ function groupTable(page: GroupPage, width: number): string[] {
 	for (const row of page.items) {
 		seen.set(row.label, (seen.get(row.label) ?? 0) + 1);
 	}
-	const name = (row: GroupUsage) => (row.label !== row.key && (seen.get(row.label) ?? 0) > 1 ? `${row.label} #${row.key}` : row.label);
+	const name = (row: GroupUsage) => (row.label !== row.key && (seen.get(row.label) ?? 0) > 1 ? `${row.label} #${row.key}` : maskedKey(row.label));
 	const money = (row: GroupUsage) => (row.unpricedRequests === row.totalRequests && row.totalRequests > 0 ? '--' : usd(row.costUsd));
 	const columns: TextColumn<GroupUsage>[] = [
 		{title: 'name', value: name},
@@ -52,6 +52,17 @@ function groupTable(page: GroupPage, width: number): string[] {
 	return page.items.length === 0 ? ['(none)'] : textTable(columns, page.items, width);
 }
 
+/** An API key hash without an alias is shown the way CPA-Manager shows it. */
+const maskedKey = (label: string): string => (/^[0-9a-f]{64}$/u.test(label) ? `sha256:${label.slice(0, 12)}` : label);
+
+function emptyRangeHint({newestRequestMs, range}: Snapshot): string {
+	if (newestRequestMs === null) {
+		return 'no requests: the store is empty';
+	}
+	const where = newestRequestMs > range.endMs ? 'after this range' : `at ${localTime(newestRequestMs)}`;
+	return `no requests in this range; the newest request is ${where} (try --range all, or --to)`;
+}
+
 /** The snapshot as a readable frame, for `--once` and for pasting into an incident channel. */
 export function textFrame(snapshot: Snapshot, width: number): string {
 	const {summary, rate, range} = snapshot;
@@ -61,6 +72,7 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 	const lines = [
 		`relaytop · ${SOURCE_NAMES[snapshot.source.kind]} · ${terminalSafe(snapshot.source.target)}`,
 		`${from} → ${localTime(range.endMs)}`,
+		...(requested === 0 ? [emptyRangeHint(snapshot)] : []),
 		'',
 		[
 			`requests ${thousands(requested)}`,
@@ -103,7 +115,7 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 						{title: 'status', width: 7, value: r => (r.status === 'success' ? 'ok' : 'FAILED')},
 						{title: 'model', width: 26, value: r => r.model},
 						{title: 'account', value: r => r.account},
-						{title: 'key', width: 16, value: r => r.apiKeyLabel},
+						{title: 'key', width: 19, value: r => maskedKey(r.apiKeyLabel)},
 						{title: 'tokens', width: 7, align: 'right', value: r => compact(r.totalTokens)},
 						{title: 'latency', width: 8, align: 'right', value: r => milliseconds(r.latencyMs)},
 						{title: 'cost', width: 9, align: 'right', value: r => (r.costUsd === null ? '--' : usd(r.costUsd))},

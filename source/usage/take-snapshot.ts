@@ -18,6 +18,7 @@ export interface Snapshot {
 	readonly accounts: GroupPage;
 	readonly apiKeys: GroupPage;
 	readonly realtime: RequestPage;
+	readonly newestRequestMs: number | null;
 }
 
 export async function takeSnapshot(source: UsageSource, request: SnapshotRequest): Promise<Snapshot> {
@@ -32,5 +33,6 @@ export async function takeSnapshot(source: UsageSource, request: SnapshotRequest
 		accounts: await source.groups(query, request.dimension, request.groupPage),
 		apiKeys: await source.apiKeys(query, request.groupPage),
 		realtime: await source.realtime(query, request.requestPage),
+		newestRequestMs: await source.newestRequestMs(),
 	};
 }

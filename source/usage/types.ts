@@ -176,6 +176,8 @@ export interface UsageSource {
 	groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage>;
 	apiKeys(query: UsageQuery, page: SortedPageRequest): Promise<GroupPage>;
 	realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage>;
+	/** When the newest request happened, whatever the range; null for an empty store. */
+	newestRequestMs(): Promise<number | null>;
 	close(): Promise<void>;
 }
 

@@ -105,6 +105,11 @@ export class CpaSqliteSource implements UsageSource {
 		};
 	}
 
+	async newestRequestMs(): Promise<number | null> {
+		const {newest} = this.one(sql('SELECT max(timestamp_ms) AS newest FROM usage_events'));
+		return newest === null ? null : num(newest);
+	}
+
 	async close(): Promise<void> {
 		this.db.close();
 	}

@@ -125,6 +125,9 @@ WHERE ${where.sql}`,
 	return {with: [], select};
 }
 
+/** Walks idx_created_at_type backwards to the first request row. */
+export const newestRequestSql = (): SqlFragment => sql(`SELECT max(created_at) AS newest FROM logs WHERE type IN (${CONSUME}, ${ERROR})`);
+
 export function facetsSql(conditions: readonly SqlFragment[], columns: LogsColumns): SqlFragment {
 	const where = allOf([sql(`type IN (${CONSUME}, ${ERROR})`), ...conditions]);
 	const group = columns.group ? '"group"' : 'NULL';

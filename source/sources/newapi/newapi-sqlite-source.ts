@@ -25,6 +25,7 @@ import {
 	apiKeyKey,
 	dimensionKey,
 	facetsSql,
+	newestRequestSql,
 	narrowingConditions,
 	requestRows,
 	searchConditions,
@@ -121,6 +122,11 @@ export class NewApiSqliteSource implements UsageSource {
 			totalItems: total,
 			items: rows.map(row => decodeRequest(row, key => tokens.get(key) ?? key)),
 		};
+	}
+
+	async newestRequestMs(): Promise<number | null> {
+		const {newest} = this.one(newestRequestSql());
+		return newest === null ? null : num(newest) * 1000;
 	}
 
 	async close(): Promise<void> {
