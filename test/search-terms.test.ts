@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest';
-import {ftsPrefixQuery, likePrefix, splitTerms} from '../source/sources/sql/search-terms.js';
+import {ftsPrefixQuery, likePrefix, MAX_SEARCH_TERMS, splitTerms} from '../source/sources/sql/search-terms.js';
+import {InputError} from '../source/usage/input-error.js';
 
 describe('FTS prefix query', () => {
 	it('builds CPA-Manager\'s query: quoted prefix phrases joined by AND', () => {
@@ -29,8 +30,15 @@ describe('LIKE prefix', () => {
 		expect(likePrefix('张')).toBe('张%');
 	});
 
-	it('splits on any whitespace', () => {
+	it('splits on any whitespace and drops repeated terms', () => {
 		expect(splitTerms(' a\tb\n c ')).toEqual(['a', 'b', 'c']);
 		expect(splitTerms(undefined)).toEqual([]);
+		expect(splitTerms(`${'co '.repeat(666)}co`)).toEqual(['co']);
+	});
+
+	it('refuses more different terms than it will run', () => {
+		const many = Array.from({length: MAX_SEARCH_TERMS + 1}, (_, n) => `t${n}`).join(' ');
+		expect(() => splitTerms(many)).toThrow(InputError);
+		expect(() => ftsPrefixQuery(many)).toThrow(/at most 16/);
 	});
 });

@@ -27,7 +27,14 @@ function describe(error: unknown): string {
 }
 
 export async function run(argv: readonly string[], io: Io, importMeta: ImportMeta): Promise<number> {
-	const cli = meow(HELP, {importMeta, argv: [...argv], flags: FLAGS, allowUnknownFlags: false, inferType: false});
+	let cli;
+	try {
+		cli = meow(HELP, {importMeta, argv: [...argv], flags: FLAGS, allowUnknownFlags: false, inferType: false});
+	} catch (error) {
+		// meow throws for a flag given twice; it exits by itself for --help and unknown flags.
+		io.stderr(`relaytop: ${describe(error)}\n`);
+		return EXIT_USAGE;
+	}
 	const flags = cli.flags as ParsedFlags;
 	try {
 		if (cli.input.length > 1) {

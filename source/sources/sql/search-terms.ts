@@ -1,8 +1,18 @@
 // User search text never reaches an engine as syntax: FTS5 gets quoted phrases built only from
 // token characters, LIKE gets every wildcard and the escape character escaped.
 
+import {InputError} from '../../usage/input-error.js';
+
+// Each term is one more full-text or LIKE pass; a pasted wall of words must not stall the engine.
+export const MAX_SEARCH_TERMS = 16;
+
+/** Whitespace-separated terms, repeats dropped (they cannot change an AND). */
 export function splitTerms(search: string | undefined): string[] {
-	return (search ?? '').split(/\s+/u).filter(term => term !== '');
+	const terms = [...new Set((search ?? '').split(/\s+/u).filter(term => term !== ''))];
+	if (terms.length > MAX_SEARCH_TERMS) {
+		throw new InputError(`search has ${terms.length} different terms; at most ${MAX_SEARCH_TERMS} are allowed`);
+	}
+	return terms;
 }
 
 // unicode61 (CPA-Manager's tokenizer) keeps letters, numbers, marks and private-use characters;
