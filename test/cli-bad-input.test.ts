@@ -13,6 +13,9 @@ import {FLAGS} from '../source/cli/flags.js';
 import {FIXTURE_MANAGEMENT_KEY, writeCpaFixture} from '../source/fixtures/cpa-fixture.js';
 import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
 import {writeNewApiFixture} from '../source/fixtures/newapi-fixture.js';
+import {cpaFilter, loadCpa, type CpaFixture} from './support/cpa-oracle.js';
+import {loadNewApi, newApiFilter, type NewApiFixture} from './support/newapi-oracle.js';
+import {inRange, newestFirst, type OracleRow} from './support/oracle.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -95,7 +98,6 @@ function expectOneLineError(result: CliResult, code = 2): void {
 }
 
 /** ASCII-only case folding, as SQLite's LIKE does it. */
-const asciiLower = (text: string): string => text.replace(/[A-Z]/gu, upper => upper.toLowerCase());
 
 let workDir: string;
 
@@ -341,64 +343,8 @@ function searchRun(path: string, search: string | undefined): CliResult {
 	return result;
 }
 
-// Independent oracles, computed in JavaScript from the raw rows.
-
-interface LogRow {
-	created_at: number;
-	username: string | null;
-	token_name: string | null;
-	model_name: string | null;
-}
-
-/** new-api: every whitespace-separated term is a literal, ASCII-case-insensitive prefix of the user, token or model. */
-function newApiMatches(row: LogRow, terms: readonly string[]): boolean {
-	return terms.every(term =>
-		[row.username, row.token_name, row.model_name].some(value => value !== null && asciiLower(value).startsWith(asciiLower(term))),
-	);
-}
-
-const FTS_COLUMNS = [
-	'account_snapshot', 'auth_label_snapshot', 'auth_file_snapshot', 'auth_provider_snapshot', 'auth_project_id_snapshot', 'auth_index',
-	'source', 'api_key_hash', 'provider', 'model', 'requested_model', 'resolved_model', 'endpoint', 'method', 'path',
-] as const;
-
-// unicode61: letters, numbers (and marks, private use) are token characters, case folded.
-const tokenize = (text: string | null): string[] => (text ?? '').toLowerCase().match(/[\p{L}\p{N}\p{M}\p{Co}]+/gu) ?? [];
-
-interface EventRow {
-	timestamp_ms: number;
-	hash: string;
-	columns: string[][];
-}
-
-/** A phrase of tokens whose last one is a prefix, anywhere in one column. */
-function phraseIn(column: readonly string[], phrase: readonly string[]): boolean {
-	for (let start = 0; start + phrase.length <= column.length; start++) {
-		if (phrase.every((token, n) => (n === phrase.length - 1 ? column[start + n]!.startsWith(token) : column[start + n] === token))) {
-			return true;
-		}
-	}
-	return false;
-}
-
-/**
- * CPA-Manager: each term, trimmed of surrounding quotes and asterisks, is a token-prefix phrase;
- * all must match the event's indexed columns, or all must match its key's alias; a term with no
- * token characters matches nothing; a search of only quotes and asterisks is no search.
- */
-function cpaPhrases(search: string): string[][] | null {
-	const phrases = search
-		.split(/\s+/u)
-		.filter(term => term !== '')
-		.map(term => term.replace(/^["*]+|["*]+$/gu, ''))
-		.filter(term => term !== '')
-		.map(tokenize);
-	return phrases.length === 0 ? null : phrases;
-}
-
-let logRows: LogRow[] = [];
-let eventRows: EventRow[] = [];
-let aliasTokens = new Map<string, string[]>();
+let newapiRows: NewApiFixture;
+let cpaRows: CpaFixture;
 let rowCountsBefore: {logs: number; usageEvents: number};
 
 function countRows(path: string, table: string): number {
@@ -413,57 +359,13 @@ function countRows(path: string, table: string): number {
 describe('search strings', () => {
 	beforeAll(() => {
 		rowCountsBefore = {logs: countRows(NEWAPI, 'logs'), usageEvents: countRows(CPA, 'usage_events')};
-		const newapi = new Database(NEWAPI, {readonly: true, fileMustExist: true});
-		try {
-			logRows = newapi.prepare('SELECT created_at, username, token_name, model_name FROM logs WHERE type IN (2, 5)').all() as LogRow[];
-		} finally {
-			newapi.close();
-		}
-		const cpa = new Database(CPA, {readonly: true, fileMustExist: true});
-		try {
-			const rows = cpa.prepare(`SELECT timestamp_ms, lower(COALESCE(api_key_hash, '')) AS hash, ${FTS_COLUMNS.join(', ')} FROM usage_events`).all() as Array<
-				Record<string, string | number | null>
-			>;
-			eventRows = rows.map(row => ({
-				timestamp_ms: Number(row.timestamp_ms),
-				hash: String(row.hash),
-				columns: FTS_COLUMNS.map(name => tokenize(row[name] === null || row[name] === undefined ? null : String(row[name]))),
-			}));
-			const aliases = cpa.prepare('SELECT lower(api_key_hash) AS hash, alias FROM api_key_aliases').all() as Array<{hash: string; alias: string}>;
-			aliasTokens = new Map(aliases.map(({hash, alias}) => [hash, tokenize(alias)]));
-		} finally {
-			cpa.close();
-		}
+		newapiRows = loadNewApi(NEWAPI);
+		cpaRows = loadCpa(CPA);
 	});
 
-	function expectedNewApiTotal(search: string, endMs: number): number {
-		const terms = search.split(/\s+/u).filter(term => term !== '');
-		const endSeconds = Math.floor(endMs / 1000);
-		return logRows.filter(row => row.created_at <= endSeconds && newApiMatches(row, terms)).length;
-	}
-
-	function expectedCpaTotal(search: string, endMs: number): number {
-		const inRange = eventRows.filter(row => row.timestamp_ms <= endMs);
-		const phrases = cpaPhrases(search);
-		if (phrases === null) {
-			return inRange.length;
-		}
-		const pastedKeyHash = createHash('sha256').update(search.trim()).digest('hex');
-		const searchable = !phrases.some(phrase => phrase.length === 0);
-		return inRange.filter(row => {
-			if (row.hash === pastedKeyHash) {
-				return true;
-			}
-			if (!searchable) {
-				return false;
-			}
-			const alias = aliasTokens.get(row.hash);
-			return (
-				phrases.every(phrase => row.columns.some(column => phraseIn(column, phrase))) ||
-				(alias !== undefined && phrases.every(phrase => phraseIn(alias, phrase)))
-			);
-		}).length;
-	}
+	// Independent oracles (test/support), computed in JavaScript from the raw rows.
+	const expectedNewApi = (search: string, endMs: number): OracleRow[] => inRange(newapiRows.rows, null, endMs).filter(newApiFilter(newapiRows, {search}));
+	const expectedCpa = (search: string, endMs: number): OracleRow[] => inRange(cpaRows.rows, null, endMs).filter(cpaFilter(cpaRows, {search}));
 
 	const table = STORES.flatMap(([kind, path]) => SEARCHES.map(([name, search]) => [kind, name, path, search] as const));
 
@@ -481,15 +383,9 @@ describe('search strings', () => {
 			expect(typeof total).toBe('number');
 			expect(total).toBeGreaterThanOrEqual(0);
 			expect(snapshot.realtime.total_items).toBe(total);
-			if (kind === 'newapi') {
-				expect(total).toBe(expectedNewApiTotal(search, snapshot.range.end_ms));
-				const terms = search.split(/\s+/u).filter(term => term !== '');
-				for (const item of snapshot.realtime.items) {
-					expect(newApiMatches({created_at: 0, username: item.account, token_name: item.api_key_label, model_name: item.model}, terms), item.account).toBe(true);
-				}
-			} else {
-				expect(total).toBe(expectedCpaTotal(search, snapshot.range.end_ms));
-			}
+			const matching = (kind === 'newapi' ? expectedNewApi : expectedCpa)(search, snapshot.range.end_ms);
+			expect(total).toBe(matching.length);
+			expect(snapshot.realtime.items.map(item => item.timestamp_ms)).toEqual(newestFirst(matching).slice(0, 500).map(row => row.tsMs));
 		}
 		expectUntouched(path);
 	});
@@ -524,7 +420,7 @@ describe('search strings', () => {
 	it('CPA: every event is a request (the oracle agrees with no search)', () => {
 		const all = searchRun(CPA, undefined);
 		const snapshot = JSON.parse(all.stdout) as JsonSnapshot;
-		expect(snapshot.summary.total_requests).toBe(eventRows.filter(row => row.timestamp_ms <= snapshot.range.end_ms).length);
+		expect(snapshot.summary.total_requests).toBe(inRange(cpaRows.rows, null, snapshot.range.end_ms).length);
 	});
 
 	it('CPA: %_ finds nothing', () => {
