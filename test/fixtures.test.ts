@@ -68,6 +68,7 @@ describe('fixture generator', () => {
 		expect(count('SELECT count(*) AS n FROM usage_events WHERE failed <> 0')).toBeGreaterThan(0);
 		expect(count('SELECT count(*) AS n FROM usage_events WHERE total_tokens > 1000000')).toBe(1);
 		expect(count("SELECT count(*) AS n FROM usage_events WHERE instr(account_snapshot, char(27)) > 0")).toBeGreaterThan(0);
+		expect(count("SELECT count(*) AS n FROM usage_events WHERE account_snapshot LIKE ' %' || char(12288)")).toBeGreaterThan(0);
 		const prices = new Map((db.prepare('SELECT model, prompt_per_1m AS prompt, completion_per_1m AS completion, cache_per_1m AS cache FROM model_prices').all() as Array<{model: string; prompt: number; completion: number; cache: number}>).map(p => [p.model, p]));
 		const book = new PriceBook(prices);
 		const models = db.prepare('SELECT DISTINCT model, resolved_model FROM usage_events').all() as Array<{model: string; resolved_model: string | null}>;

@@ -32,10 +32,14 @@ export interface CpaRaw {
 	failed: number;
 }
 
+// Go's strings.TrimSpace, which CPA-Manager uses: unicode.IsSpace at both ends.
+const GO_SPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/gu;
+export const trimSpace = (text: string): string => text.replace(GO_SPACE, '');
+
 const firstNonEmpty = (...values: Array<string | null>): string | null => {
 	for (const value of values) {
-		if (value !== null && value.trim() !== '') {
-			return value.trim();
+		if (value !== null && trimSpace(value) !== '') {
+			return trimSpace(value);
 		}
 	}
 	return null;
@@ -82,8 +86,8 @@ export const accountOf = (raw: CpaRaw) => firstNonEmpty(raw.account_snapshot, ra
 export const providerOf = (raw: CpaRaw) => firstNonEmpty(raw.auth_provider_snapshot, raw.provider);
 export const channelOf = (raw: CpaRaw) => firstNonEmpty(raw.auth_provider_snapshot, raw.provider, raw.source);
 export const apiKeyOf = (raw: CpaRaw) =>
-	raw.api_key_hash !== null && raw.api_key_hash.trim() !== ''
-		? raw.api_key_hash.trim().toLowerCase()
+	raw.api_key_hash !== null && trimSpace(raw.api_key_hash) !== ''
+		? trimSpace(raw.api_key_hash).toLowerCase()
 		: `unknown:${raw.source ?? ''}:${raw.auth_index ?? ''}:${raw.auth_provider_snapshot ?? ''}`;
 
 export interface CpaFixture {
@@ -199,7 +203,7 @@ export function cpaFacets(fixture: CpaFixture, rows: readonly OracleRow[]): Orac
 			accounts.set(folded, current === undefined || value < current ? value : current);
 		}
 	}
-	const keys = [...new Set(raws.map(raw => raw.api_key_hash?.trim().toLowerCase()).filter((k): k is string => !!k))];
+	const keys = [...new Set(raws.map(raw => trimSpace(raw.api_key_hash ?? '').toLowerCase()).filter(k => k !== ''))];
 	return {
 		accounts: sortChoices([...accounts.values()].map(value => ({value, label: value}))),
 		providers: distinct(raws.map(providerOf)),

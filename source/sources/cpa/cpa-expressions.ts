@@ -8,7 +8,11 @@ export const columnsOf =
 	name =>
 		present.has(name) ? `e.${name}` : 'NULL';
 
-const nonEmpty = (expression: string): string => `NULLIF(TRIM(${expression}), '')`;
+// CPA-Manager trims with Go's strings.TrimSpace: Unicode white space, not just the space that
+// SQLite's TRIM removes by default (a trailing tab or ideographic space must not split a group).
+const GO_SPACE = 'char(9, 10, 11, 12, 13, 32, 133, 160, 5760, 8192, 8193, 8194, 8195, 8196, 8197, 8198, 8199, 8200, 8201, 8202, 8232, 8233, 8239, 8287, 12288)';
+const trimmed = (expression: string): string => `TRIM(${expression}, ${GO_SPACE})`;
+const nonEmpty = (expression: string): string => `NULLIF(${trimmed(expression)}, '')`;
 const firstNonEmpty = (expressions: string[]): string => `COALESCE(${expressions.map(nonEmpty).join(', ')})`;
 
 /** First non-empty of account_snapshot, auth_label_snapshot, source, auth_index; NULL when none. */
@@ -24,9 +28,18 @@ export const apiKeyKey = (c: ColumnOf): string =>
 
 export const cachedTokens = 'max(e.cached_tokens, e.cache_tokens, 0)';
 
-/** USD for one request under the rate row `r`; never negative; NULL is decided by the caller. */
-export const costUnder = (r: string): string =>
-	`max((max(e.input_tokens - ${cachedTokens}, 0) * ${r}.prompt + ${cachedTokens} * ${r}.cache + e.output_tokens * ${r}.completion) / 1000000.0, 0)`;
+// The three billable quantities of one request, each ≥ 0, so a request's cost is never negative
+// and the cost of many requests is the cost of their sums.
+export const billableInput = `max(e.input_tokens - ${cachedTokens}, 0)`;
+export const billableOutput = 'max(e.output_tokens, 0)';
 
-/** Priced by the resolved model first, then by the requested one; NULL when neither has a price. */
-export const requestCost = `CASE WHEN rr.name IS NOT NULL THEN ${costUnder('rr')} WHEN rm.name IS NOT NULL THEN ${costUnder('rm')} END`;
+/** USD at the rate row `r` for the billable quantities `input`, `cached`, `output`. */
+const costAt = (r: string, input: string, cached: string, output: string): string =>
+	`(${input} * ${r}.prompt + ${cached} * ${r}.cache + ${output} * ${r}.completion) / 1000000.0`;
+
+/**
+ * Priced by the resolved model first, then by the requested one (rate rows `rr` and `rm`);
+ * `unpriced` when neither has a price.
+ */
+export const pricedBy = (input: string, cached: string, output: string, unpriced: string): string =>
+	`CASE WHEN rr.name IS NOT NULL THEN ${costAt('rr', input, cached, output)} WHEN rm.name IS NOT NULL THEN ${costAt('rm', input, cached, output)} ELSE ${unpriced} END`;

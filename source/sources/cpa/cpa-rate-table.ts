@@ -42,11 +42,6 @@ export class CpaRateTable {
 		return sql(`rate(name, prompt, completion, cache) AS (${body})`, ...rows);
 	}
 
-	get priceBook(): PriceBook {
-		this.refreshPrices();
-		return this.book;
-	}
-
 	private refreshPrices(): void {
 		const rows = this.db
 			.prepare('SELECT model, prompt_per_1m AS prompt, completion_per_1m AS completion, cache_per_1m AS cache FROM model_prices ORDER BY model')
@@ -76,14 +71,16 @@ export class CpaRateTable {
 			this.names.clear();
 			this.watermark = 0;
 		}
-		const resolved = this.hasResolvedModel ? ' UNION SELECT resolved_model FROM usage_events WHERE id > ? AND id <= ? AND resolved_model IS NOT NULL' : '';
-		const params = this.hasResolvedModel ? [this.watermark, top, this.watermark, top] : [this.watermark, top];
+		// One pass for both names: the resolved model has no index of its own.
+		const resolved = this.hasResolvedModel ? 'resolved_model' : 'NULL';
 		const rows = this.db
-			.prepare(`SELECT model AS name FROM usage_events WHERE id > ? AND id <= ?${resolved}`)
-			.all(...params) as Array<{name: string | null}>;
-		for (const {name} of rows) {
-			if (name !== null) {
-				this.names.add(name);
+			.prepare(`SELECT DISTINCT model, ${resolved} AS resolved FROM usage_events WHERE id > ? AND id <= ?`)
+			.all(this.watermark, top) as Array<{model: string | null; resolved: string | null}>;
+		for (const {model, resolved: resolvedModel} of rows) {
+			for (const name of [model, resolvedModel]) {
+				if (name !== null) {
+					this.names.add(name);
+				}
 			}
 		}
 		// Ids only grow in this store; rows removed by retention only leave unused names behind.

@@ -1,7 +1,7 @@
 import type {Dimension, Filters, TimeRange} from '../../usage/types.js';
 import type {Dialect} from '../sql/dialect.js';
 import {allOf, anyOf, sql, type SqlFragment} from '../sql/fragment.js';
-import type {RequestRows} from '../sql/request-rows.js';
+import type {RequestRows, UsagePartials} from '../sql/request-rows.js';
 import {likePrefix, splitTerms} from '../sql/search-terms.js';
 
 /** How one engine reads new-api's `logs` where engines differ. */
@@ -99,24 +99,47 @@ export function narrowingConditions(filters: Filters, columns: LogsColumns, chan
 
 export interface RowsSpec {
 	readonly conditions: readonly SqlFragment[];
-	readonly groupKey?: string;
-	readonly labelHint?: string;
 	readonly quotaPerUnit: number;
 }
 
+export interface PartialsSpec extends RowsSpec {
+	readonly groupKey?: string;
+	readonly labelHint?: string;
+}
+
+const requestsWhere = (conditions: readonly SqlFragment[]) => allOf([sql(`type IN (${CONSUME}, ${ERROR})`), ...conditions]);
+const cost = 'COALESCE(quota, 0) * 1.0 / ?';
+
 /** Requests are consume (success) and error (failure) rows; every other type is bookkeeping. */
-export function requestRows(spec: RowsSpec, columns: LogsColumns, dialect: NewApiDialect): RequestRows {
-	const where = allOf([sql(`type IN (${CONSUME}, ${ERROR})`), ...spec.conditions]);
+export function requestRows(spec: RowsSpec, columns: LogsColumns): RequestRows {
+	const where = requestsWhere(spec.conditions);
 	const select = sql(
 		`SELECT id, created_at AS sort_ts, created_at * 1000 AS ts_ms,
 	CASE WHEN type = ${CONSUME} THEN 1 ELSE 0 END AS ok, model_name AS model,
+	COALESCE(prompt_tokens, 0) AS input_tokens, COALESCE(completion_tokens, 0) AS output_tokens,
+	COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0) AS total_tokens,
+	${latencyMs(columns)} AS latency_ms, ${cost} AS cost_usd,
+	${nonEmptyOr('username', '-')} AS account, ${apiKeyKey(columns)} AS api_key
+FROM logs
+WHERE ${where.sql}`,
+		spec.quotaPerUnit,
+		...where.params,
+	);
+	return {with: [], select};
+}
+
+/** Each request is its own partial: new-api bills every row, so there is nothing to price. */
+export function usagePartials(spec: PartialsSpec, columns: LogsColumns, dialect: NewApiDialect): UsagePartials {
+	const where = requestsWhere(spec.conditions);
+	const latency = latencyMs(columns);
+	const select = sql(
+		`SELECT ${spec.groupKey ?? 'NULL'} AS group_key, model_name AS model, ${spec.labelHint ?? 'NULL'} AS label_hint,
+	1 AS requests, CASE WHEN type = ${CONSUME} THEN 1 ELSE 0 END AS successes,
 	COALESCE(prompt_tokens, 0) AS input_tokens, COALESCE(completion_tokens, 0) AS output_tokens, 0 AS reasoning_tokens,
 	${columns.other ? dialect.cachedTokens('other') : '0'} AS cached_tokens,
 	COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0) AS total_tokens,
-	${latencyMs(columns)} AS latency_ms,
-	COALESCE(quota, 0) * 1.0 / ? AS cost_usd,
-	${spec.groupKey ?? 'NULL'} AS group_key, ${spec.labelHint ?? 'NULL'} AS label_hint,
-	${nonEmptyOr('username', '-')} AS account, ${apiKeyKey(columns)} AS api_key
+	${latency} AS latency_sum, CASE WHEN ${latency} IS NULL THEN 0 ELSE 1 END AS latency_count,
+	${cost} AS cost_usd, 0 AS unpriced_requests, created_at * 1000 AS last_ts_ms
 FROM logs
 WHERE ${where.sql}`,
 		spec.quotaPerUnit,
@@ -129,7 +152,7 @@ WHERE ${where.sql}`,
 export const newestRequestSql = (): SqlFragment => sql(`SELECT max(created_at) AS newest FROM logs WHERE type IN (${CONSUME}, ${ERROR})`);
 
 export function facetsSql(conditions: readonly SqlFragment[], columns: LogsColumns): SqlFragment {
-	const where = allOf([sql(`type IN (${CONSUME}, ${ERROR})`), ...conditions]);
+	const where = requestsWhere(conditions);
 	const group = columns.group ? '"group"' : 'NULL';
 	const token = columns.tokenId ? 'CAST(token_id AS TEXT)' : "NULLIF(TRIM(token_name), '')";
 	return sql(

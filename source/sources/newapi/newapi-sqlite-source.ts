@@ -28,6 +28,7 @@ import {
 	newestRequestSql,
 	narrowingConditions,
 	requestRows,
+	usagePartials,
 	searchConditions,
 	timeConditions,
 	type LogsColumns,
@@ -79,17 +80,17 @@ export class NewApiSqliteSource implements UsageSource {
 	}
 
 	async summary(query: UsageQuery): Promise<Summary> {
-		const totals = this.one(summarySql(this.rows(query)));
+		const totals = this.one(summarySql(this.partials(query)));
 		return decodeSummary(totals, this.facets(query));
 	}
 
 	async rate(query: UsageQuery): Promise<Rate> {
 		const window = {range: {startMs: query.range.endMs - RATE_WINDOW_S * 1000, endMs: query.range.endMs}, filters: query.filters};
-		return decodeRate(this.one(rateSql(this.rows(window))));
+		return decodeRate(this.one(rateSql(this.requests(window))));
 	}
 
 	async models(query: UsageQuery): Promise<ModelUsage[]> {
-		return this.all(modelsSql(this.rows(query), sqliteNewApiDialect)).map(decodeModel);
+		return this.all(modelsSql(this.partials(query), sqliteNewApiDialect)).map(decodeModel);
 	}
 
 	async groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage> {
@@ -113,8 +114,8 @@ export class NewApiSqliteSource implements UsageSource {
 	}
 
 	async realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage> {
-		const total = num(this.one(requestCountSql(this.rows(query))).total_items);
-		const rows = this.all(requestPageSql(this.rows(query), page));
+		const total = num(this.one(requestCountSql(this.requests(query))).total_items);
+		const rows = this.all(requestPageSql(this.requests(query), page));
 		const tokens = this.labels().tokens;
 		return {
 			page: page.page,
@@ -134,9 +135,9 @@ export class NewApiSqliteSource implements UsageSource {
 	}
 
 	private groupPage(query: UsageQuery, groupKey: string, labelHint: string | undefined, page: SortedPageRequest, label: (row: Row) => string): GroupPage {
-		const rows = this.rows(query, groupKey, labelHint);
-		const found = this.all(groupPageSql(rows, page, sqliteNewApiDialect));
-		return groupPage(page, found, label, () => num(this.one(groupCountSql(rows)).total_items));
+		const partials = this.partials(query, groupKey, labelHint);
+		const found = this.all(groupPageSql(partials, page, sqliteNewApiDialect));
+		return groupPage(page, found, label, () => num(this.one(groupCountSql(partials)).total_items));
 	}
 
 	private facets(query: UsageQuery): Facets {
@@ -155,13 +156,20 @@ export class NewApiSqliteSource implements UsageSource {
 		return lists;
 	}
 
-	private rows(query: UsageQuery, groupKey?: string, labelHint?: string) {
-		const conditions = [
+	private conditions(query: UsageQuery) {
+		return [
 			...timeConditions(query.range),
 			...searchConditions(query.filters.search, sqliteNewApiDialect),
 			...narrowingConditions(query.filters, this.columns, name => this.channelIdsNamed(name)),
 		];
-		return requestRows({conditions, groupKey, labelHint, quotaPerUnit: this.quotaPerUnit}, this.columns, sqliteNewApiDialect);
+	}
+
+	private partials(query: UsageQuery, groupKey?: string, labelHint?: string) {
+		return usagePartials({conditions: this.conditions(query), groupKey, labelHint, quotaPerUnit: this.quotaPerUnit}, this.columns, sqliteNewApiDialect);
+	}
+
+	private requests(query: UsageQuery) {
+		return requestRows({conditions: this.conditions(query), quotaPerUnit: this.quotaPerUnit}, this.columns);
 	}
 
 	/** Channel and token names live in the main database's small tables, when they are here. */
