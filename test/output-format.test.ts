@@ -51,3 +51,29 @@ describe('formatting', () => {
 		expect(lines[1]).toContain('x␛[2Jy');
 	});
 });
+
+describe('narrow terminals', () => {
+	it('drops the most droppable columns first until the table fits', () => {
+		const columns = [
+			{title: 'name', value: (row: {n: number}) => `row ${row.n}`},
+			{title: 'a', width: 10, drop: 1, value: () => 'a'},
+			{title: 'b', width: 10, drop: 2, value: () => 'b'},
+			{title: 'keep', width: 10, value: () => 'k'},
+		];
+		expect(textTable(columns, [{n: 1}], 60)[0]!.split(/\s+/u)).toEqual(['name', 'a', 'b', 'keep']);
+		expect(textTable(columns, [{n: 1}], 48)[0]!.split(/\s+/u)).toEqual(['name', 'a', 'b', 'keep']);
+		expect(textTable(columns, [{n: 1}], 47)[0]!.split(/\s+/u)).toEqual(['name', 'a', 'keep']);
+		expect(textTable(columns, [{n: 1}], 30)[0]!.split(/\s+/u)).toEqual(['name', 'keep']);
+		expect(textTable(columns, [{n: 1}], 30).every(line => stringWidth(line) <= 30)).toBe(true);
+	});
+
+	it('shares spare width among flexible columns up to their maximum', () => {
+		const columns = [
+			{title: 'model', min: 10, max: 14, value: () => 'claude-sonnet-4-5'},
+			{title: 'account', min: 8, max: 30, value: () => 'alice@example.com'},
+		];
+		const [header, row] = textTable(columns, [{}], 100);
+		expect(row).toBe('claude-sonnet…  alice@example.com');
+		expect(header!.indexOf('account')).toBe(16);
+	});
+});

@@ -45,6 +45,11 @@ export function localTime(ms: number): string {
 	return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
+/** Local time without the year, for table rows under a header that has it. */
+export function shortTime(ms: number): string {
+	return localTime(ms).slice(5);
+}
+
 /** Cuts text to `width` terminal cells (CJK counts as two), marking the cut with an ellipsis. */
 export function truncate(text: string, width: number): string {
 	if (stringWidth(text) <= width) {

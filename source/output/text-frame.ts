@@ -1,6 +1,6 @@
 import type {GroupPage, GroupUsage, SortKey} from '../usage/types.js';
 import type {Snapshot} from '../usage/take-snapshot.js';
-import {compact, localTime, milliseconds, percent, thousands, usd} from './format.js';
+import {compact, localTime, milliseconds, percent, shortTime, thousands, usd} from './format.js';
 import {textTable, type TextColumn} from './text-table.js';
 import {terminalSafe} from './terminal-safe.js';
 
@@ -38,16 +38,16 @@ function groupTable(page: GroupPage, width: number): string[] {
 	const name = (row: GroupUsage) => (row.label !== row.key && (seen.get(row.label) ?? 0) > 1 ? `${row.label} #${row.key}` : maskedKey(row.label));
 	const money = (row: GroupUsage) => (row.unpricedRequests === row.totalRequests && row.totalRequests > 0 ? '--' : usd(row.costUsd));
 	const columns: TextColumn<GroupUsage>[] = [
-		{title: 'name', value: name},
+		{title: 'name', min: 12, max: 40, value: name},
 		{title: title('requests'), width: 9, align: 'right', value: row => thousands(row.totalRequests)},
-		{title: title('failed'), width: 7, align: 'right', value: row => thousands(row.failureCount)},
+		{title: title('failed'), width: 7, align: 'right', drop: 2, value: row => thousands(row.failureCount)},
 		{title: title('success%'), width: 9, align: 'right', value: row => percent(row.successRate)},
-		{title: title('input'), width: 7, align: 'right', value: row => compact(row.inputTokens)},
-		{title: title('output'), width: 7, align: 'right', value: row => compact(row.outputTokens)},
-		{title: title('cached'), width: 7, align: 'right', value: row => compact(row.cachedTokens)},
+		{title: title('input'), width: 7, align: 'right', drop: 3, value: row => compact(row.inputTokens)},
+		{title: title('output'), width: 7, align: 'right', drop: 4, value: row => compact(row.outputTokens)},
+		{title: title('cached'), width: 7, align: 'right', drop: 5, value: row => compact(row.cachedTokens)},
 		{title: title('tokens'), width: 7, align: 'right', value: row => compact(row.totalTokens)},
 		{title: title('cost'), width: 9, align: 'right', value: money},
-		{title: title('last seen'), width: 19, value: row => localTime(row.lastSeenAtMs)},
+		{title: title('last seen'), width: 14, drop: 1, value: row => shortTime(row.lastSeenAtMs)},
 	];
 	return page.items.length === 0 ? ['(none)'] : textTable(columns, page.items, width);
 }
@@ -80,9 +80,8 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 			`failed ${thousands(summary.failureCount)}`,
 			`rpm ${thousands(rate.rpm)}`,
 			`tpm ${compact(rate.tpm)}`,
-			`cost ${usd(summary.costUsd)}${summary.unpricedRequests > 0 ? ` + ${thousands(summary.unpricedRequests)} unpriced` : ''}`,
-			`latency ${milliseconds(summary.latencyMsAvg)}`,
 		].join(' · '),
+		`cost ${usd(summary.costUsd)}${summary.unpricedRequests > 0 ? ` + ${thousands(summary.unpricedRequests)} unpriced` : ''} · latency ${milliseconds(summary.latencyMsAvg)}`,
 		`tokens ${compact(summary.totalTokens)} · in ${compact(summary.tokens.input)} · out ${compact(summary.tokens.output)} · cached ${compact(summary.tokens.cached)} · reasoning ${compact(summary.tokens.reasoning)}`,
 		'',
 		'MODELS',
@@ -90,14 +89,14 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 			? ['(none)']
 			: textTable(
 					[
-						{title: 'model', value: m => m.model},
+						{title: 'model', min: 16, max: 32, value: m => m.model},
 						{title: 'requests', width: 9, align: 'right', value: m => thousands(m.totalRequests)},
 						{title: 'failed', width: 7, align: 'right', value: m => thousands(m.failureCount)},
 						{title: 'tokens', width: 7, align: 'right', value: m => compact(m.totalTokens)},
 						{title: 'cost', width: 9, align: 'right', value: m => (m.unpricedRequests > 0 && m.costUsd === 0 ? 'unpriced' : usd(m.costUsd))},
 					],
 					snapshot.models,
-					Math.min(width, 72),
+					width,
 				)),
 		'',
 		`ACCOUNTS by ${snapshot.dimension} · ${pages(snapshot.accounts)}`,
@@ -111,13 +110,13 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 			? ['(none)']
 			: textTable(
 					[
-						{title: 'time', width: 19, value: r => localTime(r.timestampMs)},
-						{title: 'status', width: 7, value: r => (r.status === 'success' ? 'ok' : 'FAILED')},
-						{title: 'model', width: 26, value: r => r.model},
-						{title: 'account', value: r => r.account},
-						{title: 'key', width: 19, value: r => maskedKey(r.apiKeyLabel)},
+						{title: 'time', width: 14, value: r => shortTime(r.timestampMs)},
+						{title: 'status', width: 6, value: r => (r.status === 'success' ? 'ok' : 'FAILED')},
+						{title: 'model', min: 22, max: 32, value: r => r.model},
+						{title: 'account', min: 12, max: 36, value: r => r.account},
+						{title: 'key', width: 19, drop: 2, value: r => maskedKey(r.apiKeyLabel)},
 						{title: 'tokens', width: 7, align: 'right', value: r => compact(r.totalTokens)},
-						{title: 'latency', width: 8, align: 'right', value: r => milliseconds(r.latencyMs)},
+						{title: 'latency', width: 8, align: 'right', drop: 1, value: r => milliseconds(r.latencyMs)},
 						{title: 'cost', width: 9, align: 'right', value: r => (r.costUsd === null ? '--' : usd(r.costUsd))},
 					],
 					snapshot.realtime.items,
