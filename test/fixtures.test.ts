@@ -6,7 +6,7 @@ import {afterAll, describe, expect, it} from 'vitest';
 import {writeCpaFixture} from '../source/fixtures/cpa-fixture.js';
 import {FIXTURE_REQUESTS, fixturePath} from '../source/fixtures/fixture-files.js';
 import {writeNewApiFixture} from '../source/fixtures/newapi-fixture.js';
-import {PriceBook} from '../source/usage/price-book.js';
+import {lookupPrice} from './support/cpa-oracle.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'relaytop-fixtures-'));
 afterAll(() => rmSync(scratch, {recursive: true, force: true}));
@@ -69,12 +69,11 @@ describe('fixture generator', () => {
 		expect(count('SELECT count(*) AS n FROM usage_events WHERE total_tokens > 1000000')).toBe(1);
 		expect(count("SELECT count(*) AS n FROM usage_events WHERE instr(account_snapshot, char(27)) > 0")).toBeGreaterThan(0);
 		expect(count("SELECT count(*) AS n FROM usage_events WHERE account_snapshot LIKE ' %' || char(12288)")).toBeGreaterThan(0);
-		const prices = new Map((db.prepare('SELECT model, prompt_per_1m AS prompt, completion_per_1m AS completion, cache_per_1m AS cache FROM model_prices').all() as Array<{model: string; prompt: number; completion: number; cache: number}>).map(p => [p.model, p]));
-		const book = new PriceBook(prices);
+		const prices = new Map((db.prepare('SELECT model, prompt_per_1m, completion_per_1m, cache_per_1m FROM model_prices').all() as Array<Record<string, number | string>>).map(p => [String(p.model), [Number(p.prompt_per_1m), Number(p.completion_per_1m), Number(p.cache_per_1m)]]));
+		const priced = (m: {model: string; resolved_model: string | null}) => (lookupPrice(prices, m.resolved_model) ?? lookupPrice(prices, m.model)) !== null;
 		const models = db.prepare('SELECT DISTINCT model, resolved_model FROM usage_events').all() as Array<{model: string; resolved_model: string | null}>;
-		const unpriced = models.filter(m => book.priceFor(m.resolved_model, m.model) === null).map(m => m.model);
-		expect(unpriced).toEqual(['qwen3-coder-plus']);
-		const onlyByRule = models.filter(m => !prices.has(m.model) && book.priceFor(m.resolved_model, m.model) !== null);
+		expect(models.filter(m => !priced(m)).map(m => m.model)).toEqual(['qwen3-coder-plus']);
+		const onlyByRule = models.filter(m => !prices.has(m.model) && priced(m));
 		expect(onlyByRule.length).toBeGreaterThanOrEqual(5);
 		db.close();
 	});

@@ -1,6 +1,8 @@
 import stringWidth from 'string-width';
 import {describe, expect, it} from 'vitest';
 import {compact, fit, thousands, truncate, usd} from '../source/output/format.js';
+import {terminalSafeJson} from '../source/output/json-snapshot.js';
+import {redactTarget, redactTargetIn} from '../source/sources/redact-target.js';
 import {textTable} from '../source/output/text-table.js';
 import {terminalSafe} from '../source/output/terminal-safe.js';
 
@@ -16,8 +18,32 @@ describe('terminal safety', () => {
 		expect(terminalSafe('abc\u202edcba\u2066x')).toBe('abc\ufffddcba\ufffdx');
 	});
 
+	it('keeps JSON lossless but escapes what a terminal would obey: C1 controls, DEL, bidi overrides', () => {
+		const value = {name: 'x\u009b31mred\u202eevil\u007f\u001b[0m 研发'};
+		const json = terminalSafeJson(value);
+		expect(json).not.toMatch(/[\u001b\u007f-\u009f\u202e]/u);
+		expect(json).toContain('\\u009b');
+		expect(JSON.parse(json)).toEqual(value);
+	});
+
 	it('leaves ordinary text, CJK included, alone', () => {
 		expect(terminalSafe('研发团队 alice@example.com')).toBe('研发团队 alice@example.com');
+	});
+});
+
+describe('secrets in targets', () => {
+	it.each([
+		['postgres://relay:hunter2@db:5432/newapi', 'postgres://relay:***@db:5432/newapi'],
+		['https://sk-secret-token@cpa.example/', 'https://***@cpa.example/'],
+		['http://cpa.example:8317/?key=abc&page=2', 'http://cpa.example:8317/?key=***&page=2'],
+		["host=db user=relay password='p w' dbname=newapi", 'host=db user=relay password=*** dbname=newapi'],
+		['/data/one-api.db', '/data/one-api.db'],
+	])('%s is printed as %s', (target, printed) => {
+		expect(redactTarget(target)).toBe(printed);
+	});
+
+	it('redacts the target wherever a message repeats it', () => {
+		expect(redactTargetIn('host=db password=hunter2: no such file', 'host=db password=hunter2')).toBe('host=db password=***: no such file');
 	});
 });
 

@@ -111,7 +111,7 @@ describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', nam
 			const actual = await subject.source.summary(query);
 			const oracle = summarize(expected(subject, query));
 			expect(oracle.totalRequests, label).toBeGreaterThan(0);
-			expect({...actual, costUsd: 0, latencyMsAvg: 0, facets: null}, label).toEqual({...oracle, costUsd: 0, latencyMsAvg: 0, facets: null});
+			expect({...actual, costUsd: 0, latencyMsAvg: 0}, label).toEqual({...oracle, costUsd: 0, latencyMsAvg: 0});
 			expectClose(actual.costUsd, oracle.costUsd, `${label} cost`);
 			expect(actual.latencyMsAvg, label).toBeCloseTo(oracle.latencyMsAvg!, 1);
 		}
@@ -121,12 +121,12 @@ describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', nam
 		const subject = subjectNamed(name);
 		const range = {startMs: subject.endMs - 7 * DAY, endMs: subject.endMs};
 		const narrowed = {...(name === 'new-api' ? {group: 'vip'} : {provider: 'codex'}), status: 'failed' as const};
-		const actual = await subject.source.summary({range, filters: narrowed});
+		const actual = await subject.source.facets({range, filters: narrowed});
 		const oracle = subject.facets(inRange(subject.rows, range.startMs, range.endMs));
-		expect(actual.facets).toEqual(oracle);
-		expect(actual.facets.models.length).toBeGreaterThan(5);
-		const searched = await subject.source.summary({range, filters: {search: 'gem', status: 'success'}});
-		expect(searched.facets).toEqual(subject.facets(inRange(subject.rows, range.startMs, range.endMs).filter(subject.filter({search: 'gem'}))));
+		expect(actual).toEqual(oracle);
+		expect(actual.models.length).toBeGreaterThan(5);
+		const searched = await subject.source.facets({range, filters: {search: 'gem', status: 'success'}});
+		expect(searched).toEqual(subject.facets(inRange(subject.rows, range.startMs, range.endMs).filter(subject.filter({search: 'gem'}))));
 	});
 
 	it('counts rpm and tpm over the 60 s up to the end of the range, inclusive', async () => {
@@ -235,6 +235,45 @@ describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', nam
 		}
 	});
 
+	it('selects exactly a row\'s requests when filtering by its key: every group of every dimension', async () => {
+		const subject = subjectNamed(name);
+		const query: UsageQuery = {range: {startMs: subject.endMs - 7 * DAY, endMs: subject.endMs}, filters: {}};
+		const filterOf: Record<string, keyof Filters> = {account: 'account', user: 'account', provider: 'provider', channel: 'channel', group: 'group', apiKeys: 'apiKey'};
+		for (const dimension of [...subject.dimensions, 'apiKeys'] as const) {
+			const {items} = await allGroups(subject, query, dimension, 500);
+			expect(items.length, dimension).toBeGreaterThan(1);
+			for (const item of items) {
+				const filters = {[filterOf[dimension]!]: item.key} as Filters;
+				const drilled = await subject.source.summary({...query, filters});
+				const what = `${dimension} ${JSON.stringify(item.key)}`;
+				expect([drilled.totalRequests, drilled.failureCount, drilled.totalTokens, drilled.unpricedRequests], what).toEqual([
+					item.totalRequests, item.failureCount, item.totalTokens, item.unpricedRequests,
+				]);
+				expectClose(drilled.costUsd, item.costUsd, what);
+			}
+		}
+	});
+
+	it('applies filters and search to the rate, the group pages and the request log too', async () => {
+		const subject = subjectNamed(name);
+		const filters: Filters = {status: 'success', search: name === 'new-api' ? 'gpt' : 'gem'};
+		const query: UsageQuery = {range: {startMs: subject.endMs - DAY, endMs: subject.endMs}, filters};
+		const rows = expected(subject, query);
+		expect(rows.length).toBeGreaterThan(0);
+		const window = inRange(subject.rows, subject.endMs - 60_000, subject.endMs).filter(subject.filter(filters));
+		expect(await subject.source.rate(query)).toEqual({windowS: 60, rpm: window.length, tpm: window.reduce((t, r) => t + r.total, 0)});
+		const dimension = subject.dimensions[0]!;
+		const {items, totalItems} = await allGroups(subject, query, dimension, 500);
+		const oracle = new Map(groupBy(rows, row => row.dims[dimension]!).map(g => [g.key, g]));
+		expect(totalItems).toBe(oracle.size);
+		for (const item of items) {
+			expectGroup(item, oracle.get(item.key)!, subject.groupLabel(dimension, item.key));
+		}
+		const log = await subject.source.realtime(query, {page: 1, pageSize: 500});
+		expect(log.totalItems).toBe(rows.length);
+		expect(log.items.map(item => item.timestampMs)).toEqual(newestFirst(rows).slice(0, 500).map(row => row.tsMs));
+	});
+
 	it('knows when the newest request happened, whatever the range', async () => {
 		const subject = subjectNamed(name);
 		expect(await subject.source.newestRequestMs()).toBe(subject.endMs);
@@ -243,7 +282,7 @@ describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', nam
 	it('applies each filter like the raw rows say', async () => {
 		const subject = subjectNamed(name);
 		const range = {startMs: subject.endMs - 7 * DAY, endMs: subject.endMs};
-		const {facets} = await subject.source.summary({range, filters: {}});
+		const facets = await subject.source.facets({range, filters: {}});
 		const pick = (list: ReadonlyArray<{value: string}>, index: number) => list[Math.min(index, list.length - 1)]!.value;
 		const cases: Filters[] = [
 			{account: pick(facets.accounts, 2)},
@@ -252,8 +291,8 @@ describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', nam
 			{apiKey: pick(facets.apiKeys, 0)},
 			{status: 'success'},
 			{status: 'failed', model: pick(facets.models, 0)},
-			name === 'new-api' ? {group: 'svip'} : {provider: pick(facets.providers, 0).toUpperCase()},
-			name === 'new-api' ? {channel: 'openai-main'} : {account: pick(facets.accounts, 0).toUpperCase()},
+			name === 'new-api' ? {group: 'svip'} : {provider: pick(facets.providers, 0)},
+			name === 'new-api' ? {channel: 'openai-main'} : {account: ` ${pick(facets.accounts, 0)}\t`},
 		];
 		for (const filters of cases) {
 			const actual = await subject.source.summary({range, filters});

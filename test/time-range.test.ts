@@ -28,11 +28,17 @@ describe('time ranges', () => {
 	it('parses ISO 8601 and epoch milliseconds', () => {
 		expect(parseInstant('from', '2026-11-01T12:00:00Z')).toBe(Date.UTC(2026, 10, 1, 12));
 		expect(parseInstant('from', '2026-11-01T12:00:00+08:00')).toBe(Date.UTC(2026, 10, 1, 4));
-		expect(parseInstant('from', '2026-11-01')).toBe(Date.UTC(2026, 10, 1));
+		expect(parseInstant('to', '2026-11-01 08:30')).toBe(new Date(2026, 10, 1, 8, 30).getTime());
 		expect(parseInstant('to', '1793534400000')).toBe(1_793_534_400_000);
 	});
 
-	it.each(['yesterday', '2026-02-31', '2026-13-01', '1700000000', '12:00', '', '2026-11-01T25:00:00Z'])('rejects %j with a one-line input error', value => {
+	it('reads a date or a time without an offset as local time, both the same way', () => {
+		expect(parseInstant('from', '2026-11-01')).toBe(new Date(2026, 10, 1).getTime());
+		expect(parseInstant('from', '2026-11-01T00:00')).toBe(parseInstant('from', '2026-11-01'));
+		expect(parseInstant('from', '2026-11-01')).toBeLessThan(parseInstant('to', '2026-11-01T08:30'));
+	});
+
+	it.each(['yesterday', '2026-02-31', '2026-13-01', '1700000000', '12:00', '', '2026-11-01T25:00:00Z', '2026-11-01T24:00Z', '2026-11-01T12:60', '2026-11-01T12:00:60Z'])('rejects %j with a one-line input error', value => {
 		expect(() => parseInstant('from', value)).toThrow(InputError);
 	});
 

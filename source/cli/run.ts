@@ -1,15 +1,16 @@
 import meow from 'meow';
 import {openDemo} from '../demo/demo-target.js';
-import {jsonSnapshot} from '../output/json-snapshot.js';
+import {jsonSnapshot, terminalSafeJson} from '../output/json-snapshot.js';
 import {textFrame} from '../output/text-frame.js';
 import {terminalSafe} from '../output/terminal-safe.js';
 import {openTarget} from '../sources/open-target.js';
+import {redactTargetIn} from '../sources/redact-target.js';
 import {InputError} from '../usage/input-error.js';
 import {takeSnapshot} from '../usage/take-snapshot.js';
 import {FLAGS, HELP, type ParsedFlags} from './flags.js';
 import {parseQuotaPerUnit, parseRangeFlags, snapshotRequest} from './snapshot-request.js';
 
-export const EXIT_OK = 0;
+const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
@@ -38,7 +39,7 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 	const flags = cli.flags as ParsedFlags;
 	try {
 		if (cli.input.length > 1) {
-			throw new InputError(`expected one target, got ${cli.input.length}: ${cli.input.join(' ')}`);
+			throw new InputError(`expected one target, got ${cli.input.length}`);
 		}
 		if (flags.json && flags.once) {
 			throw new InputError('give either --json or --once, not both');
@@ -51,13 +52,13 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 			const request = snapshotRequest(flags, source.capabilities, range, nowMs);
 			const snapshot = await takeSnapshot(source, request);
 			// Until the interactive dashboard lands, every mode prints one snapshot.
-			io.stdout(flags.json ? `${JSON.stringify(jsonSnapshot(snapshot), null, 2)}\n` : textFrame(snapshot, io.columns));
+			io.stdout(flags.json ? `${terminalSafeJson(jsonSnapshot(snapshot))}\n` : textFrame(snapshot, io.columns));
 		} finally {
 			await source.close();
 		}
 		return EXIT_OK;
 	} catch (error) {
-		io.stderr(`relaytop: ${describe(error)}\n`);
+		io.stderr(`relaytop: ${redactTargetIn(describe(error), cli.input[0] ?? '')}\n`);
 		return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;
 	}
 }

@@ -28,7 +28,7 @@ export function parseRangeFlags(flags: ParsedFlags): RangeSpec {
 export const parseQuotaPerUnit = (flags: ParsedFlags): number | undefined =>
 	flags.quotaPerUnit === undefined ? undefined : parsePositiveNumber('--quota-per-unit', flags.quotaPerUnit);
 
-export function parseFilters(flags: ParsedFlags, capabilities: SourceCapabilities): Filters {
+function parseFilters(flags: ParsedFlags, capabilities: SourceCapabilities): Filters {
 	const filters: Record<string, string> = {};
 	for (const [name, flag] of Object.entries(FILTER_FLAGS)) {
 		const value = flags[flag];

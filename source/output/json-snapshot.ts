@@ -31,6 +31,14 @@ const groupPage = (page: GroupPage) => ({
 	items: page.items.map(group),
 });
 
+// JSON.stringify escapes only C0 controls. C1 controls (U+009B is a CSI on some terminals), DEL,
+// bidirectional overrides and line separators from database names are escaped too: still valid,
+// lossless JSON, and inert when it is printed to a terminal.
+const UNSAFE_IN_TERMINAL = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/gu;
+
+export const terminalSafeJson = (value: unknown): string =>
+	JSON.stringify(value, null, 2).replace(UNSAFE_IN_TERMINAL, character => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 export function jsonSnapshot(snapshot: Snapshot): object {
 	const {summary, rate, realtime} = snapshot;
 	return {
@@ -51,14 +59,14 @@ export function jsonSnapshot(snapshot: Snapshot): object {
 			latency_ms_avg: summary.latencyMsAvg,
 			cost_usd: summary.costUsd,
 			unpriced_requests: summary.unpricedRequests,
-			facets: {
-				accounts: choices(summary.facets.accounts),
-				providers: choices(summary.facets.providers),
-				channels: choices(summary.facets.channels),
-				groups: choices(summary.facets.groups),
-				models: choices(summary.facets.models),
-				api_keys: choices(summary.facets.apiKeys),
-			},
+		},
+		facets: {
+			accounts: choices(snapshot.facets.accounts),
+			providers: choices(snapshot.facets.providers),
+			channels: choices(snapshot.facets.channels),
+			groups: choices(snapshot.facets.groups),
+			models: choices(snapshot.facets.models),
+			api_keys: choices(snapshot.facets.apiKeys),
 		},
 		rate: {window_s: rate.windowS, rpm: rate.rpm, tpm: rate.tpm},
 		models: snapshot.models.map(model => ({

@@ -36,7 +36,7 @@ function groupTable(page: GroupPage, width: number): string[] {
 		seen.set(row.label, (seen.get(row.label) ?? 0) + 1);
 	}
 	const name = (row: GroupUsage) => (row.label !== row.key && (seen.get(row.label) ?? 0) > 1 ? `${row.label} #${row.key}` : maskedKey(row.label));
-	const money = (row: GroupUsage) => (row.unpricedRequests === row.totalRequests && row.totalRequests > 0 ? '--' : usd(row.costUsd));
+	const money = (row: GroupUsage) => cost(row.costUsd, row.unpricedRequests, row.totalRequests);
 	const columns: TextColumn<GroupUsage>[] = [
 		{title: 'name', min: 12, max: 40, value: name},
 		{title: title('requests'), width: 9, align: 'right', value: row => thousands(row.totalRequests)},
@@ -50,6 +50,17 @@ function groupTable(page: GroupPage, width: number): string[] {
 		{title: title('last seen'), width: 14, drop: 1, value: row => shortTime(row.lastSeenAtMs)},
 	];
 	return page.items.length === 0 ? ['(none)'] : textTable(columns, page.items, width);
+}
+
+/**
+ * A cost that leaves requests out says so: `--` when none had a price, a trailing `*` when some
+ * did not (explained under the figures).
+ */
+function cost(usdValue: number, unpriced: number, requests: number): string {
+	if (unpriced === 0) {
+		return usd(usdValue);
+	}
+	return unpriced === requests ? '--' : `${usd(usdValue)}*`;
 }
 
 /** An API key hash without an alias is shown the way CPA-Manager shows it. */
@@ -82,6 +93,7 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 			`tpm ${compact(rate.tpm)}`,
 		].join(' · '),
 		`cost ${usd(summary.costUsd)}${summary.unpricedRequests > 0 ? ` + ${thousands(summary.unpricedRequests)} unpriced` : ''} · latency ${milliseconds(summary.latencyMsAvg)}`,
+		...(summary.unpricedRequests > 0 ? ['* leaves out requests to models without a price; -- none had one'] : []),
 		`tokens ${compact(summary.totalTokens)} · in ${compact(summary.tokens.input)} · out ${compact(summary.tokens.output)} · cached ${compact(summary.tokens.cached)} · reasoning ${compact(summary.tokens.reasoning)}`,
 		'',
 		'MODELS',
@@ -93,7 +105,7 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 						{title: 'requests', width: 9, align: 'right', value: m => thousands(m.totalRequests)},
 						{title: 'failed', width: 7, align: 'right', value: m => thousands(m.failureCount)},
 						{title: 'tokens', width: 7, align: 'right', value: m => compact(m.totalTokens)},
-						{title: 'cost', width: 9, align: 'right', value: m => (m.unpricedRequests > 0 && m.costUsd === 0 ? 'unpriced' : usd(m.costUsd))},
+						{title: 'cost', width: 9, align: 'right', value: m => cost(m.costUsd, m.unpricedRequests, m.totalRequests)},
 					],
 					snapshot.models,
 					width,

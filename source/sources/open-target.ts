@@ -17,7 +17,7 @@ export function openTarget(target: string, options: OpenOptions = {}): UsageSour
 	if (/^https?:\/\//iu.test(target)) {
 		throw new InputError(`CPA-Manager HTTP targets are not supported yet: ${redactTarget(target)}`);
 	}
-	const db = openSqliteReadOnly(target);
+	const db = openSqliteReadOnly(target); // its errors name the target; the caller redacts it
 	try {
 		if (detectSchema(db, target) === 'cpa') {
 			if (options.quotaPerUnit !== undefined) {

@@ -52,10 +52,6 @@ export class PriceBook {
 		this.byStrippedBasename = indexBy(keys, key => stripDate(basename(key).toLowerCase()));
 	}
 
-	get size(): number {
-		return this.prices.size;
-	}
-
 	lookup(name: string | null | undefined): PricedModel | null {
 		const trimmed = (name ?? '').trim();
 		if (trimmed === '') {

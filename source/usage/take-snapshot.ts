@@ -1,4 +1,4 @@
-import type {Dimension, GroupPage, ModelUsage, PageRequest, Rate, RequestPage, SortedPageRequest, Summary, TimeRange, UsageQuery, UsageSource} from './types.js';
+import type {Dimension, Facets, GroupPage, ModelUsage, PageRequest, Rate, RequestPage, SortedPageRequest, Summary, TimeRange, UsageQuery, UsageSource} from './types.js';
 
 export interface SnapshotRequest {
 	readonly query: UsageQuery;
@@ -12,6 +12,7 @@ export interface Snapshot {
 	readonly source: {readonly kind: UsageSource['kind']; readonly target: string};
 	readonly range: TimeRange;
 	readonly summary: Summary;
+	readonly facets: Facets;
 	readonly rate: Rate;
 	readonly models: readonly ModelUsage[];
 	readonly dimension: Dimension;
@@ -27,6 +28,7 @@ export async function takeSnapshot(source: UsageSource, request: SnapshotRequest
 		source: {kind: source.kind, target: source.target},
 		range: query.range,
 		summary: await source.summary(query),
+		facets: await source.facets(query),
 		rate: await source.rate(query),
 		models: await source.models(query),
 		dimension: request.dimension,

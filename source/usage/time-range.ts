@@ -22,7 +22,7 @@ export interface RangeSpec {
 	readonly toMs: number | null;
 }
 
-export const DEFAULT_PRESET: RangePreset = '24h';
+const DEFAULT_PRESET: RangePreset = '24h';
 
 export function parseRangePreset(value: string): RangePreset {
 	const preset = RANGE_PRESETS.find(candidate => candidate === value);
@@ -32,11 +32,14 @@ export function parseRangePreset(value: string): RangePreset {
 	return preset;
 }
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/u;
 // Anything below this is far more likely epoch seconds than a moment in 1973.
 const SMALLEST_EPOCH_MS = 100_000_000_000;
 
-/** ISO 8601 (a date alone means midnight UTC) or epoch milliseconds. */
+/**
+ * ISO 8601 or epoch milliseconds. Without an offset, a date or a time is local, as an operator
+ * reads the clock on the wall; `Z` or `+08:00` say otherwise.
+ */
 export function parseInstant(flag: string, value: string): number {
 	const text = value.trim();
 	if (/^\d+$/.test(text)) {
@@ -46,20 +49,24 @@ export function parseInstant(flag: string, value: string): number {
 		}
 		return ms;
 	}
-	if (ISO_8601.test(text)) {
-		const ms = Date.parse(text.replace(' ', 'T'));
-		if (Number.isFinite(ms) && calendarDateIsReal(text)) {
+	const parts = ISO_8601.exec(text);
+	if (parts !== null && clockIsReal(parts)) {
+		// Date.parse reads a date alone as UTC but a date-time without offset as local: give it both parts.
+		const ms = Date.parse(parts[4] === undefined ? `${text}T00:00` : text.replace(' ', 'T'));
+		if (Number.isFinite(ms)) {
 			return ms;
 		}
 	}
 	throw new InputError(`--${flag} ${JSON.stringify(value)} is not a date: give ISO 8601 (2026-11-01T12:00:00Z) or epoch milliseconds`);
 }
 
-// Date.parse rolls 2026-02-31 over to March; a typo like that must be an error, not another day.
-function calendarDateIsReal(text: string): boolean {
-	const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
-	const probe = new Date(Date.UTC(year, month - 1, day));
-	return probe.getUTCFullYear() === year && probe.getUTCMonth() === month - 1 && probe.getUTCDate() === day;
+// Date.parse rolls 2026-02-31 over to March and 24:00 to the next day; a typo like that must be an
+// error, not another moment.
+function clockIsReal(parts: RegExpExecArray): boolean {
+	const [year, month, day, hour, minute, second] = parts.slice(1, 7).map(part => (part === undefined ? 0 : Number(part))) as number[];
+	const probe = new Date(Date.UTC(year!, month! - 1, day!));
+	const dateIsReal = probe.getUTCFullYear() === year && probe.getUTCMonth() === month! - 1 && probe.getUTCDate() === day;
+	return dateIsReal && hour! < 24 && minute! < 60 && second! < 60;
 }
 
 export function rangeSpec(options: {preset?: RangePreset; fromMs?: number; toMs?: number}): RangeSpec {

@@ -92,7 +92,6 @@ export interface Summary {
 	readonly latencyMsAvg: number | null;
 	readonly costUsd: number;
 	readonly unpricedRequests: number;
-	readonly facets: Facets;
 }
 
 export interface Rate {
@@ -170,6 +169,8 @@ export interface UsageSource {
 	readonly target: string;
 	readonly capabilities: SourceCapabilities;
 	summary(query: UsageQuery): Promise<Summary>;
+	/** Filter choices: they honour the time range and search, and no other filter. */
+	facets(query: UsageQuery): Promise<Facets>;
 	/** Requests and tokens in [range.endMs − 60 s, range.endMs]; range.startMs is ignored. */
 	rate(query: UsageQuery): Promise<Rate>;
 	models(query: UsageQuery): Promise<ModelUsage[]>;

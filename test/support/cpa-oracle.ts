@@ -171,19 +171,17 @@ export function cpaSearch(fixture: CpaFixture, search: string | undefined): (row
 	};
 }
 
-const lowerAscii = (text: string | null) => (text ?? '').replace(/[A-Z]/g, c => c.toLowerCase());
-
+/** A filter selects exactly the requests of the group (row or facet value) it names. */
 export function cpaFilter(fixture: CpaFixture, filters: Filters): (row: OracleRow) => boolean {
 	const search = cpaSearch(fixture, filters.search);
-	const anyEquals = (values: Array<string | null>, wanted: string | undefined) =>
-		wanted === undefined || values.some(value => lowerAscii(value) === lowerAscii(wanted.trim()));
+	const keyIs = (key: string, wanted: string | undefined) => wanted === undefined || key === trimSpace(wanted);
 	return row => {
 		const raw = fixture.raws.get(row.id)!;
 		return (
 			search(row) &&
-			anyEquals([raw.account_snapshot, raw.auth_label_snapshot, raw.source, raw.auth_index], filters.account) &&
-			anyEquals([raw.provider, raw.auth_provider_snapshot], filters.provider) &&
-			anyEquals([raw.auth_provider_snapshot, raw.provider, raw.source], filters.channel) &&
+			keyIs(row.dims.account!, filters.account) &&
+			keyIs(row.dims.provider!, filters.provider) &&
+			keyIs(row.dims.channel!, filters.channel) &&
 			(filters.model === undefined || raw.model === filters.model) &&
 			(filters.apiKey === undefined || row.apiKey === filters.apiKey) &&
 			(filters.status === undefined || row.ok === (filters.status === 'success'))
@@ -194,22 +192,13 @@ export function cpaFilter(fixture: CpaFixture, filters: Filters): (row: OracleRo
 export function cpaFacets(fixture: CpaFixture, rows: readonly OracleRow[]): OracleFacets {
 	const distinct = (values: Array<string | null>) => sortChoices([...new Set(values.filter((v): v is string => v !== null))].map(value => ({value, label: value})));
 	const raws = rows.map(row => fixture.raws.get(row.id)!);
-	const accounts = new Map<string, string>();
-	for (const raw of raws) {
-		const value = accountOf(raw);
-		if (value !== null) {
-			const folded = lowerAscii(value);
-			const current = accounts.get(folded);
-			accounts.set(folded, current === undefined || value < current ? value : current);
-		}
-	}
 	const keys = [...new Set(raws.map(raw => trimSpace(raw.api_key_hash ?? '').toLowerCase()).filter(k => k !== ''))];
 	return {
-		accounts: sortChoices([...accounts.values()].map(value => ({value, label: value}))),
+		accounts: distinct(raws.map(accountOf)),
 		providers: distinct(raws.map(providerOf)),
 		channels: distinct(raws.map(channelOf)),
 		groups: [],
-		models: distinct(raws.map(raw => (raw.model.trim() === '' ? null : raw.model))),
+		models: distinct(raws.map(raw => (raw.model === '' ? null : raw.model))),
 		apiKeys: sortChoices(keys.map(value => ({value, label: fixture.aliases.get(value) ?? value}))),
 	};
 }

@@ -31,7 +31,8 @@ function cacheTokens(other: string | null): number {
 	}
 }
 
-const label = (text: string | null, fallback: string) => (text === null || text.trim() === '' ? fallback : text.trim());
+/** A text column's group key: the value as stored, `-` when empty. */
+const keyOf = (text: string | null) => (text === null || text === '' ? '-' : text);
 
 export interface NewApiFixture {
 	readonly rows: OracleRow[];
@@ -62,9 +63,9 @@ export function loadNewApi(path: string, quotaPerUnit = 500_000): NewApiFixture 
 			total: raw.prompt_tokens + raw.completion_tokens,
 			latency: raw.use_time * 1000,
 			cost: raw.quota / quotaPerUnit,
-			dims: {user: label(raw.username, '-'), channel: String(raw.channel_id), group: label(raw.group, '-')},
+			dims: {user: keyOf(raw.username), channel: String(raw.channel_id), group: keyOf(raw.group)},
 			apiKey: String(raw.token_id),
-			account: label(raw.username, '-'),
+			account: keyOf(raw.username),
 		}),
 	);
 	return {rows, raws: new Map(requests.map(raw => [raw.id, raw])), allTypes, channels, tokens};
@@ -79,9 +80,9 @@ export function newApiFilter(fixture: NewApiFixture, filters: Filters): (row: Or
 		const fields = [raw.username, raw.token_name, raw.model_name].map(lowerAscii);
 		return (
 			terms.every(term => fields.some(field => field.startsWith(lowerAscii(term)))) &&
-			(filters.account === undefined || raw.username === filters.account) &&
+			(filters.account === undefined || keyOf(raw.username) === filters.account) &&
 			(filters.channel === undefined || String(raw.channel_id) === filters.channel || fixture.channels.get(String(raw.channel_id)) === filters.channel) &&
-			(filters.group === undefined || raw.group === filters.group) &&
+			(filters.group === undefined || keyOf(raw.group) === filters.group) &&
 			(filters.model === undefined || raw.model_name === filters.model) &&
 			(filters.apiKey === undefined || String(raw.token_id) === filters.apiKey) &&
 			(filters.status === undefined || row.ok === (filters.status === 'success'))
@@ -92,7 +93,7 @@ export function newApiFilter(fixture: NewApiFixture, filters: Filters): (row: Or
 export function newApiFacets(fixture: NewApiFixture, rows: readonly OracleRow[]): OracleFacets {
 	const raws = rows.map(row => fixture.raws.get(row.id)!);
 	const distinct = (values: string[], labelOf: (value: string) => string = v => v) =>
-		sortChoices([...new Set(values.filter(v => v.trim() !== ''))].map(value => ({value, label: labelOf(value)})));
+		sortChoices([...new Set(values.filter(v => v !== ''))].map(value => ({value, label: labelOf(value)})));
 	const tokenNames = new Map(raws.map(raw => [String(raw.token_id), raw.token_name]));
 	return {
 		accounts: distinct(raws.map(raw => raw.username)),

@@ -1,14 +1,10 @@
-import {byLabel} from '../../usage/choice-order.js';
-import type {Choice, Facets} from '../../usage/types.js';
 import {allOf, sql, type SqlFragment} from '../sql/fragment.js';
 import {accountValue, apiKeyHash, channelValue, providerValue, type ColumnOf} from './cpa-expressions.js';
 
-interface FacetRow {
-	facet: 'accounts' | 'providers' | 'channels' | 'models' | 'apiKeys';
-	value: string;
-}
-
-/** One pass over the window: the distinct values of each filterable field. */
+/**
+ * One pass over the window: the distinct values of each filterable field, as
+ * (facet, value, label) rows, each value exactly as its filter and its group key take it.
+ */
 export function facetsSql(c: ColumnOf, conditions: SqlFragment[]): SqlFragment {
 	const where = allOf(conditions);
 	return sql(
@@ -17,27 +13,11 @@ export function facetsSql(c: ColumnOf, conditions: SqlFragment[]): SqlFragment {
 		e.model AS model, ${apiKeyHash(c)} AS api_key
 	FROM usage_events e WHERE ${where.sql}
 )
-SELECT 'accounts' AS facet, min(account) AS value FROM facet_rows WHERE account IS NOT NULL GROUP BY lower(account)
-UNION ALL SELECT 'providers', provider FROM facet_rows WHERE provider IS NOT NULL GROUP BY provider
-UNION ALL SELECT 'channels', channel FROM facet_rows WHERE channel IS NOT NULL GROUP BY channel
-UNION ALL SELECT 'models', model FROM facet_rows WHERE NULLIF(TRIM(model), '') IS NOT NULL GROUP BY model
-UNION ALL SELECT 'apiKeys', api_key FROM facet_rows WHERE api_key IS NOT NULL GROUP BY api_key`,
+SELECT 'accounts' AS facet, account AS value, NULL AS label FROM facet_rows WHERE account IS NOT NULL GROUP BY account
+UNION ALL SELECT 'providers', provider, NULL FROM facet_rows WHERE provider IS NOT NULL GROUP BY provider
+UNION ALL SELECT 'channels', channel, NULL FROM facet_rows WHERE channel IS NOT NULL GROUP BY channel
+UNION ALL SELECT 'models', model, NULL FROM facet_rows WHERE model <> '' GROUP BY model
+UNION ALL SELECT 'apiKeys', api_key, NULL FROM facet_rows WHERE api_key IS NOT NULL GROUP BY api_key`,
 		...where.params,
 	);
-}
-
-export function decodeFacets(rows: readonly FacetRow[], aliasOf: (hash: string) => string | undefined): Facets {
-	const lists: Record<FacetRow['facet'], Choice[]> = {accounts: [], providers: [], channels: [], models: [], apiKeys: []};
-	for (const row of rows) {
-		const label = row.facet === 'apiKeys' ? (aliasOf(row.value) ?? row.value) : row.value;
-		lists[row.facet].push({value: row.value, label});
-	}
-	return {
-		accounts: lists.accounts.sort(byLabel),
-		providers: lists.providers.sort(byLabel),
-		channels: lists.channels.sort(byLabel),
-		groups: [],
-		models: lists.models.sort(byLabel),
-		apiKeys: lists.apiKeys.sort(byLabel),
-	};
 }

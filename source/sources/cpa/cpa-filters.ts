@@ -1,19 +1,21 @@
 import {createHash} from 'node:crypto';
+import {InputError} from '../../usage/input-error.js';
 import type {Filters, TimeRange} from '../../usage/types.js';
 import {anyOf, sql, type SqlFragment} from '../sql/fragment.js';
 import {ftsPrefixQuery} from '../sql/search-terms.js';
-import {apiKeyKey, type ColumnOf} from './cpa-expressions.js';
+import {accountKey, apiKeyKey, channelKey, providerKey, trimmed, type ColumnOf} from './cpa-expressions.js';
 
 export const timeConditions = (range: TimeRange): SqlFragment[] => [
 	...(range.startMs === null ? [] : [sql('e.timestamp_ms >= ?', range.startMs)]),
 	sql('e.timestamp_ms <= ?', range.endMs),
 ];
 
-/** Case-insensitive equality against any of the columns, as CPA-Manager filters. */
-function equalsAnyIgnoringCase(c: ColumnOf, columns: string[], value: string): SqlFragment {
-	const lowered = columns.map(name => `lower(COALESCE(${c(name)}, ''))`).join(', ');
-	return sql(`lower(?) IN (${lowered})`, value.trim());
-}
+/**
+ * Equality with a group key, so filtering by a facet or a table row selects exactly that row's
+ * requests. (CPA-Manager's server matches any of several columns, ignoring case, which makes a
+ * filtered total disagree with the row it came from.)
+ */
+const keyEquals = (key: string, value: string): SqlFragment => sql(`${key} = ${trimmed('?')}`, value);
 
 export interface SearchIndexes {
 	readonly events: boolean;
@@ -30,9 +32,12 @@ export function searchCondition(c: ColumnOf, search: string | undefined, indexes
 	if (query === null) {
 		return null;
 	}
+	if (!indexes.events) {
+		throw new InputError('search needs the usage_events_fts index, which CPA-Manager creates since its paged usage API; this store predates it');
+	}
 	const pastedKeyHash = createHash('sha256').update(text).digest('hex');
 	const matches: SqlFragment[] = [sql(`lower(COALESCE(${c('api_key_hash')}, '')) = ?`, pastedKeyHash)];
-	if (query !== '' && indexes.events) {
+	if (query !== '') {
 		matches.push(sql('e.id IN (SELECT event_id FROM usage_events_fts WHERE usage_events_fts MATCH ?)', query));
 	}
 	if (query !== '' && indexes.aliases) {
@@ -47,16 +52,16 @@ export function searchCondition(c: ColumnOf, search: string | undefined, indexes
 export function narrowingConditions(c: ColumnOf, filters: Filters): SqlFragment[] {
 	const conditions: SqlFragment[] = [];
 	if (filters.account !== undefined) {
-		conditions.push(equalsAnyIgnoringCase(c, ['account_snapshot', 'auth_label_snapshot', 'source', 'auth_index'], filters.account));
+		conditions.push(keyEquals(accountKey(c), filters.account));
 	}
 	if (filters.provider !== undefined) {
-		conditions.push(equalsAnyIgnoringCase(c, ['provider', 'auth_provider_snapshot'], filters.provider));
+		conditions.push(keyEquals(providerKey(c), filters.provider));
 	}
 	if (filters.channel !== undefined) {
-		conditions.push(equalsAnyIgnoringCase(c, ['auth_provider_snapshot', 'provider', 'source'], filters.channel));
+		conditions.push(keyEquals(channelKey(c), filters.channel));
 	}
 	if (filters.model !== undefined) {
-		conditions.push(sql('e.model = ?', filters.model.trim()));
+		conditions.push(sql('e.model = ?', filters.model)); // exact, as the model facet lists it
 	}
 	if (filters.apiKey !== undefined) {
 		const key = filters.apiKey.trim();

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import {InputError} from '../../usage/input-error.js';
 import type {
 	Dimension,
+	Facets,
 	GroupPage,
 	ModelUsage,
 	PageRequest,
@@ -14,16 +15,18 @@ import type {
 	UsageSource,
 } from '../../usage/types.js';
 import {RATE_WINDOW_S} from '../../usage/types.js';
-import {decodeModel, decodeRate, decodeRequest, decodeSummary, groupPage, num, type Row} from '../sql/decode.js';
+import {cachedFor} from '../cached.js';
+import {decodeFacets, decodeModel, decodeRate, decodeSummary, num} from '../sql/decode.js';
 import {sqliteDialect} from '../sql/dialect.js';
 import {allOf, sql, type SqlFragment} from '../sql/fragment.js';
 import type {RequestRows, UsagePartials} from '../sql/request-rows.js';
-import {groupCountSql, groupPageSql, modelsSql, rateSql, requestCountSql, requestPageSql, summarySql} from '../sql/usage-aggregates.js';
-import {hasTable, requireColumns, tableColumns} from '../sqlite/open-sqlite.js';
-import {accountValue, apiKeyKey, billableInput, billableOutput, cachedTokens, channelValue, columnsOf, pricedBy, providerValue, type ColumnOf} from './cpa-expressions.js';
-import {decodeFacets, facetsSql} from './cpa-facets.js';
+import {modelsSql, rateSql, summarySql} from '../sql/usage-aggregates.js';
+import {requireColumns, tableColumns} from '../sqlite/open-sqlite.js';
+import {SqliteQueries} from '../sqlite/sqlite-queries.js';
+import {accountKey, apiKeyKey, billableInput, billableOutput, cachedTokens, channelKey, columnsOf, pricedBy, providerKey, type ColumnOf} from './cpa-expressions.js';
+import {facetsSql} from './cpa-facets.js';
 import {narrowingConditions, searchCondition, timeConditions, type SearchIndexes} from './cpa-filters.js';
-import {CpaRateTable} from './cpa-rate-table.js';
+import {CpaPriceTable} from './cpa-price-table.js';
 
 const REQUIRED_COLUMNS = ['id', 'timestamp_ms', 'model', 'input_tokens', 'output_tokens', 'reasoning_tokens', 'cached_tokens', 'cache_tokens', 'total_tokens', 'failed'];
 
@@ -32,85 +35,81 @@ const CAPABILITIES: SourceCapabilities = {
 	filters: ['account', 'provider', 'channel', 'model', 'apiKey', 'status', 'search'],
 };
 
+const ALIASES_TTL_MS = 30_000;
 
 /** CPA-Manager's SQLite store (`usage_events`), read-only. */
 export class CpaSqliteSource implements UsageSource {
 	readonly kind = 'cpa-sqlite' as const;
 	readonly capabilities = CAPABILITIES;
+	private readonly queries: SqliteQueries;
 	private readonly c: ColumnOf;
 	private readonly searchIndexes: SearchIndexes;
-	private readonly rates: CpaRateTable;
+	private readonly prices: CpaPriceTable;
+	/** Aliases by lower-case key hash; a small table. */
+	private readonly aliases: () => Map<string, string>;
 
 	constructor(
-		private readonly db: Database.Database,
+		db: Database.Database,
 		readonly target: string,
 	) {
 		const columns = tableColumns(db, 'usage_events');
 		requireColumns(columns, REQUIRED_COLUMNS, 'usage_events', target);
+		this.queries = new SqliteQueries(db);
 		this.c = columnsOf(columns);
-		this.searchIndexes = {events: hasTable(db, 'usage_events_fts'), aliases: hasTable(db, 'api_key_aliases_fts')};
-		this.rates = new CpaRateTable(db, columns.has('resolved_model'));
+		this.searchIndexes = {events: this.queries.hasTable('usage_events_fts'), aliases: this.queries.hasTable('api_key_aliases_fts')};
+		this.prices = new CpaPriceTable(db, columns.has('resolved_model'), this.queries.hasTable('model_prices'));
+		this.aliases = cachedFor(ALIASES_TTL_MS, () =>
+			this.queries.hasTable('api_key_aliases')
+				? new Map(this.queries.all(sql('SELECT lower(api_key_hash) AS hash, alias FROM api_key_aliases')).map(row => [String(row.hash), String(row.alias)]))
+				: new Map(),
+		);
 	}
 
 	async summary(query: UsageQuery): Promise<Summary> {
-		const totals = this.one(summarySql(this.partials(query)));
+		return decodeSummary(this.queries.one(summarySql(this.partials(query))));
+	}
+
+	async facets(query: UsageQuery): Promise<Facets> {
 		const aliases = this.aliases();
-		const facetRows = this.all(facetsSql(this.c, this.conditions(query, false))) as Array<{facet: 'models'; value: string}>;
-		return decodeSummary(totals, decodeFacets(facetRows, hash => aliases.get(hash)));
+		const rows = this.queries.all(facetsSql(this.c, this.conditions(query, false)));
+		return decodeFacets(rows, (facet, value) => (facet === 'apiKeys' ? (aliases.get(value) ?? value) : value));
 	}
 
 	async rate(query: UsageQuery): Promise<Rate> {
 		const window = {range: {startMs: query.range.endMs - RATE_WINDOW_S * 1000, endMs: query.range.endMs}, filters: query.filters};
-		return decodeRate(this.one(rateSql(this.requests(window, false))));
+		return decodeRate(this.queries.one(rateSql(this.requests(window, false))));
 	}
 
 	async models(query: UsageQuery): Promise<ModelUsage[]> {
-		return this.all(modelsSql(this.partials(query), sqliteDialect)).map(decodeModel);
+		return this.queries.all(modelsSql(this.partials(query), sqliteDialect)).map(decodeModel);
 	}
 
 	async groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage> {
-		const keys: Partial<Record<Dimension, string>> = {
-			account: `COALESCE(${accountValue(this.c)}, '-')`,
-			provider: `COALESCE(${providerValue(this.c)}, '-')`,
-			channel: `COALESCE(${channelValue(this.c)}, '-')`,
-		};
+		const keys: Partial<Record<Dimension, string>> = {account: accountKey(this.c), provider: providerKey(this.c), channel: channelKey(this.c)};
 		const groupKey = keys[dimension];
 		if (groupKey === undefined) {
 			throw new InputError(`dimension "${dimension}" does not apply to a CPA-Manager store; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
 		}
-		return this.groupPage(query, groupKey, page, row => String(row.group_key));
+		return this.queries.groupPage(this.partials(query, groupKey), page, sqliteDialect, row => String(row.group_key));
 	}
 
 	async apiKeys(query: UsageQuery, page: SortedPageRequest): Promise<GroupPage> {
 		const aliases = this.aliases();
-		return this.groupPage(query, apiKeyKey(this.c), page, row => aliases.get(String(row.group_key)) ?? String(row.group_key));
+		return this.queries.groupPage(this.partials(query, apiKeyKey(this.c)), page, sqliteDialect, row => aliases.get(String(row.group_key)) ?? String(row.group_key));
 	}
 
 	async realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage> {
-		const total = num(this.one(requestCountSql(this.requests(query, false))).total_items);
 		const aliases = this.aliases();
-		const rows = this.all(requestPageSql(this.requests(query, true), page));
-		return {
-			page: page.page,
-			pageSize: page.pageSize,
-			totalItems: total,
-			items: rows.map(row => decodeRequest(row, key => aliases.get(key) ?? key)),
-		};
+		return this.queries.requestPage(this.requests(query, true), this.requests(query, false), page, key => aliases.get(key) ?? key);
 	}
 
 	async newestRequestMs(): Promise<number | null> {
-		const {newest} = this.one(sql('SELECT max(timestamp_ms) AS newest FROM usage_events'));
+		const {newest} = this.queries.one(sql('SELECT max(timestamp_ms) AS newest FROM usage_events'));
 		return newest === null ? null : num(newest);
 	}
 
 	async close(): Promise<void> {
-		this.db.close();
-	}
-
-	private groupPage(query: UsageQuery, groupKey: string, page: SortedPageRequest, label: (row: Row) => string): GroupPage {
-		const partials = this.partials(query, groupKey);
-		const found = this.all(groupPageSql(partials, page, sqliteDialect));
-		return groupPage(page, found, label, () => num(this.one(groupCountSql(partials)).total_items));
+		this.queries.close();
 	}
 
 	private conditions(query: UsageQuery, narrowed: boolean): SqlFragment[] {
@@ -148,45 +147,28 @@ export class CpaSqliteSource implements UsageSource {
 	${pricedBy('s.billable_input', 's.cached_tokens', 's.billable_output', '0')} AS cost_usd,
 	CASE WHEN rr.name IS NULL AND rm.name IS NULL THEN s.requests ELSE 0 END AS unpriced_requests
 FROM cpa_sums s
-LEFT JOIN rate rr ON rr.name = s.resolved_model
-LEFT JOIN rate rm ON rm.name = s.model`);
-		return {with: [this.rates.cte(), sums], select};
+LEFT JOIN prices rr ON rr.name = s.resolved_model
+LEFT JOIN prices rm ON rm.name = s.model`);
+		return {shape: 'partials', with: [this.prices.cte(), sums], select};
 	}
 
-	/** One row per request, for the request log (priced) and the 60 s rate (not). */
+	/** One row per request, for the request log (priced) and the 60 s rate and counts (not). */
 	private requests(query: UsageQuery, priced: boolean): RequestRows {
 		const c = this.c;
 		const where = allOf(this.conditions(query, true));
-		const joins = priced ? `LEFT JOIN rate rr ON rr.name = ${c('resolved_model')}\nLEFT JOIN rate rm ON rm.name = e.model` : '';
+		const joins = priced ? `LEFT JOIN prices rr ON rr.name = ${c('resolved_model')}\nLEFT JOIN prices rm ON rm.name = e.model` : '';
 		const select = sql(
 			`SELECT e.id AS id, e.timestamp_ms AS sort_ts, e.timestamp_ms AS ts_ms,
 	CASE WHEN e.failed = 0 THEN 1 ELSE 0 END AS ok, e.model AS model,
 	e.input_tokens AS input_tokens, e.output_tokens AS output_tokens, e.total_tokens AS total_tokens,
 	${c('latency_ms')} AS latency_ms,
 	${priced ? pricedBy(billableInput, cachedTokens, billableOutput, 'NULL') : 'NULL'} AS cost_usd,
-	COALESCE(${accountValue(c)}, '-') AS account, ${apiKeyKey(c)} AS api_key
+	${accountKey(c)} AS account, ${apiKeyKey(c)} AS api_key
 FROM usage_events e
 ${joins}
 WHERE ${where.sql}`,
 			...where.params,
 		);
-		return {with: priced ? [this.rates.cte()] : [], select};
-	}
-
-	/** Aliases by lower-case key hash; a small table, read whole. */
-	private aliases(): Map<string, string> {
-		if (!hasTable(this.db, 'api_key_aliases')) {
-			return new Map();
-		}
-		const rows = this.db.prepare('SELECT lower(api_key_hash) AS hash, alias FROM api_key_aliases').all() as Array<{hash: string; alias: string}>;
-		return new Map(rows.map(row => [row.hash, row.alias]));
-	}
-
-	private one(query: SqlFragment): Row {
-		return this.db.prepare(query.sql).get(...query.params) as Row;
-	}
-
-	private all(query: SqlFragment): Row[] {
-		return this.db.prepare(query.sql).all(...query.params) as Row[];
+		return {shape: 'requests', with: priced ? [this.prices.cte()] : [], select};
 	}
 }

@@ -1,6 +1,6 @@
 import type {Dimension, Filters, TimeRange} from '../../usage/types.js';
 import type {Dialect} from '../sql/dialect.js';
-import {allOf, anyOf, sql, type SqlFragment} from '../sql/fragment.js';
+import {allOf, anyOf, placeholders, sql, type SqlFragment} from '../sql/fragment.js';
 import type {RequestRows, UsagePartials} from '../sql/request-rows.js';
 import {likePrefix, splitTerms} from '../sql/search-terms.js';
 
@@ -22,23 +22,29 @@ export interface LogsColumns {
 	readonly elapsedTime: boolean;
 }
 
-export const CONSUME = 2;
-export const ERROR = 5;
+const CONSUME = 2;
+const ERROR = 5;
 
-const nonEmptyOr = (expression: string, fallback: string): string => `COALESCE(NULLIF(TRIM(${expression}), ''), '${fallback}')`;
+/** The key of a text column: its value as stored (so equality can use the column's index), `-` when empty. */
+const NO_VALUE = '-';
+const textKey = (column: string): string => `COALESCE(NULLIF(${column}, ''), '${NO_VALUE}')`;
+
+/** `column = value`, where the key `-` stands for an empty or missing value. */
+const textKeyEquals = (column: string, value: string): SqlFragment =>
+	value === NO_VALUE ? sql(`(${column} IS NULL OR ${column} = '')`) : sql(`${column} = ?`, value);
 
 export function apiKeyKey(columns: LogsColumns): string {
-	return columns.tokenId ? 'CAST(COALESCE(token_id, 0) AS TEXT)' : nonEmptyOr('token_name', '-');
+	return columns.tokenId ? 'CAST(COALESCE(token_id, 0) AS TEXT)' : textKey('token_name');
 }
 
 export function dimensionKey(dimension: Dimension, columns: LogsColumns): string | undefined {
 	switch (dimension) {
 		case 'user':
-			return nonEmptyOr('username', '-');
+			return textKey('username');
 		case 'channel':
-			return "COALESCE(CAST(channel_id AS TEXT), '-')";
+			return `COALESCE(CAST(channel_id AS TEXT), '${NO_VALUE}')`;
 		case 'group':
-			return columns.group ? nonEmptyOr('"group"', '-') : "'-'";
+			return columns.group ? textKey('"group"') : `'${NO_VALUE}'`;
 		default:
 			return undefined;
 	}
@@ -67,29 +73,32 @@ export function searchConditions(search: string | undefined, dialect: NewApiDial
 	});
 }
 
+/** Filters select exactly what a table row or a facet value shows: its key, or a channel by name. */
 export function narrowingConditions(filters: Filters, columns: LogsColumns, channelIdsNamed: (name: string) => number[]): SqlFragment[] {
 	const conditions: SqlFragment[] = [];
 	if (filters.account !== undefined) {
-		conditions.push(sql('username = ?', filters.account.trim()));
+		conditions.push(textKeyEquals('username', filters.account));
 	}
 	if (filters.channel !== undefined) {
 		const channel = filters.channel.trim();
 		if (/^\d+$/u.test(channel)) {
 			conditions.push(sql('channel_id = ?', Number(channel)));
+		} else if (channel === NO_VALUE) {
+			conditions.push(sql('channel_id IS NULL'));
 		} else {
 			const ids = channelIdsNamed(channel);
-			conditions.push(ids.length === 0 ? sql('1 = 0') : sql(`channel_id IN (${ids.map(() => '?').join(', ')})`, ...ids));
+			conditions.push(ids.length === 0 ? sql('1 = 0') : sql(`channel_id IN (${placeholders(ids.length)})`, ...ids));
 		}
 	}
 	if (filters.group !== undefined) {
-		conditions.push(columns.group ? sql('"group" = ?', filters.group.trim()) : sql('1 = 0'));
+		conditions.push(columns.group ? textKeyEquals('"group"', filters.group) : sql(filters.group === NO_VALUE ? '1 = 1' : '1 = 0'));
 	}
 	if (filters.model !== undefined) {
-		conditions.push(sql('model_name = ?', filters.model.trim()));
+		conditions.push(sql('model_name = ?', filters.model));
 	}
 	if (filters.apiKey !== undefined) {
 		const key = filters.apiKey.trim();
-		conditions.push(columns.tokenId && /^\d+$/u.test(key) ? sql('token_id = ?', Number(key)) : sql('token_name = ?', key));
+		conditions.push(columns.tokenId && /^\d+$/u.test(key) ? sql('token_id = ?', Number(key)) : textKeyEquals('token_name', key));
 	}
 	if (filters.status !== undefined) {
 		conditions.push(sql('type = ?', filters.status === 'success' ? CONSUME : ERROR));
@@ -119,13 +128,13 @@ export function requestRows(spec: RowsSpec, columns: LogsColumns): RequestRows {
 	COALESCE(prompt_tokens, 0) AS input_tokens, COALESCE(completion_tokens, 0) AS output_tokens,
 	COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0) AS total_tokens,
 	${latencyMs(columns)} AS latency_ms, ${cost} AS cost_usd,
-	${nonEmptyOr('username', '-')} AS account, ${apiKeyKey(columns)} AS api_key
+	${textKey('username')} AS account, ${apiKeyKey(columns)} AS api_key
 FROM logs
 WHERE ${where.sql}`,
 		spec.quotaPerUnit,
 		...where.params,
 	);
-	return {with: [], select};
+	return {shape: 'requests', with: [], select};
 }
 
 /** Each request is its own partial: new-api bills every row, so there is nothing to price. */
@@ -145,7 +154,7 @@ WHERE ${where.sql}`,
 		spec.quotaPerUnit,
 		...where.params,
 	);
-	return {with: [], select};
+	return {shape: 'partials', with: [], select};
 }
 
 /** Walks idx_created_at_type backwards to the first request row. */
@@ -154,15 +163,15 @@ export const newestRequestSql = (): SqlFragment => sql(`SELECT max(created_at) A
 export function facetsSql(conditions: readonly SqlFragment[], columns: LogsColumns): SqlFragment {
 	const where = requestsWhere(conditions);
 	const group = columns.group ? '"group"' : 'NULL';
-	const token = columns.tokenId ? 'CAST(token_id AS TEXT)' : "NULLIF(TRIM(token_name), '')";
+	const token = columns.tokenId ? 'CAST(token_id AS TEXT)' : "NULLIF(token_name, '')";
 	return sql(
 		`WITH facet_rows AS MATERIALIZED (
 	SELECT username, channel_id, ${group} AS grp, model_name, ${token} AS token, token_name FROM logs WHERE ${where.sql}
 )
-SELECT 'accounts' AS facet, username AS value, NULL AS label FROM facet_rows WHERE NULLIF(TRIM(username), '') IS NOT NULL GROUP BY username
+SELECT 'accounts' AS facet, username AS value, NULL AS label FROM facet_rows WHERE username <> '' GROUP BY username
 UNION ALL SELECT 'channels', CAST(channel_id AS TEXT), NULL FROM facet_rows WHERE channel_id IS NOT NULL GROUP BY channel_id
-UNION ALL SELECT 'groups', grp, NULL FROM facet_rows WHERE NULLIF(TRIM(grp), '') IS NOT NULL GROUP BY grp
-UNION ALL SELECT 'models', model_name, NULL FROM facet_rows WHERE NULLIF(TRIM(model_name), '') IS NOT NULL GROUP BY model_name
+UNION ALL SELECT 'groups', grp, NULL FROM facet_rows WHERE grp <> '' GROUP BY grp
+UNION ALL SELECT 'models', model_name, NULL FROM facet_rows WHERE model_name <> '' GROUP BY model_name
 UNION ALL SELECT 'apiKeys', token, max(token_name) FROM facet_rows WHERE token IS NOT NULL GROUP BY token`,
 		...where.params,
 	);

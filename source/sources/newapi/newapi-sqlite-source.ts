@@ -1,8 +1,6 @@
 import type Database from 'better-sqlite3';
-import {byLabel} from '../../usage/choice-order.js';
 import {InputError} from '../../usage/input-error.js';
 import type {
-	Choice,
 	Dimension,
 	Facets,
 	GroupPage,
@@ -17,20 +15,23 @@ import type {
 	UsageSource,
 } from '../../usage/types.js';
 import {RATE_WINDOW_S} from '../../usage/types.js';
-import {decodeModel, decodeRate, decodeRequest, decodeSummary, groupPage, num, type Row} from '../sql/decode.js';
-import type {SqlFragment} from '../sql/fragment.js';
-import {groupCountSql, groupPageSql, modelsSql, rateSql, requestCountSql, requestPageSql, summarySql} from '../sql/usage-aggregates.js';
-import {hasTable, requireColumns, tableColumns} from '../sqlite/open-sqlite.js';
+import {cachedFor} from '../cached.js';
+import {decodeFacets, decodeModel, decodeRate, decodeSummary, num} from '../sql/decode.js';
+import {sqliteDialect} from '../sql/dialect.js';
+import {sql, type SqlFragment} from '../sql/fragment.js';
+import {modelsSql, rateSql, summarySql} from '../sql/usage-aggregates.js';
+import {requireColumns, tableColumns} from '../sqlite/open-sqlite.js';
+import {SqliteQueries} from '../sqlite/sqlite-queries.js';
 import {
 	apiKeyKey,
 	dimensionKey,
 	facetsSql,
-	newestRequestSql,
 	narrowingConditions,
+	newestRequestSql,
 	requestRows,
-	usagePartials,
 	searchConditions,
 	timeConditions,
+	usagePartials,
 	type LogsColumns,
 	type NewApiDialect,
 } from './newapi-sql.js';
@@ -44,9 +45,10 @@ const CAPABILITIES: SourceCapabilities = {
 	filters: ['account', 'channel', 'group', 'model', 'apiKey', 'status', 'search'],
 };
 
+const LABELS_TTL_MS = 30_000;
+
 const sqliteNewApiDialect: NewApiDialect = {
-	name: 'sqlite',
-	byteOrder: expression => expression,
+	...sqliteDialect,
 	// json_extract raises on malformed text, so validity is checked first (CASE short-circuits).
 	cachedTokens: other => `max(COALESCE(CAST(CASE WHEN json_valid(${other}) THEN json_extract(${other}, '$.cache_tokens') END AS INTEGER), 0), 0)`,
 	likeIgnoringCase: column => `${column} LIKE ? ESCAPE '\\'`,
@@ -61,15 +63,19 @@ interface Labels {
 export class NewApiSqliteSource implements UsageSource {
 	readonly kind = 'newapi-sqlite' as const;
 	readonly capabilities = CAPABILITIES;
+	private readonly queries: SqliteQueries;
 	private readonly columns: LogsColumns;
+	/** Channel and token names live in the main database's small tables, when they are here. */
+	private readonly labels: () => Labels;
 
 	constructor(
-		private readonly db: Database.Database,
+		db: Database.Database,
 		readonly target: string,
 		private readonly quotaPerUnit: number = DEFAULT_QUOTA_PER_UNIT,
 	) {
 		const present = tableColumns(db, 'logs');
 		requireColumns(present, REQUIRED_COLUMNS, 'logs', target);
+		this.queries = new SqliteQueries(db);
 		this.columns = {
 			tokenId: present.has('token_id'),
 			group: present.has('group'),
@@ -77,20 +83,31 @@ export class NewApiSqliteSource implements UsageSource {
 			useTime: present.has('use_time'),
 			elapsedTime: present.has('elapsed_time'),
 		};
+		this.labels = cachedFor(LABELS_TTL_MS, () => ({channels: this.names('channels'), tokens: this.names('tokens')}));
 	}
 
 	async summary(query: UsageQuery): Promise<Summary> {
-		const totals = this.one(summarySql(this.partials(query)));
-		return decodeSummary(totals, this.facets(query));
+		return decodeSummary(this.queries.one(summarySql(this.partials(query))));
+	}
+
+	async facets(query: UsageQuery): Promise<Facets> {
+		const conditions = [...timeConditions(query.range), ...searchConditions(query.filters.search, sqliteNewApiDialect)];
+		const {channels, tokens} = this.labels();
+		return decodeFacets(this.queries.all(facetsSql(conditions, this.columns)), (facet, value, label) => {
+			if (facet === 'channels') {
+				return channels.get(value) ?? `#${value}`;
+			}
+			return facet === 'apiKeys' ? (tokens.get(value) ?? label ?? value) : value;
+		});
 	}
 
 	async rate(query: UsageQuery): Promise<Rate> {
 		const window = {range: {startMs: query.range.endMs - RATE_WINDOW_S * 1000, endMs: query.range.endMs}, filters: query.filters};
-		return decodeRate(this.one(rateSql(this.requests(window))));
+		return decodeRate(this.queries.one(rateSql(this.requests(window))));
 	}
 
 	async models(query: UsageQuery): Promise<ModelUsage[]> {
-		return this.all(modelsSql(this.partials(query), sqliteNewApiDialect)).map(decodeModel);
+		return this.queries.all(modelsSql(this.partials(query), sqliteNewApiDialect)).map(decodeModel);
 	}
 
 	async groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage> {
@@ -99,64 +116,36 @@ export class NewApiSqliteSource implements UsageSource {
 			throw new InputError(`dimension "${dimension}" does not apply to new-api logs; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
 		}
 		const channels = dimension === 'channel' ? this.labels().channels : undefined;
-		return this.groupPage(query, groupKey, undefined, page, row => {
+		return this.queries.groupPage(this.partials(query, groupKey), page, sqliteNewApiDialect, row => {
 			const key = String(row.group_key);
 			return channels === undefined ? key : (channels.get(key) ?? `#${key}`);
 		});
 	}
 
 	async apiKeys(query: UsageQuery, page: SortedPageRequest): Promise<GroupPage> {
-		const tokens = this.labels().tokens;
-		return this.groupPage(query, apiKeyKey(this.columns), 'token_name', page, row => {
+		const {tokens} = this.labels();
+		return this.queries.groupPage(this.partials(query, apiKeyKey(this.columns), 'token_name'), page, sqliteNewApiDialect, row => {
 			const key = String(row.group_key);
 			return tokens.get(key) ?? (typeof row.label_hint === 'string' && row.label_hint !== '' ? row.label_hint : key);
 		});
 	}
 
 	async realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage> {
-		const total = num(this.one(requestCountSql(this.requests(query))).total_items);
-		const rows = this.all(requestPageSql(this.requests(query), page));
-		const tokens = this.labels().tokens;
-		return {
-			page: page.page,
-			pageSize: page.pageSize,
-			totalItems: total,
-			items: rows.map(row => decodeRequest(row, key => tokens.get(key) ?? key)),
-		};
+		const {tokens} = this.labels();
+		const rows = this.requests(query);
+		return this.queries.requestPage(rows, rows, page, key => tokens.get(key) ?? key);
 	}
 
 	async newestRequestMs(): Promise<number | null> {
-		const {newest} = this.one(newestRequestSql());
+		const {newest} = this.queries.one(newestRequestSql());
 		return newest === null ? null : num(newest) * 1000;
 	}
 
 	async close(): Promise<void> {
-		this.db.close();
+		this.queries.close();
 	}
 
-	private groupPage(query: UsageQuery, groupKey: string, labelHint: string | undefined, page: SortedPageRequest, label: (row: Row) => string): GroupPage {
-		const partials = this.partials(query, groupKey, labelHint);
-		const found = this.all(groupPageSql(partials, page, sqliteNewApiDialect));
-		return groupPage(page, found, label, () => num(this.one(groupCountSql(partials)).total_items));
-	}
-
-	private facets(query: UsageQuery): Facets {
-		const conditions = [...timeConditions(query.range), ...searchConditions(query.filters.search, sqliteNewApiDialect)];
-		const rows = this.all(facetsSql(conditions, this.columns)) as Array<{facet: keyof Facets; value: string; label: string | null}>;
-		const {channels, tokens} = this.labels();
-		const lists: Record<keyof Facets, Choice[]> = {accounts: [], providers: [], channels: [], groups: [], models: [], apiKeys: []};
-		for (const row of rows) {
-			const value = String(row.value);
-			const label = row.facet === 'channels' ? (channels.get(value) ?? `#${value}`) : row.facet === 'apiKeys' ? (tokens.get(value) ?? row.label ?? value) : value;
-			lists[row.facet].push({value, label: label === '' ? value : label});
-		}
-		for (const list of Object.values(lists)) {
-			list.sort(byLabel);
-		}
-		return lists;
-	}
-
-	private conditions(query: UsageQuery) {
+	private conditions(query: UsageQuery): SqlFragment[] {
 		return [
 			...timeConditions(query.range),
 			...searchConditions(query.filters.search, sqliteNewApiDialect),
@@ -172,30 +161,16 @@ export class NewApiSqliteSource implements UsageSource {
 		return requestRows({conditions: this.conditions(query), quotaPerUnit: this.quotaPerUnit}, this.columns);
 	}
 
-	/** Channel and token names live in the main database's small tables, when they are here. */
-	private labels(): Labels {
-		const read = (table: string, query: string): Map<string, string> =>
-			hasTable(this.db, table)
-				? new Map((this.db.prepare(query).all() as Array<{id: number; name: string | null}>).filter(r => r.name).map(r => [String(r.id), String(r.name)]))
-				: new Map();
-		return {
-			channels: read('channels', 'SELECT id, name FROM channels'),
-			tokens: read('tokens', 'SELECT id, name FROM tokens'),
-		};
+	private names(table: 'channels' | 'tokens'): Map<string, string> {
+		if (!this.queries.hasTable(table)) {
+			return new Map();
+		}
+		const rows = this.queries.all(sql(`SELECT id, name FROM ${table} WHERE name IS NOT NULL AND name <> ''`));
+		return new Map(rows.map(row => [String(row.id), String(row.name)]));
 	}
 
 	private channelIdsNamed(name: string): number[] {
-		if (!hasTable(this.db, 'channels')) {
-			return [];
-		}
-		return (this.db.prepare('SELECT id FROM channels WHERE name = ?').all(name) as Array<{id: number}>).map(row => row.id);
-	}
-
-	private one(query: SqlFragment): Row {
-		return this.db.prepare(query.sql).get(...query.params) as Row;
-	}
-
-	private all(query: SqlFragment): Row[] {
-		return this.db.prepare(query.sql).all(...query.params) as Row[];
+		const {channels} = this.labels();
+		return [...channels].filter(([, channelName]) => channelName === name).map(([id]) => Number(id));
 	}
 }

@@ -1,4 +1,5 @@
-import type {GroupUsage, ModelUsage, Rate, RequestRecord, SortedPageRequest, GroupPage, Summary, Facets} from '../../usage/types.js';
+import {byLabel} from '../../usage/choice-order.js';
+import type {Choice, Facets, GroupPage, GroupUsage, ModelUsage, Rate, RequestRecord, SortedPageRequest, Summary} from '../../usage/types.js';
 import {RATE_WINDOW_S} from '../../usage/types.js';
 
 // Engine rows → domain objects. Engines hand back numbers, numeric strings (PostgreSQL bigint)
@@ -10,7 +11,7 @@ export const num = (value: unknown): number => (value === null || value === unde
 const nullableNum = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 const roundTenth = (value: number): number => Math.round(value * 10) / 10;
 
-export function decodeSummary(row: Row, facets: Facets): Summary {
+export function decodeSummary(row: Row): Summary {
 	const total = num(row.total_requests);
 	const success = num(row.success_count);
 	const latency = nullableNum(row.latency_ms_avg);
@@ -28,7 +29,6 @@ export function decodeSummary(row: Row, facets: Facets): Summary {
 		latencyMsAvg: latency === null ? null : roundTenth(latency),
 		costUsd: num(row.cost_usd),
 		unpricedRequests: num(row.unpriced_requests),
-		facets,
 	};
 }
 
@@ -48,7 +48,7 @@ export function decodeModel(row: Row): ModelUsage {
 	};
 }
 
-export function decodeGroup(row: Row, label: string): GroupUsage {
+function decodeGroup(row: Row, label: string): GroupUsage {
 	const total = num(row.total_requests);
 	const success = num(row.success_count);
 	return {
@@ -68,22 +68,32 @@ export function decodeGroup(row: Row, label: string): GroupUsage {
 	};
 }
 
-export function groupPage(
-	request: SortedPageRequest,
-	rows: readonly Row[],
-	label: (row: Row) => string,
-	countGroups: () => number,
-): GroupPage {
-	const first = rows[0];
+export function decodeGroupPage(request: SortedPageRequest, rows: readonly Row[], label: (row: Row) => string, totalItems: number): GroupPage {
 	return {
 		page: request.page,
 		pageSize: request.pageSize,
-		// A page past the end has no row to carry the window count.
-		totalItems: first === undefined ? countGroups() : num(first.total_items),
+		totalItems,
 		sortKey: request.sortKey,
 		sortDirection: request.sortDirection,
 		items: rows.map(row => decodeGroup(row, label(row))),
 	};
+}
+
+export type FacetName = keyof Facets;
+
+/** Facet rows (facet, value, label) into sorted choice lists; `labelOf` may name a value better. */
+export function decodeFacets(rows: readonly Row[], labelOf: (facet: FacetName, value: string, label: string | null) => string): Facets {
+	const lists: Record<FacetName, Choice[]> = {accounts: [], providers: [], channels: [], groups: [], models: [], apiKeys: []};
+	for (const row of rows) {
+		const facet = row.facet as FacetName;
+		const value = String(row.value);
+		const label = labelOf(facet, value, typeof row.label === 'string' && row.label !== '' ? row.label : null);
+		lists[facet].push({value, label});
+	}
+	for (const list of Object.values(lists)) {
+		list.sort(byLabel);
+	}
+	return lists;
 }
 
 export function decodeRequest(row: Row, apiKeyLabel: (key: string) => string): RequestRecord {

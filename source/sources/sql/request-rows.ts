@@ -8,6 +8,7 @@ import type {SqlFragment} from './fragment.js';
  * For the request log and the 60 s rate, which read few rows or no cost.
  */
 export interface RequestRows {
+	readonly shape: 'requests';
 	/** Common table expressions the SELECT needs, without the WITH keyword. */
 	readonly with: readonly SqlFragment[];
 	readonly select: SqlFragment;
@@ -21,4 +22,8 @@ export interface RequestRows {
  * A source may give one row per request, or pre-aggregate (CPA-Manager prices each
  * group × model once instead of each request).
  */
-export type UsagePartials = RequestRows;
+export interface UsagePartials {
+	readonly shape: 'partials';
+	readonly with: readonly SqlFragment[];
+	readonly select: SqlFragment;
+}

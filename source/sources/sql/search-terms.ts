@@ -41,7 +41,7 @@ export function ftsPrefixQuery(search: string | undefined): string | null {
 	return phrases.length === 0 ? null : phrases.join(' AND ');
 }
 
-export const LIKE_ESCAPE = '\\';
+const LIKE_ESCAPE = '\\';
 
 /** A LIKE pattern matching values that start with `text` literally. */
 export function likePrefix(text: string): string {

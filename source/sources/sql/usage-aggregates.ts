@@ -1,3 +1,4 @@
+import {checkedPage} from '../../usage/page-limits.js';
 import type {PageRequest, SortKey, SortedPageRequest} from '../../usage/types.js';
 import type {Dialect} from './dialect.js';
 import {joinSql, sql, type SqlFragment} from './fragment.js';
@@ -5,7 +6,7 @@ import type {RequestRows, UsagePartials} from './request-rows.js';
 
 // Every figure is aggregated, sorted and paged by the engine; nothing is grouped in memory.
 
-function over(name: string, rows: RequestRows, body: SqlFragment): SqlFragment {
+function over(name: string, rows: RequestRows | UsagePartials, body: SqlFragment): SqlFragment {
 	const ctes = [...rows.with, {...rows.select, sql: `${name} AS (${rows.select.sql})`}];
 	const withClause = joinSql(ctes, ',\n');
 	return joinSql([{...withClause, sql: `WITH ${withClause.sql}`}, body], '\n');
@@ -60,7 +61,8 @@ const SORT_EXPRESSIONS: Record<SortKey, string> = {
  * One page of groups, with the number of groups in the same pass (a window over the grouped
  * result). Ties break on the last request time, then on the key's bytes, in the same direction.
  */
-export function groupPageSql(partials: UsagePartials, page: SortedPageRequest, dialect: Dialect): SqlFragment {
+export function groupPageSql(partials: UsagePartials, request: SortedPageRequest, dialect: Dialect): SqlFragment {
+	const page = checkedPage(request);
 	const direction = page.sortDirection === 'asc' ? 'ASC' : 'DESC';
 	const order = [SORT_EXPRESSIONS[page.sortKey], 'max(last_ts_ms)', dialect.byteOrder('group_key')]
 		.map(expression => `${expression} ${direction}`)
@@ -93,8 +95,9 @@ export const rateSql = (rows: RequestRows): SqlFragment =>
 export const requestCountSql = (rows: RequestRows): SqlFragment => overRequests(rows, 'SELECT count(*) AS total_items FROM request_rows');
 
 /** Newest first, on the raw time column so the engine can walk its index backwards. */
-export const requestPageSql = (rows: RequestRows, page: PageRequest): SqlFragment =>
-	overRequests(
+export function requestPageSql(rows: RequestRows, request: PageRequest): SqlFragment {
+	const page = checkedPage(request);
+	return overRequests(
 		rows,
 		`SELECT ts_ms, model, account, api_key, ok, input_tokens, output_tokens, total_tokens, latency_ms, cost_usd
 FROM request_rows
@@ -103,3 +106,4 @@ LIMIT ? OFFSET ?`,
 		page.pageSize,
 		(page.page - 1) * page.pageSize,
 	);
+}

@@ -63,10 +63,6 @@ export function tableColumns(db: Database.Database, table: string): Set<string> 
 	return new Set((db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as Array<{name: string}>).map(row => row.name));
 }
 
-export function hasTable(db: Database.Database, name: string): boolean {
-	return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
-}
-
 /** Refuses a table that lacks the columns every query needs, naming the first one missing. */
 export function requireColumns(columns: ReadonlySet<string>, required: readonly string[], table: string, path: string): void {
 	const missing = required.find(name => !columns.has(name));

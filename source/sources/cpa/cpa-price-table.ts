@@ -10,12 +10,12 @@ interface PriceRow {
 }
 
 /**
- * The price of every model name the store has seen, as a `rate` table the engine joins on.
+ * The price of every model name the store has seen, as a `prices` table the engine joins on.
  * The lookup rules (case, provider prefix, date suffix) run here once per distinct name; the
  * per-request cost arithmetic stays in SQL. Names are collected incrementally above an id
  * watermark, so a refresh only reads rows added since the last one.
  */
-export class CpaRateTable {
+export class CpaPriceTable {
 	private readonly names = new Set<string>();
 	private watermark = 0;
 	private pricesFingerprint = '';
@@ -24,9 +24,11 @@ export class CpaRateTable {
 	constructor(
 		private readonly db: Database.Database,
 		private readonly hasResolvedModel: boolean,
+		/** A store without the table prices nothing: every request is unpriced. */
+		private readonly hasPriceTable: boolean,
 	) {}
 
-	/** `rate(name, prompt, completion, cache)` for every seen name that has a price. */
+	/** `prices(name, prompt, completion, cache)` for every seen name that has a price. */
 	cte(): SqlFragment {
 		this.refreshPrices();
 		this.collectNewNames();
@@ -39,13 +41,15 @@ export class CpaRateTable {
 		}
 		const count = rows.length / 4;
 		const body = count === 0 ? 'SELECT NULL, NULL, NULL, NULL WHERE 1 = 0' : `VALUES ${Array.from({length: count}, () => '(?, ?, ?, ?)').join(', ')}`;
-		return sql(`rate(name, prompt, completion, cache) AS (${body})`, ...rows);
+		return sql(`prices(name, prompt, completion, cache) AS (${body})`, ...rows);
 	}
 
 	private refreshPrices(): void {
-		const rows = this.db
-			.prepare('SELECT model, prompt_per_1m AS prompt, completion_per_1m AS completion, cache_per_1m AS cache FROM model_prices ORDER BY model')
-			.all() as PriceRow[];
+		const rows = this.hasPriceTable
+			? (this.db
+					.prepare('SELECT model, prompt_per_1m AS prompt, completion_per_1m AS completion, cache_per_1m AS cache FROM model_prices ORDER BY model')
+					.all() as PriceRow[])
+			: [];
 		const fingerprint = JSON.stringify(rows);
 		if (fingerprint === this.pricesFingerprint) {
 			return;
