@@ -14,8 +14,8 @@ export const HELP = `
 
   Time range (inclusive)
     --range <r>            15m | 1h | 24h | today | 7d | 30d | all (default 24h), back from --to or now
-    --from <t>             start: ISO 8601 or epoch milliseconds
-    --to <t>               end: ISO 8601 or epoch milliseconds (default now)
+    --from <t>             start: ISO 8601 (local time unless it has Z or an offset) or epoch ms
+    --to <t>               end, the same way (default now)
 
   Tables
     --dimension <d>        accounts grouped by: account | provider | channel (CPA); user | channel | group (new-api)
