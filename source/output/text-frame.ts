@@ -13,7 +13,6 @@ const SOURCE_NAMES: Record<Snapshot['source']['kind'], string> = {
 
 const COLUMN_SORT: Record<string, SortKey> = {
 	requests: 'totalCalls',
-	ok: 'successCalls',
 	failed: 'failureCalls',
 	'success%': 'successRate',
 	tokens: 'totalTokens',
@@ -27,9 +26,13 @@ const COLUMN_SORT: Record<string, SortKey> = {
 const pages = (page: GroupPage | Snapshot['realtime']): string =>
 	`page ${page.page}/${Math.max(1, Math.ceil(page.totalItems / page.pageSize))} · ${thousands(page.totalItems)} items`;
 
+const arrowOf = (page: GroupPage): string => (page.sortDirection === 'asc' ? '▲' : '▼');
+
+/** The sort is named in the heading too: its column may have given way on a narrow terminal. */
+const sortedBy = (page: GroupPage): string => `sorted by ${page.sortKey} ${arrowOf(page)}`;
+
 function groupTable(page: GroupPage, width: number): string[] {
-	const arrow = page.sortDirection === 'asc' ? '▲' : '▼';
-	const title = (name: string) => (COLUMN_SORT[name] === page.sortKey ? `${name}${arrow}` : name);
+	const title = (name: string) => (COLUMN_SORT[name] === page.sortKey ? `${name}${arrowOf(page)}` : name);
 	// Token names are not unique in new-api: a label shared on the page carries its key.
 	const seen = new Map<string, number>();
 	for (const row of page.items) {
@@ -111,10 +114,10 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 					width,
 				)),
 		'',
-		`ACCOUNTS by ${snapshot.dimension} · ${pages(snapshot.accounts)}`,
+		`ACCOUNTS by ${snapshot.dimension} · ${sortedBy(snapshot.accounts)} · ${pages(snapshot.accounts)}`,
 		...groupTable(snapshot.accounts, width),
 		'',
-		`API KEYS · ${pages(snapshot.apiKeys)}`,
+		`API KEYS · ${sortedBy(snapshot.apiKeys)} · ${pages(snapshot.apiKeys)}`,
 		...groupTable(snapshot.apiKeys, width),
 		'',
 		`REQUESTS · newest first · ${pages(snapshot.realtime)}`,
