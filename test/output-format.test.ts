@@ -54,7 +54,7 @@ describe('formatting', () => {
 	});
 
 	it('writes dollars without hiding sub-cent amounts', () => {
-		expect([usd(1.234), usd(0), usd(0.0021), usd(123_456)]).toEqual(['$1.23', '$0.00', '$0.0021', '$123k']);
+		expect([usd(1.234), usd(0), usd(0.0021), usd(123_456), usd(0.000_003_2)]).toEqual(['$1.23', '$0.00', '$0.0021', '$123k', '<$0.0001']);
 	});
 
 	it('truncates by terminal cells, counting CJK as two', () => {

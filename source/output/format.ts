@@ -19,6 +19,9 @@ export function compact(value: number): string {
 
 /** Dollars with cents, or more digits for sub-cent amounts so they do not read as $0.00. */
 export function usd(value: number): string {
+	if (value > 0 && value < 0.0001) {
+		return '<$0.0001';
+	}
 	if (value !== 0 && Math.abs(value) < 0.01) {
 		return `$${value.toPrecision(2)}`;
 	}
