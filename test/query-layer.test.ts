@@ -1,15 +1,18 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {fixturePath} from '../source/fixtures/fixture-files.js';
 import {openTarget} from '../source/sources/open-target.js';
+import {InputError} from '../source/usage/input-error.js';
 import {SORT_DIRECTIONS, SORT_KEYS, type Dimension, type SortDirection, type SortKey, type Filters, type GroupUsage, type UsageQuery, type UsageSource} from '../source/usage/types.js';
 import {cpaFacets, cpaFilter, loadCpa, type CpaFixture} from './support/cpa-oracle.js';
 import {loadNewApi, newApiFacets, newApiFilter, type NewApiFixture} from './support/newapi-oracle.js';
 import {
+	bucketize,
 	expectClose,
 	groupBy,
 	inRange,
 	newestFirst,
 	sortGroups,
+	sum,
 	summarize,
 	type OracleFacets,
 	type OracleGroup,
@@ -68,6 +71,7 @@ afterAll(async () => {
 	}
 });
 
+const MINUTE = 60_000;
 const DAY = 86_400_000;
 const subjectNamed = (name: string) => subjects.find(subject => subject.name === name)!;
 const expected = (subject: Subject, query: UsageQuery) =>
@@ -138,6 +142,95 @@ describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', nam
 		}
 		const rate = await subject.source.rate({range: {startMs: null, endMs: subject.endMs}, filters: {}});
 		expect(rate.rpm).toBeGreaterThanOrEqual(20); // the fixture's last-minute burst
+	});
+
+	const timelineOracle = (subject: Subject, endMs: number, filters: Filters, bucketMs: number, buckets: number) =>
+		bucketize(subject.rows.filter(subject.filter(filters)), endMs, bucketMs, buckets);
+	// Not on a minute (nor, for new-api, on a second), in a quieter hour than the final burst.
+	const offMinute = (subject: Subject) => Math.floor(subject.endMs / MINUTE) * MINUTE - 3 * DAY + 12_345;
+
+	it('counts requests and tokens per minute over the last 30 minutes, at the newest request and off the minute', async () => {
+		const subject = subjectNamed(name);
+		for (const endMs of [subject.endMs, offMinute(subject)]) {
+			// A one-second range: startMs must not narrow the 30 minutes.
+			const actual = await subject.source.timeline({range: {startMs: endMs - 1000, endMs}, filters: {}}, MINUTE, 30);
+			const oracle = timelineOracle(subject, endMs, {}, MINUTE, 30);
+			expect(actual, `end ${endMs}`).toEqual(oracle);
+			expect(oracle.filter(bucket => bucket.requests > 0).length, `busy buckets to ${endMs}`).toBeGreaterThan(3);
+			expect(oracle.some(bucket => bucket.requests === 0), `an empty bucket to ${endMs}`).toBe(true);
+		}
+		const last = (await subject.source.timeline({range: {startMs: null, endMs: subject.endMs}, filters: {}}, MINUTE, 30)).at(-1);
+		expect(last!.startMs).toBe(subject.endMs - MINUTE);
+		expect(last!.requests).toBeGreaterThanOrEqual(20); // the fixture's last-minute burst
+		const beforeAnyRequest = subject.rows.reduce((first, row) => Math.min(first, row.tsMs), Infinity) - DAY;
+		expect(await subject.source.timeline({range: {startMs: null, endMs: beforeAnyRequest}, filters: {}}, MINUTE, 3)).toEqual(
+			[3, 2, 1].map(back => ({startMs: beforeAnyRequest - back * MINUTE, requests: 0, tokens: 0})),
+		);
+	});
+
+	it('applies filters and search to the timeline', async () => {
+		const subject = subjectNamed(name);
+		const search = name === 'new-api' ? 'gpt' : 'gem';
+		for (const endMs of [subject.endMs, offMinute(subject)]) {
+			const everything = sum(timelineOracle(subject, endMs, {}, MINUTE, 30), bucket => bucket.requests);
+			for (const filters of [{status: 'success'}, {search}, {search, status: 'success'}] satisfies Filters[]) {
+				const what = `${JSON.stringify(filters)} to ${endMs}`;
+				const actual = await subject.source.timeline({range: {startMs: null, endMs}, filters}, MINUTE, 30);
+				const oracle = timelineOracle(subject, endMs, filters, MINUTE, 30);
+				expect(actual, what).toEqual(oracle);
+				const selected = sum(oracle, bucket => bucket.requests);
+				expect(selected, what).toBeGreaterThan(0);
+				expect(selected, what).toBeLessThan(everything);
+			}
+		}
+	});
+
+	it('puts a request on a bucket boundary in exactly one bucket, the older one', async () => {
+		const subject = subjectNamed(name);
+		const t = newestFirst(subject.rows)[10]!.tsMs; // inside the final burst
+		const cases: Array<[bucketMs: number, buckets: number, endMs: number]> = [
+			[MINUTE, 10, t + 5 * MINUTE], // t ends bucket 4
+			[MINUTE, 10, t + 5 * MINUTE - 1],
+			[MINUTE, 10, t + 5 * MINUTE + 1],
+			[MINUTE, 10, t + 10 * MINUTE], // t is the window's open start: outside
+			[MINUTE, 10, t + 10 * MINUTE - 1], // t is the first millisecond of bucket 0
+			[1000, 120, t + 30_500],
+			[1, 1440, t + 700],
+		];
+		for (const [bucketMs, buckets, endMs] of cases) {
+			const what = `${buckets} × ${bucketMs} ms to t + ${endMs - t}`;
+			const actual = await subject.source.timeline({range: {startMs: null, endMs}, filters: {}}, bucketMs, buckets);
+			expect(actual, what).toEqual(timelineOracle(subject, endMs, {}, bucketMs, buckets));
+			const inWindow = inRange(subject.rows, endMs - buckets * bucketMs + 1, endMs);
+			expect(sum(actual, bucket => bucket.requests), what).toBe(inWindow.length);
+			expect(inWindow.length, what).toBeGreaterThan(0);
+		}
+		// Directly, without the oracle helper: (t − 1 min, t] and (t, t + 1 min].
+		const pair = await subject.source.timeline({range: {startMs: null, endMs: t + MINUTE}, filters: {}}, MINUTE, 2);
+		expect(pair.map(bucket => bucket.requests)).toEqual([inRange(subject.rows, t - MINUTE + 1, t).length, inRange(subject.rows, t + 1, t + MINUTE).length]);
+	});
+
+	it('rejects bucket lengths that are not whole milliseconds from 1, and bucket counts outside 1 to 1440', async () => {
+		const subject = subjectNamed(name);
+		const query: UsageQuery = {range: {startMs: null, endMs: subject.endMs}, filters: {}};
+		const invalid: Array<[bucketMs: number, buckets: number]> = [
+			[0, 30],
+			[-MINUTE, 30],
+			[1.5, 30],
+			[Number.NaN, 30],
+			[Number.POSITIVE_INFINITY, 30],
+			[MINUTE, 0],
+			[MINUTE, 1441],
+			[MINUTE, 2.5],
+			[MINUTE, Number.NaN],
+			[Number.MAX_SAFE_INTEGER, 1440], // reaches past the safe integers
+		];
+		for (const [bucketMs, buckets] of invalid) {
+			await expect(subject.source.timeline(query, bucketMs, buckets), `${buckets} × ${bucketMs} ms`).rejects.toThrow(InputError);
+		}
+		await expect(subject.source.timeline({...query, range: {startMs: null, endMs: subject.endMs + 0.5}}, MINUTE, 30)).rejects.toThrow(InputError);
+		expect(await subject.source.timeline(query, MINUTE, 1)).toHaveLength(1);
+		expect(await subject.source.timeline(query, 1, 1440)).toHaveLength(1440);
 	});
 
 	it('aggregates models, most requested first', async () => {

@@ -100,6 +100,13 @@ export interface Rate {
 	readonly tpm: number;
 }
 
+/** One timeline bucket: the requests and tokens with a timestamp in (startMs, startMs + bucket length]. */
+export interface TimelineBucket {
+	readonly startMs: number;
+	readonly requests: number;
+	readonly tokens: number;
+}
+
 export interface ModelUsage {
 	readonly model: string;
 	readonly totalRequests: number;
@@ -173,6 +180,13 @@ export interface UsageSource {
 	facets(query: UsageQuery): Promise<Facets>;
 	/** Requests and tokens in [range.endMs − 60 s, range.endMs]; range.startMs is ignored. */
 	rate(query: UsageQuery): Promise<Rate>;
+	/**
+	 * Exactly `buckets` buckets of `bucketMs`, oldest first, empty ones as zeros: bucket i covers
+	 * (endMs − (buckets − i)·bucketMs, endMs − (buckets − 1 − i)·bucketMs] with endMs = range.endMs,
+	 * so a request on a boundary belongs to the older bucket. range.startMs is ignored; filters and
+	 * search apply. bucketMs: a whole number ≥ 1; buckets: 1 to 1440 (else InputError).
+	 */
+	timeline(query: UsageQuery, bucketMs: number, buckets: number): Promise<TimelineBucket[]>;
 	models(query: UsageQuery): Promise<ModelUsage[]>;
 	groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage>;
 	apiKeys(query: UsageQuery, page: SortedPageRequest): Promise<GroupPage>;

@@ -116,6 +116,15 @@ export function sortGroups(groups: readonly OracleGroup[], sortKey: SortKey, dir
 	);
 }
 
+/** Bucket i holds the rows with endMs − (buckets − i)·bucketMs < tsMs ≤ endMs − (buckets − 1 − i)·bucketMs. */
+export function bucketize(rows: readonly OracleRow[], endMs: number, bucketMs: number, buckets: number) {
+	return Array.from({length: buckets}, (_, i) => {
+		const startMs = endMs - (buckets - i) * bucketMs;
+		const members = rows.filter(row => row.tsMs > startMs && row.tsMs <= startMs + bucketMs);
+		return {startMs, requests: members.length, tokens: sum(members, row => row.total)};
+	});
+}
+
 export function newestFirst(rows: readonly OracleRow[]): OracleRow[] {
 	return [...rows].sort((a, b) => b.tsMs - a.tsMs || b.id - a.id);
 }

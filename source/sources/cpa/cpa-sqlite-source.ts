@@ -11,6 +11,7 @@ import type {
 	SortedPageRequest,
 	SourceCapabilities,
 	Summary,
+	TimelineBucket,
 	UsageQuery,
 	UsageSource,
 } from '../../usage/types.js';
@@ -20,7 +21,8 @@ import {decodeFacets, decodeModel, decodeRate, decodeSummary, num} from '../sql/
 import {sqliteDialect} from '../sql/dialect.js';
 import {allOf, sql, type SqlFragment} from '../sql/fragment.js';
 import type {RequestRows, UsagePartials} from '../sql/request-rows.js';
-import {modelsSql, rateSql, summarySql} from '../sql/usage-aggregates.js';
+import {fillTimeline, timelineWindow} from '../sql/timeline.js';
+import {modelsSql, rateSql, summarySql, timelineSql} from '../sql/usage-aggregates.js';
 import {requireColumns, tableColumns} from '../sqlite/open-sqlite.js';
 import {SqliteQueries} from '../sqlite/sqlite-queries.js';
 import {accountKey, apiKeyKey, billableInput, billableOutput, cachedTokens, channelKey, columnsOf, pricedBy, providerKey, type ColumnOf} from './cpa-expressions.js';
@@ -78,6 +80,11 @@ export class CpaSqliteSource implements UsageSource {
 	async rate(query: UsageQuery): Promise<Rate> {
 		const window = {range: {startMs: query.range.endMs - RATE_WINDOW_S * 1000, endMs: query.range.endMs}, filters: query.filters};
 		return decodeRate(this.queries.one(rateSql(this.requests(window, false))));
+	}
+
+	async timeline(query: UsageQuery, bucketMs: number, buckets: number): Promise<TimelineBucket[]> {
+		const window = timelineWindow(query, bucketMs, buckets);
+		return fillTimeline(this.queries.all(timelineSql(this.requests(window.query, false), window)), window);
 	}
 
 	async models(query: UsageQuery): Promise<ModelUsage[]> {

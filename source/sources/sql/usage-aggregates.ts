@@ -3,6 +3,7 @@ import type {PageRequest, SortKey, SortedPageRequest} from '../../usage/types.js
 import type {Dialect} from './dialect.js';
 import {joinSql, sql, type SqlFragment} from './fragment.js';
 import type {RequestRows, UsagePartials} from './request-rows.js';
+import type {TimelineWindow} from './timeline.js';
 
 // Every figure is aggregated, sorted and paged by the engine; nothing is grouped in memory.
 
@@ -91,6 +92,21 @@ export const groupCountSql = (partials: UsagePartials): SqlFragment =>
 
 export const rateSql = (rows: RequestRows): SqlFragment =>
 	overRequests(rows, 'SELECT count(*) AS requests, coalesce(sum(total_tokens), 0) AS tokens FROM request_rows');
+
+/**
+ * Requests and tokens per bucket, from rows already limited to the window, in one GROUP BY keyed
+ * by whole buckets back from the end: (end − ts) div bucket, so a boundary row joins the older
+ * bucket. Bound numbers are cast: an engine may bind them as floating point (better-sqlite3 does).
+ */
+export const timelineSql = (rows: RequestRows, window: TimelineWindow): SqlFragment =>
+	overRequests(
+		rows,
+		`SELECT buckets_back, count(*) AS requests, coalesce(sum(total_tokens), 0) AS tokens
+FROM (SELECT (CAST(? AS BIGINT) - ts_ms) / CAST(? AS BIGINT) AS buckets_back, total_tokens FROM request_rows) AS aged
+GROUP BY buckets_back`,
+		window.endMs,
+		window.bucketMs,
+	);
 
 export const requestCountSql = (rows: RequestRows): SqlFragment => overRequests(rows, 'SELECT count(*) AS total_items FROM request_rows');
 
