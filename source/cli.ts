@@ -8,6 +8,7 @@ const code = await run(
 		stderr: text => process.stderr.write(text),
 		now: () => Date.now(),
 		columns: process.stdout.isTTY ? process.stdout.columns : 120,
+		interactive: Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY),
 	},
 	import.meta,
 );

@@ -277,10 +277,21 @@ describe('flags', () => {
 		const result = runCli(['--help']);
 		expect(result.code).toBe(0);
 		expectNoStack(result);
-		for (const name of Object.keys(FLAGS)) {
-			const flag = `--${name.replace(/[A-Z]/gu, upper => `-${upper.toLowerCase()}`)}`;
+		for (const [name, spec] of Object.entries(FLAGS)) {
+			// A boolean that is on by default is only ever given negated: --no-color.
+			const negated = spec.type === 'boolean' && 'default' in spec && spec.default === true;
+			const flag = `--${negated ? 'no-' : ''}${name.replace(/[A-Z]/gu, upper => `-${upper.toLowerCase()}`)}`;
 			expect(result.stdout, flag).toContain(flag);
 		}
+	});
+
+	it('without a terminal and without --json or --once, prints the text frame instead of failing in raw mode', () => {
+		const result = runCli([NEWAPI, '--range', 'all', '--page-size', '3']);
+		expect(result.code).toBe(0);
+		expect(result.stderr).toBe('');
+		expect(result.stdout).toMatch(/^relaytop · new-api logs \(SQLite\)/u);
+		expect(result.stdout).toContain('MODELS');
+		expect(result.stdout).toContain('REQUESTS · newest first');
 	});
 
 	it('an unknown flag exits non-zero without a stack trace', () => {

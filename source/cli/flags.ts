@@ -6,11 +6,15 @@ export const HELP = `
 
   TARGET
     a new-api/one-api SQLite file (logs) or a CPA-Manager store (usage_events);
-    nothing: the demo fixture
+    nothing: the demo (a copy of the new-api fixture with live traffic)
 
   Output
+    (default)              the live dashboard; --once when not on a terminal
     --json                 print one snapshot as JSON and exit
     --once                 print one snapshot as a text frame and exit
+    --interval <s>         dashboard refresh interval in seconds (default 2)
+    --no-alt-screen        draw the dashboard in the normal screen, keeping scrollback
+    --no-color             no colours (as does NO_COLOR)
 
   Time range (inclusive)
     --range <r>            15m | 1h | 24h | today | 7d | 30d | all (default 24h), back from --to or now
@@ -42,6 +46,9 @@ export const HELP = `
 export const FLAGS = {
 	json: {type: 'boolean', default: false},
 	once: {type: 'boolean', default: false},
+	interval: {type: 'string'},
+	altScreen: {type: 'boolean', default: true},
+	color: {type: 'boolean', default: true},
 	range: {type: 'string'},
 	from: {type: 'string'},
 	to: {type: 'string'},
@@ -64,6 +71,9 @@ export const FLAGS = {
 export interface ParsedFlags {
 	json: boolean;
 	once: boolean;
+	interval?: string;
+	altScreen: boolean;
+	color: boolean;
 	range?: string;
 	from?: string;
 	to?: string;

@@ -6,7 +6,10 @@ import {terminalSafe} from '../output/terminal-safe.js';
 import {openTarget} from '../sources/open-target.js';
 import {redactTargetIn} from '../sources/redact-target.js';
 import {InputError} from '../usage/input-error.js';
+import {parsePositiveNumber} from '../usage/parse-options.js';
+import {parseRangePreset} from '../usage/time-range.js';
 import {takeSnapshot} from '../usage/take-snapshot.js';
+import type {UsageSource} from '../usage/types.js';
 import {FLAGS, HELP, type ParsedFlags} from './flags.js';
 import {parseQuotaPerUnit, parseRangeFlags, snapshotRequest} from './snapshot-request.js';
 
@@ -19,12 +22,53 @@ export interface Io {
 	readonly stderr: (text: string) => void;
 	readonly now: () => number;
 	readonly columns: number;
+	/** Both stdin and stdout are terminals: the dashboard can take keys and draw. */
+	readonly interactive: boolean;
 }
 
 /** One line, no stack: what went wrong and, where it helps, what was expected. */
 function describe(error: unknown): string {
 	const message = error instanceof Error ? error.message : String(error);
 	return terminalSafe(message.split('\n')[0] ?? 'unknown error');
+}
+
+const wantsColor = (flags: ParsedFlags): boolean => flags.color && (process.env.NO_COLOR ?? '') === '';
+
+/** The live dashboard, loaded only now: its modules (Ink, React) cost nothing to --json and --once. */
+async function dashboard(target: string | undefined, flags: ParsedFlags, quotaPerUnit: number | undefined): Promise<void> {
+	if (!wantsColor(flags)) {
+		process.env.FORCE_COLOR = '0'; // chalk reads it when Ink loads, below
+	}
+	if (flags.from !== undefined || flags.to !== undefined) {
+		throw new InputError('--from and --to fix a window for --json and --once; the dashboard moves with the clock: use --range');
+	}
+	const intervalMs = flags.interval === undefined ? undefined : Math.round(parsePositiveNumber('--interval', flags.interval) * 1000);
+	const range = flags.range === undefined ? undefined : parseRangePreset(flags.range);
+	const {runDashboard} = await import('../ui/run-dashboard.js');
+	const {openTargetInWorker} = await import('../sources/worker/worker-source.js');
+	const {startDemo} = await import('../demo/demo.js');
+	const demo = target === undefined ? await startDemo() : undefined;
+	let source: UsageSource | undefined;
+	try {
+		// Queries run in a worker thread, so a slow one never freezes keys or drawing.
+		source = await openTargetInWorker(target ?? demo!.path, {quotaPerUnit});
+		await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range});
+	} finally {
+		await source?.close();
+		await demo?.stop();
+	}
+}
+
+async function printSnapshot(target: string | undefined, flags: ParsedFlags, quotaPerUnit: number | undefined, io: Io): Promise<void> {
+	const range = parseRangeFlags(flags);
+	const {source, nowMs} = target === undefined ? await openDemo() : {source: openTarget(target, {quotaPerUnit}), nowMs: io.now()};
+	try {
+		const request = snapshotRequest(flags, source.capabilities, range, nowMs);
+		const snapshot = await takeSnapshot(source, request);
+		io.stdout(flags.json ? `${terminalSafeJson(jsonSnapshot(snapshot))}\n` : textFrame(snapshot, io.columns));
+	} finally {
+		await source.close();
+	}
 }
 
 export async function run(argv: readonly string[], io: Io, importMeta: ImportMeta): Promise<number> {
@@ -37,6 +81,7 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 		return EXIT_USAGE;
 	}
 	const flags = cli.flags as ParsedFlags;
+	const target = cli.input[0];
 	try {
 		if (cli.input.length > 1) {
 			throw new InputError(`expected one target, got ${cli.input.length}`);
@@ -44,21 +89,16 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 		if (flags.json && flags.once) {
 			throw new InputError('give either --json or --once, not both');
 		}
-		const range = parseRangeFlags(flags);
 		const quotaPerUnit = parseQuotaPerUnit(flags);
-		const target = cli.input[0];
-		const {source, nowMs} = target === undefined ? await openDemo() : {source: openTarget(target, {quotaPerUnit}), nowMs: io.now()};
-		try {
-			const request = snapshotRequest(flags, source.capabilities, range, nowMs);
-			const snapshot = await takeSnapshot(source, request);
-			// Until the interactive dashboard lands, every mode prints one snapshot.
-			io.stdout(flags.json ? `${terminalSafeJson(jsonSnapshot(snapshot))}\n` : textFrame(snapshot, io.columns));
-		} finally {
-			await source.close();
+		parseRangeFlags(flags); // validated before anything opens, whichever mode runs
+		if (flags.json || flags.once || !io.interactive) {
+			await printSnapshot(target, flags, quotaPerUnit, io);
+		} else {
+			await dashboard(target, flags, quotaPerUnit);
 		}
 		return EXIT_OK;
 	} catch (error) {
-		io.stderr(`relaytop: ${redactTargetIn(describe(error), cli.input[0] ?? '')}\n`);
+		io.stderr(`relaytop: ${redactTargetIn(describe(error), target ?? '')}\n`);
 		return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;
 	}
 }

@@ -1,7 +1,8 @@
-import type {GroupPage, GroupUsage, SortKey} from '../usage/types.js';
+import type {GroupPage} from '../usage/types.js';
 import type {Snapshot} from '../usage/take-snapshot.js';
-import {compact, localTime, milliseconds, percent, shortTime, thousands, usd} from './format.js';
-import {textTable, type TextColumn} from './text-table.js';
+import {compact, localTime, milliseconds, percent, thousands, usd} from './format.js';
+import {textTable} from './text-table.js';
+import {groupColumns, modelColumns, requestColumns} from './usage-columns.js';
 import {terminalSafe} from './terminal-safe.js';
 
 const SOURCE_NAMES: Record<Snapshot['source']['kind'], string> = {
@@ -9,18 +10,6 @@ const SOURCE_NAMES: Record<Snapshot['source']['kind'], string> = {
 	'cpa-http': 'CPA-Manager (HTTP)',
 	'newapi-sqlite': 'new-api logs (SQLite)',
 	'newapi-postgres': 'new-api logs (PostgreSQL)',
-};
-
-const COLUMN_SORT: Record<string, SortKey> = {
-	requests: 'totalCalls',
-	failed: 'failureCalls',
-	'success%': 'successRate',
-	tokens: 'totalTokens',
-	cost: 'totalCost',
-	input: 'inputTokens',
-	output: 'outputTokens',
-	cached: 'cachedTokens',
-	'last seen': 'lastSeenAt',
 };
 
 const pages = (page: GroupPage | Snapshot['realtime']): string =>
@@ -32,42 +21,14 @@ const arrowOf = (page: GroupPage): string => (page.sortDirection === 'asc' ? 'â–
 const sortedBy = (page: GroupPage): string => `sorted by ${page.sortKey} ${arrowOf(page)}`;
 
 function groupTable(page: GroupPage, width: number): string[] {
-	const title = (name: string) => (COLUMN_SORT[name] === page.sortKey ? `${name}${arrowOf(page)}` : name);
 	// Token names are not unique in new-api: a label shared on the page carries its key.
 	const seen = new Map<string, number>();
 	for (const row of page.items) {
 		seen.set(row.label, (seen.get(row.label) ?? 0) + 1);
 	}
-	const name = (row: GroupUsage) => (row.label !== row.key && (seen.get(row.label) ?? 0) > 1 ? `${row.label} #${row.key}` : maskedKey(row.label));
-	const money = (row: GroupUsage) => cost(row.costUsd, row.unpricedRequests, row.totalRequests);
-	const columns: TextColumn<GroupUsage>[] = [
-		{title: 'name', min: 12, max: 40, value: name},
-		{title: title('requests'), width: 9, align: 'right', value: row => thousands(row.totalRequests)},
-		{title: title('failed'), width: 7, align: 'right', drop: 2, value: row => thousands(row.failureCount)},
-		{title: title('success%'), width: 9, align: 'right', value: row => percent(row.successRate)},
-		{title: title('input'), width: 7, align: 'right', drop: 3, value: row => compact(row.inputTokens)},
-		{title: title('output'), width: 7, align: 'right', drop: 4, value: row => compact(row.outputTokens)},
-		{title: title('cached'), width: 7, align: 'right', drop: 5, value: row => compact(row.cachedTokens)},
-		{title: title('tokens'), width: 7, align: 'right', value: row => compact(row.totalTokens)},
-		{title: title('cost'), width: 9, align: 'right', value: money},
-		{title: title('last seen'), width: 14, drop: 1, value: row => shortTime(row.lastSeenAtMs)},
-	];
-	return page.items.length === 0 ? ['(none)'] : textTable(columns, page.items, width);
+	const rows = page.items.map(row => (row.label !== row.key && (seen.get(row.label) ?? 0) > 1 ? {...row, label: `${row.label} #${row.key}`} : row));
+	return rows.length === 0 ? ['(none)'] : textTable(groupColumns(page.sortKey, page.sortDirection), rows, width);
 }
-
-/**
- * A cost that leaves requests out says so: `--` when none had a price, a trailing `*` when some
- * did not (explained under the figures).
- */
-function cost(usdValue: number, unpriced: number, requests: number): string {
-	if (unpriced === 0) {
-		return usd(usdValue);
-	}
-	return unpriced === requests ? '--' : `${usd(usdValue)}*`;
-}
-
-/** An API key hash without an alias is shown the way CPA-Manager shows it. */
-const maskedKey = (label: string): string => (/^[0-9a-f]{64}$/u.test(label) ? `sha256:${label.slice(0, 12)}` : label);
 
 function emptyRangeHint({newestRequestMs, range}: Snapshot): string {
 	if (newestRequestMs === null) {
@@ -103,13 +64,7 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 		...(snapshot.models.length === 0
 			? ['(none)']
 			: textTable(
-					[
-						{title: 'model', min: 16, max: 32, value: m => m.model},
-						{title: 'requests', width: 9, align: 'right', value: m => thousands(m.totalRequests)},
-						{title: 'failed', width: 7, align: 'right', value: m => thousands(m.failureCount)},
-						{title: 'tokens', width: 7, align: 'right', value: m => compact(m.totalTokens)},
-						{title: 'cost', width: 9, align: 'right', value: m => cost(m.costUsd, m.unpricedRequests, m.totalRequests)},
-					],
+					modelColumns,
 					snapshot.models,
 					width,
 				)),
@@ -124,16 +79,7 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 		...(snapshot.realtime.items.length === 0
 			? ['(none)']
 			: textTable(
-					[
-						{title: 'time', width: 14, value: r => shortTime(r.timestampMs)},
-						{title: 'status', width: 6, value: r => (r.status === 'success' ? 'ok' : 'FAILED')},
-						{title: 'model', min: 22, max: 32, value: r => r.model},
-						{title: 'account', min: 12, max: 36, value: r => r.account},
-						{title: 'key', width: 19, drop: 2, value: r => maskedKey(r.apiKeyLabel)},
-						{title: 'tokens', width: 7, align: 'right', value: r => compact(r.totalTokens)},
-						{title: 'latency', width: 8, align: 'right', drop: 1, value: r => milliseconds(r.latencyMs)},
-						{title: 'cost', width: 9, align: 'right', value: r => (r.costUsd === null ? '--' : usd(r.costUsd))},
-					],
+					requestColumns,
 					snapshot.realtime.items,
 					width,
 				)),

@@ -1,0 +1,272 @@
+import {Box, Text, useApp, useInput} from 'ink';
+import {useEffect, useRef, useState} from 'react';
+import {milliseconds, truncate} from '../output/format.js';
+import {terminalSafe} from '../output/terminal-safe.js';
+import type {PanelState} from '../poll/poll-scheduler.js';
+import type {Facets, GroupPage, ModelUsage, Rate, RequestPage, Summary, TimelineBucket, UsageSource} from '../usage/types.js';
+import {filterChoices, FilterMenu} from './components/filter-menu.js';
+import {HelpOverlay, KeyHints} from './components/key-hints.js';
+import {FILTER_FIELDS, initialState, reduce, type Action, type DashboardState, type FilterField} from './dashboard-state.js';
+import {commandFor, keyName, VIEW_TITLES, VIEWS, type Command, type KeyEvent} from './keymap.js';
+import {THEME} from './theme.js';
+import {useDashboardData, type DashboardData} from './use-dashboard-data.js';
+import {useTerminalSize} from './use-terminal-size.js';
+import {GroupsView, pagesOf, TABLE_CHROME} from './views/groups-view.js';
+import {OVERVIEW_CHROME, OverviewView} from './views/overview-view.js';
+import {PostgresView} from './views/postgres-view.js';
+import {RealtimeView} from './views/realtime-view.js';
+
+// Header, body, status bar and footer; the frame is one row shorter than the terminal, because a
+// full-height frame makes Ink 6 clear the whole screen on every render.
+const FRAME_CHROME = 4;
+
+interface Props {
+	readonly source: UsageSource;
+	readonly initial?: DashboardState;
+}
+
+const SOURCE_NAMES: Record<UsageSource['kind'], string> = {
+	'cpa-sqlite': 'CPA-Manager (SQLite)',
+	'cpa-http': 'CPA-Manager (HTTP)',
+	'newapi-sqlite': 'new-api (SQLite)',
+	'newapi-postgres': 'new-api (PostgreSQL)',
+};
+
+function useSecondsTicker(): number {
+	const [now, setNow] = useState(Date.now());
+	useEffect(() => {
+		const timer = setInterval(() => setNow(Date.now()), 1000);
+		return () => clearInterval(timer);
+	}, []);
+	return now;
+}
+
+/** The panels that feed what is on screen, for the status bar. */
+function visiblePanels(data: DashboardData): Array<PanelState<unknown>> {
+	return ['summary', 'rate', 'timeline', 'models', 'accounts', 'apiKeys', 'realtime', 'drill', 'facets']
+		.map(id => data.panel<unknown>(id))
+		.filter((panel): panel is PanelState<unknown> => panel !== undefined);
+}
+
+function StatusBar({state, data, now, width}: {readonly state: DashboardState; readonly data: DashboardData; readonly now: number; readonly width: number}) {
+	const panels = visiblePanels(data);
+	const freshest = panels.filter(p => p.lastSuccessAt !== undefined).sort((a, b) => b.lastSuccessAt! - a.lastSuccessAt!)[0];
+	const failed = panels.find(p => p.error !== undefined);
+	const age = freshest?.lastSuccessAt === undefined ? 'loading…' : `updated ${Math.max(0, Math.round((now - freshest.lastSuccessAt) / 1000))} s ago in ${milliseconds(freshest.lastDurationMs ?? null)}`;
+	const parts = [state.paused ? 'PAUSED' : 'live', age, `every ${state.intervalMs / 1000} s`];
+	return (
+		<Text wrap="truncate-end">
+			<Text color={state.paused ? THEME.warn : THEME.ok}>{state.paused ? '‖ ' : '● '}</Text>
+			{truncate(parts.join(' · '), Math.max(10, width - 2 - (failed === undefined ? 0 : 30)))}
+			{failed === undefined ? null : <Text color={THEME.error}> · stale: {terminalSafe(failed.error!)}</Text>}
+		</Text>
+	);
+}
+
+function Header({source, state, width}: {readonly source: UsageSource; readonly state: DashboardState; readonly width: number}) {
+	const filters = Object.entries(state.filters).map(([field, value]) => `${field}=${value}`);
+	const context = [`range ${state.range}`, ...filters, ...(state.search === '' ? [] : [`search "${state.search}"`])].join(' · ');
+	return (
+		<Text wrap="truncate-end">
+			<Text bold color={THEME.accent}>
+				relaytop
+			</Text>
+			{VIEWS.map((view, index) => (
+				<Text key={view} inverse={view === state.view}>{` ${index + 1} ${VIEW_TITLES[view]} `}</Text>
+			))}
+			<Text color={THEME.muted}>{terminalSafe(truncate(` ${context} · ${SOURCE_NAMES[source.kind]}`, Math.max(10, width - 60)))}</Text>
+		</Text>
+	);
+}
+
+export function App({source, initial}: Props) {
+	const {exit} = useApp();
+	// Keys read and change the newest state through a ref: several keys can arrive in one chunk,
+	// and each must see what the one before it did.
+	const stateRef = useRef(initial ?? initialState(source.capabilities.dimensions));
+	const [state, setState] = useState(stateRef.current);
+	const dispatch = (action: Action) => {
+		stateRef.current = reduce(stateRef.current, action);
+		setState(stateRef.current);
+	};
+	const size = useTerminalSize();
+	const now = useSecondsTicker();
+	const bodyHeight = Math.max(4, size.rows - 1 - FRAME_CHROME);
+	const chrome = state.view === 'overview' ? OVERVIEW_CHROME : TABLE_CHROME;
+	const pageSize = Math.max(1, Math.min(500, bodyHeight - chrome - 1));
+	const data = useDashboardData(source, state, pageSize);
+
+	const summary = data.panel<Summary>('summary')?.data;
+	const facets = data.panel<Facets>('facets')?.data;
+	const groupPage = state.view === 'accounts' || state.view === 'apiKeys' ? data.panel<GroupPage>(state.view)?.data : undefined;
+	const requestPage = state.view === 'realtime' ? data.panel<RequestPage>('realtime')?.data : undefined;
+	const currentPage = groupPage ?? requestPage;
+	const fields = FILTER_FIELDS.filter((field): field is FilterField => field === 'status' || source.capabilities.filters.includes(field));
+	// What is on screen, for key handling: Ink re-registers the input handler only after a frame is
+	// drawn, so a key pressed right after new data would otherwise see the data before it.
+	const onScreen = useRef({groupPage, currentPage, facets});
+	onScreen.current = {groupPage, currentPage, facets};
+
+	const run = (state: DashboardState, command: Command): Action | 'quit' | 'refresh' | undefined => {
+		const {groupPage, currentPage} = onScreen.current;
+		const table = state.view === 'accounts' || state.view === 'apiKeys' || state.view === 'realtime' ? state.view : undefined;
+		const cursor = table === undefined ? undefined : state.cursors[table];
+		switch (command) {
+			case 'quit':
+				return 'quit';
+			case 'refresh':
+				return 'refresh';
+			case 'help':
+				return {type: 'toggleHelp'};
+			case 'search':
+				return {type: 'openSearch'};
+			case 'filters':
+				return {type: 'openFilters'};
+			case 'timeRange':
+				return {type: 'cycleRange'};
+			case 'sortNext':
+				return {type: 'sortNext'};
+			case 'sortReverse':
+				return {type: 'sortReverse'};
+			case 'dimension':
+				return {type: 'cycleDimension'};
+			case 'failedOnly':
+				return {type: 'toggleFailedOnly'};
+			case 'pause':
+				return {type: 'togglePause'};
+			case 'slower':
+				return {type: 'interval', step: 1};
+			case 'faster':
+				return {type: 'interval', step: -1};
+			case 'nextView':
+				return {type: 'cycleView', step: 1};
+			case 'previousView':
+				return {type: 'cycleView', step: -1};
+			case 'up':
+			case 'down':
+				return {type: 'move', step: command === 'up' ? -1 : 1, rowsOnPage: currentPage?.items.length ?? 0};
+			case 'pageUp':
+			case 'pageDown':
+				return {type: 'page', step: command === 'pageUp' ? -1 : 1, pages: pagesOf(currentPage)};
+			case 'first':
+				return {type: 'pageTo', page: 1};
+			case 'last':
+				return {type: 'pageTo', page: pagesOf(currentPage)};
+			case 'open': {
+				const row = groupPage?.items[cursor?.selected ?? 0];
+				return row === undefined ? undefined : {type: 'open', key: row.key, label: row.label};
+			}
+			case 'back':
+				return {type: 'back'};
+			default:
+				return {type: 'view', view: command.slice('view:'.length) as DashboardState['view']};
+		}
+	};
+
+	const press = (input: string, key: KeyEvent & {meta?: boolean}) => {
+		const state = stateRef.current;
+		const name = keyName(input, key);
+		if (name === 'ctrl+c') {
+			exit();
+			return;
+		}
+		if (state.overlay === 'search') {
+			if (name === 'return') dispatch({type: 'applySearch'});
+			else if (name === 'escape') dispatch({type: 'clearSearch'});
+			else if (name === 'backspace') dispatch({type: 'eraseSearch'});
+			else if (!key.ctrl && !key.meta && input.length > 0 && !/[\u0000-\u001f\u007f]/u.test(input)) dispatch({type: 'typeSearch', text: input});
+			return;
+		}
+		if (state.overlay === 'filters') {
+			const {facets} = onScreen.current;
+			const size = state.filterMenu.field === null ? fields.length : filterChoices(state.filterMenu.field, facets).length;
+			if (name === 'up' || name === 'k') dispatch({type: 'moveFilterMenu', step: -1, size});
+			else if (name === 'down' || name === 'j') dispatch({type: 'moveFilterMenu', step: 1, size});
+			else if (name === 'escape') dispatch({type: 'backFilterMenu'});
+			else if (name === 'c') dispatch({type: 'clearFilters'});
+			else if (name === 'return') {
+				if (state.filterMenu.field === null) {
+					const field = fields[state.filterMenu.index];
+					if (field !== undefined) dispatch({type: 'chooseFilterField', field});
+				} else {
+					const choice = filterChoices(state.filterMenu.field, facets)[state.filterMenu.index];
+					dispatch({type: 'chooseFilterValue', value: choice === undefined || choice === null ? null : choice.value});
+				}
+			}
+			return;
+		}
+		const command = commandFor(name, state.view);
+		if (command === undefined || (state.overlay === 'help' && command !== 'help' && command !== 'back' && command !== 'quit')) {
+			return;
+		}
+		const action = run(state, command);
+		if (action === 'quit') exit();
+		else if (action === 'refresh') data.refreshNow();
+		else if (action !== undefined) dispatch(action);
+	};
+
+	useInput((input, key) => {
+		const plainText = !key.ctrl && !key.meta && !key.escape && !key.return && !key.tab && input.length > 1;
+		if (plainText && stateRef.current.overlay !== 'search') {
+			// Keys typed faster than a read (or pasted) arrive as one string: one key per character.
+			for (const character of input) {
+				press(character, {});
+			}
+		} else {
+			press(input, key);
+		}
+	});
+
+	const body = (() => {
+		if (state.overlay === 'help') return <HelpOverlay view={state.view} height={bodyHeight} />;
+		if (state.overlay === 'filters') return <FilterMenu menu={state.filterMenu} fields={fields} current={state.filters as Partial<Record<FilterField, string>>} facets={facets} height={bodyHeight} />;
+		switch (state.view) {
+			case 'overview':
+				return (
+					<OverviewView
+						summary={summary}
+						rate={data.panel<Rate>('rate')?.data}
+						timeline={data.panel<TimelineBucket[]>('timeline')?.data}
+						models={data.panel<ModelUsage[]>('models')?.data}
+						width={size.columns}
+						height={bodyHeight}
+					/>
+				);
+			case 'accounts':
+			case 'apiKeys':
+				return (
+					<GroupsView
+						title={state.view === 'accounts' ? `Accounts by ${state.dimension}` : 'API keys'}
+						page={groupPage}
+						selected={state.cursors[state.view].selected}
+						drill={state.drill}
+						drillModels={data.panel<ModelUsage[]>('drill')?.data}
+						width={size.columns}
+					/>
+				);
+			case 'realtime':
+				return <RealtimeView page={requestPage} selected={state.cursors.realtime.selected} failedOnly={state.failedOnly} width={size.columns} />;
+			case 'postgres':
+				return <PostgresView />;
+		}
+	})();
+
+	return (
+		<Box flexDirection="column" width={size.columns} height={size.rows - 1}>
+			<Header source={source} state={state} width={size.columns} />
+			<Box flexDirection="column" height={bodyHeight} overflow="hidden">
+				{body}
+			</Box>
+			{state.overlay === 'search' ? (
+				<Text wrap="truncate-end">
+					<Text color={THEME.accent}>/</Text> {terminalSafe(state.searchDraft)}
+					<Text inverse> </Text>
+					<Text color={THEME.muted}> Enter apply · Esc clear</Text>
+				</Text>
+			) : (
+				<StatusBar state={state} data={data} now={now} width={size.columns} />
+			)}
+			<KeyHints view={state.view} width={size.columns} />
+		</Box>
+	);
+}

@@ -1,0 +1,69 @@
+import {rangeSpec, resolveRange} from '../usage/time-range.js';
+import type {Dimension, FilterName, UsageQuery, UsageSource} from '../usage/types.js';
+import {queryFilters, type DashboardState} from './dashboard-state.js';
+
+// Which queries the screen needs right now, each with its cadence and the inputs that, when they
+// change, make its data out of date. Hidden views cost nothing: their panels are not registered.
+
+export interface PanelPlan {
+	/** Multiple of the base interval: rates every tick, summaries every few, pages slower and on change. */
+	readonly every: number;
+	/** The inputs, as text: a change means reload now. */
+	readonly inputs: string;
+	readonly load: () => Promise<unknown>;
+}
+
+export const SPARKLINE_MINUTES = 30;
+const MINUTE_MS = 60_000;
+
+/** The filter that selects exactly one row of a table, by dimension. */
+const FILTER_OF: Record<Dimension | 'apiKeys', FilterName> = {account: 'account', user: 'account', provider: 'provider', channel: 'channel', group: 'group', apiKeys: 'apiKey'};
+
+export function planPanels(source: UsageSource, state: DashboardState, pageSize: number, now: () => number): Record<string, PanelPlan> {
+	// A relative range is resolved at every load, so its end keeps up with the clock.
+	const query = (forRealtime = false): UsageQuery => ({range: resolveRange(rangeSpec({preset: state.range}), now()), filters: queryFilters(state, forRealtime)});
+	const common = JSON.stringify({range: state.range, filters: state.filters, search: state.search});
+	const plans: Record<string, PanelPlan> = {
+		summary: {every: 3, inputs: common, load: () => source.summary(query())},
+		rate: {every: 1, inputs: common, load: () => source.rate(query())},
+		newest: {every: 5, inputs: '', load: () => source.newestRequestMs()},
+	};
+	if (state.overlay === 'filters') {
+		plans.facets = {every: 5, inputs: JSON.stringify({range: state.range, search: state.search}), load: () => source.facets(query())};
+	}
+	switch (state.view) {
+		case 'overview':
+			plans.timeline = {every: 1, inputs: common, load: () => source.timeline(query(), MINUTE_MS, SPARKLINE_MINUTES)};
+			plans.models = {every: 3, inputs: common, load: () => source.models(query())};
+			break;
+		case 'accounts':
+		case 'apiKeys': {
+			const table = state.view;
+			if (state.drill !== null) {
+				const filter = FILTER_OF[table === 'accounts' ? state.dimension : 'apiKeys'];
+				const drilled = (): UsageQuery => {
+					const base = query();
+					return {...base, filters: {...base.filters, [filter]: state.drill!.key}};
+				};
+				plans.drill = {every: 3, inputs: JSON.stringify([common, state.drill, state.dimension]), load: () => source.models(drilled())};
+				break;
+			}
+			const page = {...state.cursors[table], pageSize, sortKey: state.sort[table].key, sortDirection: state.sort[table].direction};
+			const request = {page: page.page, pageSize, sortKey: page.sortKey, sortDirection: page.sortDirection};
+			plans[table] = {
+				every: 5,
+				inputs: JSON.stringify([common, request, table === 'accounts' ? state.dimension : null]),
+				load: () => (table === 'accounts' ? source.groups(query(), state.dimension, request) : source.apiKeys(query(), request)),
+			};
+			break;
+		}
+		case 'realtime': {
+			const request = {page: state.cursors.realtime.page, pageSize};
+			plans.realtime = {every: 2, inputs: JSON.stringify([common, request, state.failedOnly]), load: () => source.realtime(query(true), request)};
+			break;
+		}
+		case 'postgres':
+			break;
+	}
+	return plans;
+}

@@ -1,0 +1,124 @@
+// The one keymap: input dispatch, the footer hints and the `?` help are all generated from it.
+
+export const VIEWS = ['overview', 'accounts', 'apiKeys', 'realtime', 'postgres'] as const;
+export type ViewId = (typeof VIEWS)[number];
+
+export const VIEW_TITLES: Record<ViewId, string> = {
+	overview: 'Overview',
+	accounts: 'Accounts',
+	apiKeys: 'API keys',
+	realtime: 'Realtime',
+	postgres: 'Postgres',
+};
+
+export type Command =
+	| 'quit'
+	| 'help'
+	| 'search'
+	| 'filters'
+	| 'timeRange'
+	| 'sortNext'
+	| 'sortReverse'
+	| 'dimension'
+	| 'pause'
+	| 'slower'
+	| 'faster'
+	| 'refresh'
+	| 'up'
+	| 'down'
+	| 'pageUp'
+	| 'pageDown'
+	| 'first'
+	| 'last'
+	| 'open'
+	| 'back'
+	| 'nextView'
+	| 'previousView'
+	| 'failedOnly'
+	| `view:${ViewId}`;
+
+export interface Binding {
+	readonly command: Command;
+	/** Key names as `keyName` gives them: 'q', 'ctrl+c', 'tab', 'shift+tab', 'up', 'pageup', 'return'… */
+	readonly keys: readonly string[];
+	/** Shown in the footer when set: a word or two. */
+	readonly hint?: string;
+	readonly help: string;
+	/** Only in these views; everywhere when absent. */
+	readonly views?: readonly ViewId[];
+}
+
+const TABLES: readonly ViewId[] = ['accounts', 'apiKeys', 'realtime'];
+const GROUPS: readonly ViewId[] = ['accounts', 'apiKeys'];
+
+export const KEYMAP: readonly Binding[] = [
+	{command: 'quit', keys: ['q', 'ctrl+c'], hint: 'quit', help: 'quit'},
+	{command: 'help', keys: ['?'], hint: 'help', help: 'show or hide this help'},
+	{command: 'nextView', keys: ['tab'], help: 'next view'},
+	{command: 'previousView', keys: ['shift+tab'], help: 'previous view'},
+	...VIEWS.map((view, index): Binding => ({command: `view:${view}`, keys: [String(index + 1)], help: `${VIEW_TITLES[view]} view`})),
+	{command: 'search', keys: ['/'], hint: 'search', help: 'search (Enter applies, Esc clears)'},
+	{command: 'filters', keys: ['f'], hint: 'filter', help: 'filter by a value from the data (Esc in the menu clears all)'},
+	{command: 'timeRange', keys: ['t'], hint: 'range', help: 'time range: 15m, 1h, 24h, today, 7d, 30d, all'},
+	{command: 'sortNext', keys: ['s'], hint: 'sort', help: 'next sort key', views: GROUPS},
+	{command: 'sortReverse', keys: ['r'], help: 'reverse the sort', views: GROUPS},
+	{command: 'dimension', keys: ['d'], hint: 'group by', help: 'group accounts by another dimension', views: ['accounts']},
+	{command: 'failedOnly', keys: ['x'], hint: 'failed only', help: 'show failed requests only, or all', views: ['realtime']},
+	{command: 'open', keys: ['return'], hint: 'models', help: 'the selected row by model', views: GROUPS},
+	{command: 'back', keys: ['escape'], help: 'back'},
+	{command: 'up', keys: ['up', 'k'], help: 'move up', views: TABLES},
+	{command: 'down', keys: ['down', 'j'], help: 'move down', views: TABLES},
+	{command: 'pageUp', keys: ['pageup'], help: 'previous page', views: TABLES},
+	{command: 'pageDown', keys: ['pagedown'], help: 'next page', views: TABLES},
+	{command: 'first', keys: ['home', 'g'], help: 'first page', views: TABLES},
+	{command: 'last', keys: ['end', 'G'], help: 'last page', views: TABLES},
+	{command: 'pause', keys: ['p'], hint: 'pause', help: 'pause or resume refreshing'},
+	{command: 'slower', keys: ['+'], help: 'refresh less often'},
+	{command: 'faster', keys: ['-'], help: 'refresh more often'},
+	{command: 'refresh', keys: ['R'], help: 'refresh now'},
+];
+
+/** What Ink's useInput reports, reduced to what a key name needs. */
+export interface KeyEvent {
+	readonly upArrow?: boolean;
+	readonly downArrow?: boolean;
+	readonly leftArrow?: boolean;
+	readonly rightArrow?: boolean;
+	readonly pageUp?: boolean;
+	readonly pageDown?: boolean;
+	readonly home?: boolean;
+	readonly end?: boolean;
+	readonly return?: boolean;
+	readonly escape?: boolean;
+	readonly ctrl?: boolean;
+	readonly shift?: boolean;
+	readonly tab?: boolean;
+	readonly backspace?: boolean;
+	readonly delete?: boolean;
+}
+
+/** One name per key press, as the keymap spells keys. */
+export function keyName(input: string, key: KeyEvent): string {
+	if (key.tab) return key.shift ? 'shift+tab' : 'tab';
+	if (key.upArrow) return 'up';
+	if (key.downArrow) return 'down';
+	if (key.leftArrow) return 'left';
+	if (key.rightArrow) return 'right';
+	if (key.pageUp) return 'pageup';
+	if (key.pageDown) return 'pagedown';
+	if (key.home) return 'home';
+	if (key.end) return 'end';
+	if (key.return) return 'return';
+	if (key.escape) return 'escape'; // Ink 6 also sets meta on Esc
+	if (key.backspace || key.delete) return 'backspace';
+	return key.ctrl ? `ctrl+${input}` : input;
+}
+
+export const bindingsFor = (view: ViewId): Binding[] => KEYMAP.filter(binding => binding.views === undefined || binding.views.includes(view));
+
+export function commandFor(name: string, view: ViewId): Command | undefined {
+	return bindingsFor(view).find(binding => binding.keys.includes(name))?.command;
+}
+
+const SHOWN_KEYS: Record<string, string> = {return: 'Enter', escape: 'Esc', pageup: 'PgUp', pagedown: 'PgDn', 'shift+tab': 'S-Tab', tab: 'Tab', up: '↑', down: '↓', home: 'Home', end: 'End', 'ctrl+c': 'C-c'};
+export const shownKey = (name: string): string => SHOWN_KEYS[name] ?? name;

@@ -1,0 +1,69 @@
+import {useEffect, useReducer, useRef} from 'react';
+import {PollScheduler, type PanelState} from '../poll/poll-scheduler.js';
+import type {UsageSource} from '../usage/types.js';
+import {planPanels, type PanelPlan} from './dashboard-panels.js';
+import type {DashboardState} from './dashboard-state.js';
+
+export interface DashboardData {
+	panel<T>(id: string): PanelState<T> | undefined;
+	refreshNow(): void;
+}
+
+/**
+ * Keeps the scheduler's panels in step with the screen: adds what the view needs, removes what
+ * it no longer shows, reloads a panel when its inputs change. Loads always read the newest plan,
+ * so an invalidated panel runs the new query.
+ */
+export function useDashboardData(source: UsageSource, state: DashboardState, pageSize: number, now: () => number = Date.now): DashboardData {
+	const [, rerender] = useReducer((count: number) => count + 1, 0);
+	const schedulerRef = useRef<PollScheduler | null>(null);
+	schedulerRef.current ??= new PollScheduler({baseIntervalMs: state.intervalMs});
+	const scheduler = schedulerRef.current;
+	const plans = useRef<Record<string, PanelPlan>>({});
+	const registered = useRef(new Map<string, string>());
+	plans.current = planPanels(source, state, pageSize, now);
+
+	useEffect(() => {
+		const unsubscribe = scheduler.subscribe(rerender);
+		scheduler.start();
+		return () => {
+			unsubscribe();
+			scheduler.stop();
+		};
+	}, [scheduler]);
+
+	useEffect(() => {
+		for (const [id, plan] of Object.entries(plans.current)) {
+			const inputs = registered.current.get(id);
+			if (inputs === undefined) {
+				scheduler.add({id, every: plan.every, load: () => plans.current[id]!.load()});
+			} else if (inputs !== plan.inputs) {
+				scheduler.invalidate(id);
+			}
+			registered.current.set(id, plan.inputs);
+		}
+		for (const id of [...registered.current.keys()]) {
+			if (!(id in plans.current)) {
+				scheduler.remove(id);
+				registered.current.delete(id);
+			}
+		}
+	});
+
+	useEffect(() => {
+		if (state.paused) {
+			scheduler.pause();
+		} else {
+			scheduler.resume();
+		}
+	}, [scheduler, state.paused]);
+
+	useEffect(() => {
+		scheduler.setBaseInterval(state.intervalMs);
+	}, [scheduler, state.intervalMs]);
+
+	return {
+		panel: <T,>(id: string) => (registered.current.has(id) ? scheduler.state<T>(id) : undefined),
+		refreshNow: () => scheduler.refreshNow(),
+	};
+}

@@ -1,0 +1,46 @@
+import {Box, Text} from 'ink';
+import {compact, milliseconds, percent, thousands, usd} from '../../output/format.js';
+import {modelColumns} from '../../output/usage-columns.js';
+import type {ModelUsage, Rate, Summary, TimelineBucket} from '../../usage/types.js';
+import {DataTable} from '../components/data-table.js';
+import {Sparkline} from '../components/sparkline.js';
+import {SPARKLINE_MINUTES} from '../dashboard-panels.js';
+import {THEME} from '../theme.js';
+
+interface Props {
+	readonly summary: Summary | undefined;
+	readonly rate: Rate | undefined;
+	readonly timeline: readonly TimelineBucket[] | undefined;
+	readonly models: readonly ModelUsage[] | undefined;
+	readonly width: number;
+	readonly height: number;
+}
+
+/** Lines above the models table: two KPI lines, a blank, two sparklines, a blank. */
+export const OVERVIEW_CHROME = 6;
+
+export function OverviewView({summary, rate, timeline, models, width, height}: Props) {
+	const requests = summary?.totalRequests ?? 0;
+	const success = requests === 0 ? 1 : (summary?.successCount ?? 0) / requests;
+	const perMinute = (pick: (bucket: TimelineBucket) => number) => (timeline ?? []).map(pick);
+	const peak = (values: number[]) => `last ${SPARKLINE_MINUTES} min · peak ${compact(Math.max(0, ...values))}/min`;
+	return (
+		<Box flexDirection="column">
+			<Text wrap="truncate-end">
+				<Text bold>{thousands(requests)}</Text> requests · <Text color={success < 0.85 ? THEME.error : success < 0.95 ? THEME.warn : THEME.ok}>{percent(success)}</Text> ok ·
+				rpm <Text bold>{thousands(rate?.rpm ?? 0)}</Text> · tpm <Text bold>{compact(rate?.tpm ?? 0)}</Text> · cost <Text bold>{usd(summary?.costUsd ?? 0)}</Text>
+				{summary !== undefined && summary.unpricedRequests > 0 ? <Text color={THEME.warn}> + {thousands(summary.unpricedRequests)} unpriced</Text> : null} · latency{' '}
+				{milliseconds(summary?.latencyMsAvg ?? null)}
+			</Text>
+			<Text wrap="truncate-end" color={THEME.muted}>
+				tokens in {compact(summary?.tokens.input ?? 0)} · out {compact(summary?.tokens.output ?? 0)} · cached {compact(summary?.tokens.cached ?? 0)} · reasoning{' '}
+				{compact(summary?.tokens.reasoning ?? 0)}
+			</Text>
+			<Text> </Text>
+			<Sparkline label="requests/min" values={perMinute(b => b.requests)} summary={peak(perMinute(b => b.requests))} />
+			<Sparkline label="tokens/min" values={perMinute(b => b.tokens)} summary={peak(perMinute(b => b.tokens))} />
+			<Text> </Text>
+			<DataTable columns={modelColumns} rows={(models ?? []).slice(0, Math.max(1, height - OVERVIEW_CHROME - 1))} width={width} empty="no requests in this range" />
+		</Box>
+	);
+}

@@ -1,0 +1,29 @@
+import {Box, Text} from 'ink';
+import {thousands} from '../../output/format.js';
+import {requestColumns} from '../../output/usage-columns.js';
+import type {RequestPage} from '../../usage/types.js';
+import {DataTable} from '../components/data-table.js';
+import {THEME} from '../theme.js';
+import {pagesOf} from './groups-view.js';
+
+interface Props {
+	readonly page: RequestPage | undefined;
+	readonly selected: number;
+	readonly failedOnly: boolean;
+	readonly width: number;
+}
+
+export function RealtimeView({page, selected, failedOnly, width}: Props) {
+	return (
+		<Box flexDirection="column">
+			<Text wrap="truncate-end">
+				<Text bold>Requests</Text>
+				<Text color={THEME.muted}>
+					{' '}
+					· newest first{failedOnly ? ' · failed only' : ''} · page {page?.page ?? 1}/{pagesOf(page)} · {thousands(page?.totalItems ?? 0)} items
+				</Text>
+			</Text>
+			<DataTable columns={requestColumns} rows={page?.items ?? []} width={width} selected={selected} tone={row => (row.status === 'failed' ? 'error' : undefined)} empty="no requests in this range" />
+		</Box>
+	);
+}

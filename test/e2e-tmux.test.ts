@@ -1,0 +1,64 @@
+import {execFileSync} from 'node:child_process';
+import {mkdtempSync, readdirSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {afterAll, describe, expect, it} from 'vitest';
+import {packageRoot} from '../source/fixtures/fixture-files.js';
+
+// The real binary in a real terminal (tmux), as an operator runs it: keys in, screen out.
+// CI is unset for the app: Ink draws only the last frame when it thinks it runs in CI.
+
+const session = `relaytop-e2e-${process.pid}`;
+const scratch = mkdtempSync(join(tmpdir(), 'relaytop-e2e-'));
+const tmux = (...args: string[]) => execFileSync('tmux', args, {encoding: 'utf8'});
+const screen = () => tmux('capture-pane', '-p', '-t', session);
+
+async function until(ready: (text: string) => boolean, what: string, timeoutMs = 20_000): Promise<string> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const text = screen();
+		if (ready(text)) {
+			return text;
+		}
+		if (Date.now() > deadline) {
+			throw new Error(`${what} never showed; the screen:\n${text}`);
+		}
+		await new Promise(resolve => setTimeout(resolve, 100));
+	}
+}
+
+afterAll(() => {
+	try {
+		tmux('kill-session', '-t', session);
+	} catch {
+		// already gone
+	}
+	rmSync(scratch, {recursive: true, force: true});
+});
+
+describe('relaytop in tmux', () => {
+	it('runs the moving demo, follows keys, re-lays out on resize, and quits restoring the terminal', async () => {
+		const cli = join(packageRoot(), 'dist', 'source', 'cli.js');
+		// The demo's temporary copy goes to our own folder, so we can see it come and go.
+		const command = `env -u CI TMPDIR=${scratch} ${process.execPath} ${cli}; echo "relaytop exited with $?"; sleep 60`;
+		tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', command);
+
+		const overview = await until(text => text.includes('requests/min') && /rpm [1-9]/u.test(text), 'the overview');
+		expect(overview).toContain('1 Overview');
+		expect(readdirSync(scratch).filter(name => name.startsWith('relaytop-demo-'))).toHaveLength(1);
+
+		tmux('send-keys', '-t', session, '2');
+		const narrow = await until(text => text.includes('Accounts by user') && text.includes('alice'), 'the accounts view');
+		expect(narrow).not.toContain('cached');
+		expect(narrow.split('\n').every(line => line.length <= 100)).toBe(true);
+
+		tmux('resize-window', '-t', session, '-x', '160', '-y', '40');
+		await until(text => text.includes('cached') && text.includes('output'), 'the wide layout');
+
+		tmux('send-keys', '-t', session, 'q');
+		const after = await until(text => text.includes('relaytop exited with'), 'the exit');
+		expect(after).toContain('relaytop exited with 0');
+		expect(after).not.toContain('Accounts by user'); // the alternate screen was left
+		expect(readdirSync(scratch).filter(name => name.startsWith('relaytop-demo-'))).toEqual([]);
+	});
+});

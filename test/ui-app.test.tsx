@@ -1,0 +1,293 @@
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import Database from 'better-sqlite3';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {createDemoStore, type DemoStore} from '../source/demo/demo-store.js';
+import {openTarget} from '../source/sources/open-target.js';
+import {App} from '../source/ui/app.js';
+import {initialState, type DashboardState} from '../source/ui/dashboard-state.js';
+import {KEYMAP} from '../source/ui/keymap.js';
+import type {UsageSource} from '../source/usage/types.js';
+import {KEY, renderInk} from './support/render-ink.js';
+
+// The dashboard on a real copy of the new-api fixture whose requests end now. Screens are read
+// as text; every binding of the keymap is pressed at least once.
+
+let store: DemoStore;
+let source: UsageSource;
+
+beforeAll(() => {
+	store = createDemoStore();
+	source = openTarget(store.path);
+});
+
+afterAll(async () => {
+	await source.close();
+	store.remove();
+});
+
+const SIZE = {columns: 120, rows: 30};
+
+function start(state: Partial<DashboardState> = {}, size = SIZE, on: UsageSource = source) {
+	const initial = {...initialState(on.capabilities.dimensions), ...state};
+	return renderInk(<App source={on} initial={initial} />, size);
+}
+
+const headingOf = (frame: string) => frame.split('\n')[1] ?? '';
+
+/** The real source with another summary(): every other query still reaches the database. */
+const withSummary = (summary: UsageSource['summary']): UsageSource => Object.assign(Object.create(source) as UsageSource, {summary});
+
+describe('views', () => {
+	it('opens on the overview: KPIs, sparklines of the last 30 minutes, the top models', async () => {
+		const app = start();
+		const frame = await app.until(screen => screen.includes('gpt-4o-mini') && /rpm [1-9]/u.test(screen));
+		expect(frame).toMatch(/[\d,]+ requests · [\d.]+% ok · rpm \d+ · tpm [\d.]+k? · cost \$[\d.]+/u);
+		expect(frame).toContain('tokens in');
+		expect(frame).toMatch(/requests\/min [▁▂▃▄▅▆▇█]{30} last 30 min/u);
+		expect(frame).toMatch(/tokens\/min +[▁▂▃▄▅▆▇█]{30}/u);
+		expect(frame).toContain('● live · updated');
+		app.unmount();
+	});
+
+	it.each([
+		['2', 'Accounts by user'],
+		['3', 'API keys'],
+		['4', 'Requests · newest first'],
+		['5', 'PostgreSQL'],
+		['1', 'requests/min'],
+	])('key %s shows its view', async (key, text) => {
+		const app = start({view: key === '1' ? 'postgres' : 'overview'});
+		app.press(key);
+		await app.until(screen => screen.includes(text));
+		app.unmount();
+	});
+
+	it('cycles views with Tab and Shift-Tab', async () => {
+		const app = start();
+		app.press(KEY.tab);
+		await app.until(screen => screen.includes('Accounts by user'));
+		app.press(KEY.shiftTab, KEY.shiftTab);
+		await app.until(screen => screen.includes('relaytop can show PostgreSQL') || screen.includes('PostgreSQL'));
+		app.unmount();
+	});
+});
+
+describe('tables', () => {
+	it('sorts by the next key with s and reverses with r, from the first page', async () => {
+		const app = start({view: 'accounts'});
+		await app.until(screen => headingOf(screen).includes('sorted by totalCalls ▼'));
+		app.press('s');
+		await app.until(screen => headingOf(screen).includes('sorted by successCalls ▼'));
+		app.press('r');
+		const frame = await app.until(screen => headingOf(screen).includes('sorted by successCalls ▲'));
+		expect(headingOf(frame)).toContain('page 1/');
+		app.unmount();
+	});
+
+	it('pages with PgDn, PgUp, End and Home, and says where it is', async () => {
+		const app = start({view: 'apiKeys'});
+		const first = await app.until(screen => /page 1\/\d+ · [1-9]/u.test(headingOf(screen)));
+		const pages = Number(/page 1\/(\d+)/u.exec(headingOf(first))![1]);
+		expect(pages).toBeGreaterThan(2);
+		app.press(KEY.pageDown);
+		await app.until(screen => headingOf(screen).includes(`page 2/${pages}`));
+		app.press(KEY.end);
+		await app.until(screen => headingOf(screen).includes(`page ${pages}/${pages}`));
+		app.press(KEY.pageDown); // past the end stays on the last page
+		await app.until(screen => headingOf(screen).includes(`page ${pages}/${pages}`));
+		app.press(KEY.pageUp);
+		await app.until(screen => headingOf(screen).includes(`page ${pages - 1}/${pages}`));
+		app.press(KEY.home);
+		await app.until(screen => headingOf(screen).includes(`page 1/${pages}`));
+		app.press('G', 'g');
+		await app.until(screen => headingOf(screen).includes(`page 1/${pages}`));
+		app.unmount();
+	});
+
+	it('moves the cursor with j, k and the arrows, and Enter drills into the selected row by model; Esc goes back', async () => {
+		const app = start({view: 'accounts'});
+		const frame = await app.until(screen => screen.includes('alice'));
+		const rows = frame.split('\n').slice(3, 6).map(line => line.trim().split(/\s{2,}/u)[0]!);
+		app.press('j', 'j', 'k', KEY.down, KEY.up, 'j'); // 1, 2, 1, 2, 1, 2: the third row
+		app.press(KEY.enter);
+		await app.until(screen => headingOf(screen).startsWith(`${rows[2]} by model`));
+		app.press(KEY.escape);
+		await app.until(screen => headingOf(screen).includes('Accounts by user'));
+		app.unmount();
+	});
+
+	it('groups accounts by the next dimension with d', async () => {
+		const app = start({view: 'accounts'});
+		await app.until(screen => screen.includes('Accounts by user'));
+		app.press('d');
+		await app.until(screen => screen.includes('Accounts by channel') && screen.includes('openai-main'));
+		app.press('d');
+		await app.until(screen => screen.includes('Accounts by group') && screen.includes('svip'));
+		app.unmount();
+	});
+
+	it('shows failed requests only with x, and all again', async () => {
+		const app = start({view: 'realtime'});
+		await app.until(screen => screen.includes(' ok '));
+		app.press('x');
+		const failed = await app.until(screen => headingOf(screen).includes('failed only') && screen.includes('FAILED'));
+		const rows = failed.split('\n').slice(3, -3).filter(line => /^\d\d-\d\d /u.test(line));
+		expect(rows.length).toBeGreaterThan(3);
+		expect(rows.every(line => line.includes('FAILED'))).toBe(true);
+		app.press('x');
+		await app.until(screen => !headingOf(screen).includes('failed only'));
+		app.unmount();
+	});
+});
+
+describe('search, filters and time', () => {
+	it('searches with /: Enter applies, Esc clears, backspace erases', async () => {
+		const app = start({view: 'accounts'});
+		await app.until(screen => screen.includes('bob'));
+		app.press('/', 'a', 'l', 'x', KEY.backspace, 'i');
+		await app.until(screen => screen.includes('/ ali'));
+		app.press(KEY.enter);
+		const found = await app.until(screen => screen.includes('search "ali"') && screen.includes('alice') && !screen.includes('bob'));
+		expect(found).not.toContain('/ ali');
+		app.press('/', KEY.escape);
+		await app.until(screen => !screen.includes('search "ali"') && screen.includes('bob'));
+		app.unmount();
+	});
+
+	it('filters by a value from the data with f; c clears every filter', async () => {
+		const app = start({view: 'accounts'});
+		await app.until(screen => screen.includes('bob'));
+		app.press('f');
+		await app.until(screen => screen.includes('Filter by'));
+		app.press(KEY.enter); // account
+		await app.until(screen => screen.includes('account · Enter choose') && screen.includes('alice'));
+		app.press('j', KEY.enter); // the first account after "any"
+		const filtered = await app.until(screen => /account=\S+/u.test(screen.split('\n')[0]!));
+		const chosen = /account=(\S+)/u.exec(filtered.split('\n')[0]!)![1]!;
+		await app.until(screen => screen.includes('1 items') && screen.includes(chosen));
+		app.press('f', 'c');
+		await app.until(screen => !screen.split('\n')[0]!.includes('account=') && screen.includes('40 items'));
+		app.unmount();
+	});
+
+	it('cycles the time range with t', async () => {
+		const app = start();
+		await app.until(screen => screen.includes('range 24h'));
+		app.press('t');
+		await app.until(screen => screen.includes('range today'));
+		app.press('t', 't', 't');
+		await app.until(screen => screen.includes('range all'));
+		app.press('t');
+		await app.until(screen => screen.includes('range 15m'));
+		app.unmount();
+	});
+});
+
+describe('refreshing', () => {
+	it('pauses and resumes with p, and changes the interval with + and -', async () => {
+		const app = start();
+		await app.until(screen => screen.includes('● live'));
+		app.press('p');
+		await app.until(screen => screen.includes('PAUSED'));
+		app.press('p', '+');
+		await app.until(screen => screen.includes('live') && screen.includes('every 5 s'));
+		app.press('-', '-');
+		await app.until(screen => screen.includes('every 1 s'));
+		app.unmount();
+	});
+
+	it('keeps the last good figures on screen, marked stale with the error, when the source starts failing', async () => {
+		let failing = false;
+		const flaky = withSummary(query => (failing ? Promise.reject(new Error('database is locked\nsecond line')) : source.summary(query)));
+		const app = start({intervalMs: 1000}, SIZE, flaky);
+		const good = await app.until(screen => /^[1-9][\d,]* requests/mu.test(screen));
+		const requests = /^([1-9][\d,]*) requests/mu.exec(good)![1];
+		failing = true;
+		app.press('R');
+		const stale = await app.until(screen => screen.includes('stale: database is locked'));
+		expect(stale).toContain(`${requests} requests`);
+		expect(stale).not.toContain('second line');
+		failing = false;
+		app.press('R');
+		await app.until(screen => !screen.includes('stale:') && screen.includes('● live'));
+		app.unmount();
+	});
+
+	it('refreshes now with R', async () => {
+		let calls = 0;
+		const counting = withSummary(query => (calls++, source.summary(query)));
+		const app = start({intervalMs: 60_000}, SIZE, counting);
+		await app.until(() => calls === 1);
+		app.press('R');
+		await app.until(() => calls === 2);
+		app.unmount();
+	});
+});
+
+describe('help', () => {
+	it('lists every binding of the view from the keymap with ?, and hides it again', async () => {
+		const app = start({view: 'accounts'});
+		app.press('?');
+		const help = await app.until(screen => screen.includes('Keys'));
+		for (const binding of KEYMAP.filter(b => b.views === undefined || b.views.includes('accounts')).slice(0, SIZE.rows - 8)) {
+			expect(help).toContain(binding.help);
+		}
+		app.press('?');
+		await app.until(screen => screen.includes('Accounts by user'));
+		app.unmount();
+	});
+
+	it('quits with q', async () => {
+		const app = start();
+		const exited = app.waitUntilExit();
+		app.press('q');
+		await expect(exited).resolves.toBeUndefined();
+	});
+});
+
+describe('the terminal', () => {
+	it('fits 80×24 and is one row shorter than the terminal', async () => {
+		const app = start({view: 'apiKeys'}, {columns: 80, rows: 24});
+		const frame = await app.until(screen => screen.includes('items'));
+		const lines = frame.split('\n');
+		expect(lines.length).toBeLessThanOrEqual(23);
+		expect(lines.every(line => [...line].length <= 80)).toBe(true);
+		app.unmount();
+	});
+
+	it('lays out again on resize', async () => {
+		const app = start({view: 'accounts'}, {columns: 80, rows: 24});
+		await app.until(screen => screen.includes('alice') && !screen.includes('output'));
+		app.stdout.resize(160, 40);
+		const wide = await app.until(screen => screen.includes('output') && screen.includes('cached'));
+		expect(wide.split('\n').length).toBeLessThanOrEqual(39);
+		app.unmount();
+	});
+
+	it('shows escape sequences from the database as visible text and sends none to the terminal', async () => {
+		const folder = mkdtempSync(join(tmpdir(), 'relaytop-hostile-'));
+		const path = join(folder, 'logs.sqlite');
+		const db = new Database(path);
+		db.exec("CREATE TABLE logs (id integer PRIMARY KEY, created_at integer, type integer, username text DEFAULT '', token_name text DEFAULT '', model_name text DEFAULT '', quota integer DEFAULT 0, prompt_tokens integer DEFAULT 0, completion_tokens integer DEFAULT 0, channel_id integer)");
+		const now = Math.floor(Date.now() / 1000);
+		db.prepare('INSERT INTO logs (created_at, type, username, token_name, model_name, quota, prompt_tokens, completion_tokens, channel_id) VALUES (?, 2, ?, ?, ?, 100, 10, 5, 1)').run(now - 5, 'wipe\u001b[2Jscreen', 'blink\u001b[5mkey', 'model\u001b]0;title\u0007');
+		db.close();
+		const hostile = openTarget(path);
+		const app = start({view: 'accounts'}, SIZE, hostile);
+		const accounts = await app.until(screen => screen.includes('wipe␛[2Jscreen'));
+		app.press('3');
+		const keys = await app.until(screen => screen.includes('blink␛[5mkey'));
+		app.press('1');
+		const overview = await app.until(screen => screen.includes('model␛]0;title␇'));
+		for (const frame of [accounts, keys, overview]) {
+			expect(frame).not.toContain('\u001b[2J');
+			expect(frame).not.toContain('\u001b[5m');
+			expect(frame).not.toContain('\u0007');
+		}
+		app.unmount();
+		await hostile.close();
+		rmSync(folder, {recursive: true, force: true});
+	});
+});
