@@ -128,6 +128,16 @@ describe('tables', () => {
 		app.unmount();
 	});
 
+	it('shows each stream\'s recent outcomes, ending with the newest request\'s own', async () => {
+		const app = start({view: 'realtime'});
+		const frame = await app.until(screen => screen.includes('recent') && /^\d\d-\d\d \S+ +(ok|FAILED) +[.x]+ /mu.test(screen));
+		const rows = frame.split('\n').filter(line => /^\d\d-\d\d /u.test(line));
+		const newest = /^\S+ \S+ +(ok|FAILED) +([.x]+) /u.exec(rows[0]!)!;
+		expect(newest[2]!.at(-1)).toBe(newest[1] === 'ok' ? '.' : 'x');
+		expect(rows.every(line => /^\S+ \S+ +(ok|FAILED) +[.x]{1,10} /u.test(line))).toBe(true);
+		app.unmount();
+	});
+
 	it('shows failed requests only with x, and all again', async () => {
 		const app = start({view: 'realtime'});
 		await app.until(screen => screen.includes(' ok '));

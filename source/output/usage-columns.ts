@@ -52,3 +52,10 @@ export const requestColumns: TextColumn<RequestRecord>[] = [
 	{title: 'latency', width: 8, align: 'right', drop: 1, value: r => milliseconds(r.latencyMs)},
 	{title: 'cost', width: 9, align: 'right', value: r => (r.costUsd === null ? '--' : usd(r.costUsd))},
 ];
+
+/** The request log with each row's stream pattern (its recent outcomes) after the status. */
+export const requestColumnsWithRecent = (recent: (row: RequestRecord) => string): TextColumn<RequestRecord>[] => [
+	...requestColumns.slice(0, 2),
+	{title: 'recent', width: 10, drop: 3, value: recent},
+	...requestColumns.slice(2),
+];

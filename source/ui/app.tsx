@@ -245,7 +245,7 @@ export function App({source, initial}: Props) {
 					/>
 				);
 			case 'realtime':
-				return <RealtimeView page={requestPage} selected={state.cursors.realtime.selected} failedOnly={state.failedOnly} width={size.columns} />;
+				return <RealtimeView page={requestPage} recent={data.panel<RequestPage>('recent')?.data} selected={state.cursors.realtime.selected} failedOnly={state.failedOnly} width={size.columns} />;
 			case 'postgres':
 				return <PostgresView />;
 		}

@@ -14,6 +14,7 @@ export interface PanelPlan {
 }
 
 export const SPARKLINE_MINUTES = 30;
+export const RECENT_WINDOW = 500;
 const MINUTE_MS = 60_000;
 
 /** The filter that selects exactly one row of a table, by dimension. */
@@ -60,6 +61,8 @@ export function planPanels(source: UsageSource, state: DashboardState, pageSize:
 		case 'realtime': {
 			const request = {page: state.cursors.realtime.page, pageSize};
 			plans.realtime = {every: 2, inputs: JSON.stringify([common, request, state.failedOnly]), load: () => source.realtime(query(true), request)};
+			// The newest requests of every stream, successes included, for the recent-outcome patterns.
+			plans.recent = {every: 2, inputs: common, load: () => source.realtime(query(), {page: 1, pageSize: RECENT_WINDOW})};
 			break;
 		}
 		case 'postgres':

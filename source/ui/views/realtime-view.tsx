@@ -1,6 +1,7 @@
 import {Box, Text} from 'ink';
 import {thousands} from '../../output/format.js';
-import {requestColumns} from '../../output/usage-columns.js';
+import {requestColumnsWithRecent} from '../../output/usage-columns.js';
+import {outcomePattern, recentOutcomes, streamOf} from '../../usage/stream-patterns.js';
 import type {RequestPage} from '../../usage/types.js';
 import {DataTable} from '../components/data-table.js';
 import {THEME} from '../theme.js';
@@ -8,12 +9,15 @@ import {pagesOf} from './groups-view.js';
 
 interface Props {
 	readonly page: RequestPage | undefined;
+	/** The newest requests of the range, for each stream's recent outcomes. */
+	readonly recent: RequestPage | undefined;
 	readonly selected: number;
 	readonly failedOnly: boolean;
 	readonly width: number;
 }
 
-export function RealtimeView({page, selected, failedOnly, width}: Props) {
+export function RealtimeView({page, recent, selected, failedOnly, width}: Props) {
+	const outcomes = recentOutcomes(recent?.items ?? []);
 	return (
 		<Box flexDirection="column">
 			<Text wrap="truncate-end">
@@ -23,7 +27,7 @@ export function RealtimeView({page, selected, failedOnly, width}: Props) {
 					· newest first{failedOnly ? ' · failed only' : ''} · page {page?.page ?? 1}/{pagesOf(page)} · {thousands(page?.totalItems ?? 0)} items
 				</Text>
 			</Text>
-			<DataTable columns={requestColumns} rows={page?.items ?? []} width={width} selected={selected} tone={row => (row.status === 'failed' ? 'error' : undefined)} empty="no requests in this range" />
+			<DataTable columns={requestColumnsWithRecent(row => outcomePattern(outcomes.get(streamOf(row)) ?? []))} rows={page?.items ?? []} width={width} selected={selected} tone={row => (row.status === 'failed' ? 'error' : undefined)} empty="no requests in this range" />
 		</Box>
 	);
 }
