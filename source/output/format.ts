@@ -48,6 +48,12 @@ export function localTime(ms: number): string {
 	return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
+/** A request's time in a log: the clock alone when it is from today, the day and minute otherwise. */
+export function logTime(ms: number, nowMs: number = Date.now()): string {
+	const full = localTime(ms);
+	return full.slice(0, 10) === localTime(nowMs).slice(0, 10) ? full.slice(11) : full.slice(5, 16);
+}
+
 /** Local time without the year, for table rows under a header that has it. */
 export function shortTime(ms: number): string {
 	return localTime(ms).slice(5);

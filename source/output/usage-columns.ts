@@ -1,5 +1,5 @@
 // Column sets shared by the text frame and the dashboard.
-import {compact, milliseconds, percent, shortTime, thousands, usd} from './format.js';
+import {compact, logTime, milliseconds, percent, shortTime, thousands, usd} from './format.js';
 import type {TextColumn} from './text-table.js';
 import type {GroupUsage, ModelUsage, RequestRecord, SortDirection, SortKey} from '../usage/types.js';
 
@@ -43,19 +43,19 @@ export const modelColumns: TextColumn<ModelUsage>[] = [
 ];
 
 export const requestColumns: TextColumn<RequestRecord>[] = [
-	{title: 'time', width: 14, value: r => shortTime(r.timestampMs)},
-	{title: 'status', width: 6, value: r => (r.status === 'success' ? 'ok' : 'FAILED')},
-	{title: 'model', min: 18, max: 32, value: r => r.model},
-	{title: 'account', min: 10, max: 32, value: r => r.account},
-	{title: 'key', width: 19, drop: 2, value: r => maskedKey(r.apiKeyLabel)},
+	{title: 'time', width: 11, value: r => logTime(r.timestampMs)},
+	{title: 'status', width: 6, value: r => (r.status === 'success' ? 'ok' : 'FAIL')},
+	{title: 'model', min: 14, max: 32, value: r => r.model},
+	{title: 'account', min: 8, max: 32, value: r => r.account},
+	{title: 'key', width: 19, drop: 3, value: r => maskedKey(r.apiKeyLabel)},
 	{title: 'tokens', width: 7, align: 'right', value: r => compact(r.totalTokens)},
-	{title: 'latency', width: 8, align: 'right', drop: 1, value: r => milliseconds(r.latencyMs)},
+	{title: 'latency', width: 8, align: 'right', drop: 2, value: r => milliseconds(r.latencyMs)},
 	{title: 'cost', width: 9, align: 'right', value: r => (r.costUsd === null ? '--' : usd(r.costUsd))},
 ];
 
 /** The request log with each row's stream pattern (its recent outcomes) after the status. */
 export const requestColumnsWithRecent = (recent: (row: RequestRecord) => string): TextColumn<RequestRecord>[] => [
 	...requestColumns.slice(0, 2),
-	{title: 'recent', width: 10, drop: 3, value: recent},
+	{title: 'recent', width: 10, drop: 1, value: recent},
 	...requestColumns.slice(2),
 ];

@@ -6,10 +6,10 @@ export function PostgresView() {
 	return (
 		<Box flexDirection="column">
 			<Text bold>PostgreSQL</Text>
-			<Text>Live server activity (sessions, blocking, top statements, table health) appears here</Text>
-			<Text>when relaytop reads new-api&apos;s logs from PostgreSQL:</Text>
+			<Text>Sessions, blocking, top statements and table health show here</Text>
+			<Text>when relaytop reads new-api&apos;s logs from a PostgreSQL server:</Text>
 			<Text color={THEME.accent}>  relaytop postgres://user@host:5432/newapi</Text>
-			<Text color={THEME.muted}>This source is not PostgreSQL, so there is nothing to show.</Text>
+			<Text color={THEME.muted}>This source is a SQLite file: there is no server to watch.</Text>
 		</Box>
 	);
 }
