@@ -61,4 +61,16 @@ describe('relaytop in tmux', () => {
 		expect(after).not.toContain('Accounts by user'); // the alternate screen was left
 		expect(readdirSync(scratch).filter(name => name.startsWith('relaytop-demo-'))).toEqual([]);
 	});
+
+	it('draws no colour with NO_COLOR, and keeps the screen within the pane', async () => {
+		tmux('kill-session', '-t', session);
+		const cli = join(packageRoot(), 'dist', 'source', 'cli.js');
+		const command = `env -u CI NO_COLOR=1 TMPDIR=${scratch} ${process.execPath} ${cli}; sleep 60`;
+		tmux('new-session', '-d', '-s', session, '-x', '90', '-y', '26', command);
+		await until(text => text.includes('requests/min') && text.includes('● live'), 'the overview');
+		const styled = tmux('capture-pane', '-p', '-e', '-t', session);
+		expect(styled).not.toMatch(/\u001b\[[0-9;]*(?:3[0-7]|9[0-7]|38;)/u); // no foreground colour
+		expect(styled.split('\n').filter(line => line !== '').length).toBeLessThanOrEqual(25);
+		tmux('send-keys', '-t', session, 'q');
+	});
 });

@@ -51,7 +51,7 @@ describe('views', () => {
 		expect(frame).toContain('tokens in');
 		expect(frame).toMatch(/requests\/min [▁▂▃▄▅▆▇█]{30} last 30 min/u);
 		expect(frame).toMatch(/tokens\/min +[▁▂▃▄▅▆▇█]{30}/u);
-		expect(frame).toContain('● live · updated');
+		expect(frame).toContain('● live · new-api (SQLite) · updated');
 		app.unmount();
 	});
 

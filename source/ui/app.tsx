@@ -48,12 +48,12 @@ function visiblePanels(data: DashboardData): Array<PanelState<unknown>> {
 		.filter((panel): panel is PanelState<unknown> => panel !== undefined);
 }
 
-function StatusBar({state, data, now, width}: {readonly state: DashboardState; readonly data: DashboardData; readonly now: number; readonly width: number}) {
+function StatusBar({source, state, data, now, width}: {readonly source: UsageSource; readonly state: DashboardState; readonly data: DashboardData; readonly now: number; readonly width: number}) {
 	const panels = visiblePanels(data);
 	const freshest = panels.filter(p => p.lastSuccessAt !== undefined).sort((a, b) => b.lastSuccessAt! - a.lastSuccessAt!)[0];
 	const failed = panels.find(p => p.error !== undefined);
 	const age = freshest?.lastSuccessAt === undefined ? 'loading…' : `updated ${Math.max(0, Math.round((now - freshest.lastSuccessAt) / 1000))} s ago in ${milliseconds(freshest.lastDurationMs ?? null)}`;
-	const parts = [state.paused ? 'PAUSED' : 'live', age, `every ${state.intervalMs / 1000} s`];
+	const parts = [state.paused ? 'PAUSED' : 'live', SOURCE_NAMES[source.kind], age, `every ${state.intervalMs / 1000} s`];
 	return (
 		<Text wrap="truncate-end">
 			<Text color={state.paused ? THEME.warn : THEME.ok}>{state.paused ? '‖ ' : '● '}</Text>
@@ -63,7 +63,7 @@ function StatusBar({state, data, now, width}: {readonly state: DashboardState; r
 	);
 }
 
-function Header({source, state, width}: {readonly source: UsageSource; readonly state: DashboardState; readonly width: number}) {
+function Header({state, width}: {readonly state: DashboardState; readonly width: number}) {
 	const filters = Object.entries(state.filters).map(([field, value]) => `${field}=${value}`);
 	const context = [`range ${state.range}`, ...filters, ...(state.search === '' ? [] : [`search "${state.search}"`])].join(' · ');
 	return (
@@ -74,7 +74,7 @@ function Header({source, state, width}: {readonly source: UsageSource; readonly 
 			{VIEWS.map((view, index) => (
 				<Text key={view} inverse={view === state.view}>{` ${index + 1} ${VIEW_TITLES[view]} `}</Text>
 			))}
-			<Text color={THEME.muted}>{terminalSafe(truncate(` ${context} · ${SOURCE_NAMES[source.kind]}`, Math.max(10, width - 60)))}</Text>
+			<Text color={THEME.muted}>{terminalSafe(truncate(` ${context}`, Math.max(10, width - 60)))}</Text>
 		</Text>
 	);
 }
@@ -253,7 +253,7 @@ export function App({source, initial}: Props) {
 
 	return (
 		<Box flexDirection="column" width={size.columns} height={size.rows - 1}>
-			<Header source={source} state={state} width={size.columns} />
+			<Header state={state} width={size.columns} />
 			<Box flexDirection="column" height={bodyHeight} overflow="hidden">
 				{body}
 			</Box>
@@ -264,7 +264,7 @@ export function App({source, initial}: Props) {
 					<Text color={THEME.muted}> Enter apply · Esc clear</Text>
 				</Text>
 			) : (
-				<StatusBar state={state} data={data} now={now} width={size.columns} />
+				<StatusBar source={source} state={state} data={data} now={now} width={size.columns} />
 			)}
 			<KeyHints view={state.view} width={size.columns} />
 		</Box>
