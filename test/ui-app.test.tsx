@@ -250,10 +250,17 @@ describe('help', () => {
 		app.unmount();
 	});
 
-	it('quits with q', async () => {
+	it.each([['q', 'q'], ['Ctrl-C', KEY.ctrlC]])('quits with %s', async (_name, key) => {
 		const app = start();
 		const exited = app.waitUntilExit();
-		app.press('q');
+		app.press(key);
+		await expect(exited).resolves.toBeUndefined();
+	});
+
+	it('quits with Ctrl-C even while typing a search', async () => {
+		const app = start();
+		const exited = app.waitUntilExit();
+		app.press('/', 'a', KEY.ctrlC);
 		await expect(exited).resolves.toBeUndefined();
 	});
 });
