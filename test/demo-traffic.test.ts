@@ -13,7 +13,7 @@ import {startTrafficSimulator} from '../source/demo/traffic-simulator.js';
 import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
 import {GROUP_RATIOS, MODELS} from '../source/fixtures/newapi-fixture.js';
 
-// The simulator's worker runs from dist/ (see traffic-simulator.ts): build before these tests.
+// The simulator's process runs from dist/ (see traffic-simulator.ts): build before these tests.
 
 const scratch = mkdtempSync(join(tmpdir(), 'relaytop-demo-traffic-'));
 afterAll(() => rmSync(scratch, {recursive: true, force: true}));
@@ -154,7 +154,7 @@ describe('traffic simulator', () => {
 		try {
 			await waitFor('the first rows', () => (lastId(store.path) > startId ? true : undefined));
 			await simulator.stop();
-			// The last connection to close checkpoints and deletes the WAL: the worker's is closed.
+			// The last connection to close checkpoints and deletes the WAL: the simulator's is closed.
 			expect(existsSync(`${store.path}-wal`)).toBe(false);
 			const stoppedAt = lastId(store.path);
 			await sleep(2500); // several of the writer's ticks

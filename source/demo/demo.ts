@@ -24,7 +24,7 @@ export async function startDemo(): Promise<RunningDemo> {
 		throw error;
 	}
 
-	// Exit listeners must be synchronous; the worker thread dies with the process anyway.
+	// Exit listeners must be synchronous; the simulator's process follows when our IPC channel closes.
 	const onExit = () => store.remove();
 	const onSignal = (signal: NodeJS.Signals) => {
 		unregister();

@@ -1,7 +1,7 @@
-// What the traffic simulator and its worker thread exchange. Kept apart from traffic-worker.ts,
-// whose top level runs the worker: importing it on the main thread would start one there.
+// What the traffic simulator and its process exchange. Kept apart from traffic-process.ts, whose
+// top level runs the simulator: importing it in the dashboard would start one there.
 
-export interface TrafficWorkerData {
+export interface TrafficSettings {
 	readonly path: string;
 	readonly requestsPerMinute: number;
 	readonly seed: number;

@@ -1,9 +1,9 @@
+import {fork} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {join} from 'node:path';
-import {pathToFileURL} from 'node:url';
-import {Worker} from 'node:worker_threads';
+import {fileURLToPath} from 'node:url';
 import {packageRoot} from '../fixtures/fixture-files.js';
-import {STOP_MESSAGE, type TrafficWorkerData} from './traffic-protocol.js';
+import {STOP_MESSAGE, type TrafficSettings} from './traffic-protocol.js';
 
 export interface TrafficSimulatorOptions {
 	/** Mean request rate; bursts raise it for a few seconds now and then. 40 by default. */
@@ -15,52 +15,63 @@ export interface TrafficSimulatorOptions {
 }
 
 export interface TrafficSimulator {
-	/** Resolves once the worker has exited: no row is written after that. */
+	/** Resolves once the simulator's process has exited: no row is written after that. */
 	stop(): Promise<void>;
 }
 
-/** The worker may be stuck in SQLite's busy wait (5 s) before it reads the stop message. */
+/** The simulator may be stuck in SQLite's busy wait (5 s) before it reads the stop message. */
 const STOP_GRACE_MS = 10_000;
 
 /**
- * The compiled worker script. Built, it sits next to this module. Under vitest this module runs
- * from its .ts source, and Node 20 cannot start a Worker on TypeScript without a loader, so the
- * script is taken from dist/, which `npm test` builds before running the tests.
+ * The compiled script of the simulator's process. Built, it sits next to this module. Under vitest
+ * this module runs from its .ts source, and Node 20 cannot run TypeScript without a loader, so
+ * the script is taken from dist/, which `npm test` builds before running the tests.
  */
-function workerScript(): URL {
+function processScript(): string {
 	if (!import.meta.url.endsWith('.ts')) {
-		return new URL('./traffic-worker.js', import.meta.url);
+		return fileURLToPath(new URL('./traffic-process.js', import.meta.url));
 	}
-	const built = join(packageRoot(), 'dist', 'source', 'demo', 'traffic-worker.js');
+	const built = join(packageRoot(), 'dist', 'source', 'demo', 'traffic-process.js');
 	if (!existsSync(built)) {
 		throw new Error(`${built} is missing: run \`npm run build\` first`);
 	}
-	return pathToFileURL(built);
+	return built;
 }
 
 /**
- * Appends realistic new-api requests to the store at `path`, timed now, from a worker thread with
- * its own connection. The store should be in WAL mode so readers and the writer never wait.
+ * Appends realistic new-api requests to the store at `path`, timed now, from a child process with
+ * its own connection, as a gateway would. The store should be in WAL mode so readers and the
+ * writer never wait.
  */
 export function startTrafficSimulator(path: string, options: TrafficSimulatorOptions = {}): TrafficSimulator {
 	const requestsPerMinute = options.requestsPerMinute ?? 40;
 	if (!(requestsPerMinute > 0 && Number.isFinite(requestsPerMinute))) {
 		throw new RangeError(`requestsPerMinute must be a positive number, not ${requestsPerMinute}`);
 	}
-	const workerData: TrafficWorkerData = {path, requestsPerMinute, seed: options.seed ?? Math.floor(Math.random() * 2 ** 32)};
-	const worker = new Worker(workerScript(), {workerData});
-	worker.on('error', error => options.onError?.(error));
-	const exited = new Promise<void>(resolve => worker.once('exit', () => resolve()));
-	// A demo's traffic never keeps the process alive by itself.
-	worker.unref();
+	const data: TrafficSettings = {path, requestsPerMinute, seed: options.seed ?? Math.floor(Math.random() * 2 ** 32)};
+	// No terminal for it: the dashboard owns the screen; errors arrive as messages.
+	const child = fork(processScript(), [JSON.stringify(data)], {stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: []});
+	child.on('message', message => {
+		const {error, code} = message as {error?: unknown; code?: unknown};
+		if (typeof error === 'string') {
+			options.onError?.(Object.assign(new Error(error), {code}));
+		}
+	});
+	const exited = new Promise<void>(resolve => child.once('exit', () => resolve()));
+	// A demo's traffic never keeps the dashboard's process alive by itself.
+	child.unref();
+	child.channel?.unref();
 
 	let stopping: Promise<void> | undefined;
 	return {
 		stop: () =>
 			(stopping ??= (async () => {
-				worker.ref(); // keep the process up until the worker is gone
-				worker.postMessage(STOP_MESSAGE);
-				const fallback = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
+				if (child.exitCode !== null || child.signalCode !== null) {
+					return;
+				}
+				child.ref(); // keep the dashboard's process up until the simulator is gone
+				child.send(STOP_MESSAGE);
+				const fallback = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
 				await exited;
 				clearTimeout(fallback);
 			})()),

@@ -48,7 +48,9 @@ function visiblePanels(data: DashboardData): Array<PanelState<unknown>> {
 		.filter((panel): panel is PanelState<unknown> => panel !== undefined);
 }
 
-function StatusBar({source, state, data, now, width}: {readonly source: UsageSource; readonly state: DashboardState; readonly data: DashboardData; readonly now: number; readonly width: number}) {
+/** The status bar owns the seconds ticker, so only it redraws every second for its age. */
+function StatusBar({source, state, data, width}: {readonly source: UsageSource; readonly state: DashboardState; readonly data: DashboardData; readonly width: number}) {
+	const now = useSecondsTicker();
 	const panels = visiblePanels(data);
 	const freshest = panels.filter(p => p.lastSuccessAt !== undefined).sort((a, b) => b.lastSuccessAt! - a.lastSuccessAt!)[0];
 	const failed = panels.find(p => p.error !== undefined);
@@ -90,7 +92,6 @@ export function App({source, initial}: Props) {
 		setState(stateRef.current);
 	};
 	const size = useTerminalSize();
-	const now = useSecondsTicker();
 	const bodyHeight = Math.max(4, size.rows - 1 - FRAME_CHROME);
 	const chrome = state.view === 'overview' ? OVERVIEW_CHROME : TABLE_CHROME;
 	const pageSize = Math.max(1, Math.min(500, bodyHeight - chrome - 1));
@@ -264,7 +265,7 @@ export function App({source, initial}: Props) {
 					<Text color={THEME.muted}> Enter apply · Esc clear</Text>
 				</Text>
 			) : (
-				<StatusBar source={source} state={state} data={data} now={now} width={size.columns} />
+				<StatusBar source={source} state={state} data={data} width={size.columns} />
 			)}
 			<KeyHints view={state.view} width={size.columns} />
 		</Box>

@@ -4,6 +4,9 @@ import type {UsageSource} from '../usage/types.js';
 import {planPanels, type PanelPlan} from './dashboard-panels.js';
 import type {DashboardState} from './dashboard-state.js';
 
+/** At most one redraw per this many milliseconds for data changes (Ink draws at 15 fps anyway). */
+const FRAME_MS = 66;
+
 export interface DashboardData {
 	panel<T>(id: string): PanelState<T> | undefined;
 	refreshNow(): void;
@@ -24,10 +27,18 @@ export function useDashboardData(source: UsageSource, state: DashboardState, pag
 	plans.current = planPanels(source, state, pageSize, now);
 
 	useEffect(() => {
-		const unsubscribe = scheduler.subscribe(rerender);
+		// Panels finish one after another and each flips loading on and off: draw once per frame.
+		let pending: NodeJS.Timeout | undefined;
+		const unsubscribe = scheduler.subscribe(() => {
+			pending ??= setTimeout(() => {
+				pending = undefined;
+				rerender();
+			}, FRAME_MS);
+		});
 		scheduler.start();
 		return () => {
 			unsubscribe();
+			clearTimeout(pending);
 			scheduler.stop();
 		};
 	}, [scheduler]);

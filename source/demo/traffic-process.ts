@@ -1,21 +1,21 @@
-// Worker thread of the traffic simulator (traffic-simulator.ts): appends new-api requests to a
-// demo store in small transactions, on its own connection, so writes never stall the dashboard.
-import {parentPort, workerData} from 'node:worker_threads';
+// Child process of the traffic simulator (traffic-simulator.ts): the stand-in for the gateway,
+// appending new-api requests to a demo store in small transactions on its own connection. A
+// process of its own, as a real gateway is: its work is not counted as the dashboard's.
 import Database from 'better-sqlite3';
 import {INSERT_LOG_SQL, type LogRow, drawRequest, newApiPickers, newApiUsers, requestLogRow} from '../fixtures/newapi-fixture.js';
 import {Random} from '../fixtures/random.js';
 import {Arrivals} from './arrivals.js';
-import {STOP_MESSAGE, type TrafficWorkerData} from './traffic-protocol.js';
+import {STOP_MESSAGE, type TrafficSettings} from './traffic-protocol.js';
 
 const BUSY_TIMEOUT_MS = 5000;
 
 const codeOf = (error: unknown): unknown => (error as {code?: unknown}).code;
 
-/** better-sqlite3's SqliteError reaches the host thread as `{code}` alone: send a plain Error. */
-function plainError(error: unknown): Error {
+/** One line for the parent: the message, with SQLite's code when there is one. */
+function describe(error: unknown): string {
 	const code = codeOf(error);
 	const message = String((error as {message?: unknown} | null)?.message ?? error);
-	return Object.assign(new Error(typeof code === 'string' ? `${message} (${code})` : message), {code});
+	return typeof code === 'string' ? `${message} (${code})` : message;
 }
 
 function openWriter(path: string): {write: (rows: readonly LogRow[]) => void; close: () => void} {
@@ -30,7 +30,7 @@ function openWriter(path: string): {write: (rows: readonly LogRow[]) => void; cl
 	return {write, close: () => db.close()};
 }
 
-function run({path, requestsPerMinute, seed}: TrafficWorkerData): void {
+function run({path, requestsPerMinute, seed}: TrafficSettings): void {
 	const writer = openWriter(path);
 	// Rows and timing draw from separate generators, so a seed fixes the sequence of rows.
 	const rowRandom = new Random(seed);
@@ -52,25 +52,36 @@ function run({path, requestsPerMinute, seed}: TrafficWorkerData): void {
 		} catch (error) {
 			const code = codeOf(error);
 			if (!(typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code))) {
-				throw plainError(error); // reaches the host as the Worker's 'error' event
+				throw error;
 			}
 			// Still locked after the busy timeout: keep the rows for the next tick.
 		}
 		timer = setTimeout(tick, 500 + clockRandom.next() * 500);
 	};
 
-	parentPort!.on('message', message => {
+	const stop = () => {
+		clearTimeout(timer);
+		writer.close();
+		process.exit(0);
+	};
+	process.on('message', message => {
 		if (message === STOP_MESSAGE) {
-			clearTimeout(timer);
-			writer.close();
-			parentPort!.close(); // nothing left to run: the thread exits
+			stop();
 		}
 	});
+	// The dashboard is gone (it quit, crashed or was killed): so is its demo's traffic.
+	process.on('disconnect', stop);
 	tick();
 }
 
+function fail(error: unknown): never {
+	process.send?.({error: describe(error), code: codeOf(error)});
+	process.exit(1);
+}
+
+process.on('uncaughtException', fail);
 try {
-	run(workerData as TrafficWorkerData);
+	run(JSON.parse(process.argv[2] ?? '') as TrafficSettings);
 } catch (error) {
-	throw plainError(error);
+	fail(error);
 }
