@@ -1,6 +1,6 @@
-import type Database from 'better-sqlite3';
 import {isValidPrice, PriceBook, type ModelPrice} from '../../usage/price-book.js';
 import {sql, type SqlFragment} from '../sql/fragment.js';
+import type {SqliteQueries} from '../sqlite/sqlite-queries.js';
 
 interface PriceRow {
 	model: string;
@@ -22,7 +22,7 @@ export class CpaPriceTable {
 	private book = new PriceBook(new Map());
 
 	constructor(
-		private readonly db: Database.Database,
+		private readonly queries: SqliteQueries,
 		private readonly hasResolvedModel: boolean,
 		/** A store without the table prices nothing: every request is unpriced. */
 		private readonly hasPriceTable: boolean,
@@ -46,9 +46,7 @@ export class CpaPriceTable {
 
 	private refreshPrices(): void {
 		const rows = this.hasPriceTable
-			? (this.db
-					.prepare('SELECT model, prompt_per_1m AS prompt, completion_per_1m AS completion, cache_per_1m AS cache FROM model_prices ORDER BY model')
-					.all() as PriceRow[])
+			? (this.queries.all(sql('SELECT model, prompt_per_1m AS prompt, completion_per_1m AS completion, cache_per_1m AS cache FROM model_prices ORDER BY model')) as unknown as PriceRow[])
 			: [];
 		const fingerprint = JSON.stringify(rows);
 		if (fingerprint === this.pricesFingerprint) {
@@ -66,7 +64,7 @@ export class CpaPriceTable {
 	}
 
 	private collectNewNames(): void {
-		const top = (this.db.prepare('SELECT coalesce(max(id), 0) AS top FROM usage_events').get() as {top: number}).top;
+		const top = Number(this.queries.one(sql('SELECT coalesce(max(id), 0) AS top FROM usage_events')).top);
 		if (top === this.watermark) {
 			return;
 		}
@@ -77,9 +75,10 @@ export class CpaPriceTable {
 		}
 		// One pass for both names: the resolved model has no index of its own.
 		const resolved = this.hasResolvedModel ? 'resolved_model' : 'NULL';
-		const rows = this.db
-			.prepare(`SELECT DISTINCT model, ${resolved} AS resolved FROM usage_events WHERE id > ? AND id <= ?`)
-			.all(this.watermark, top) as Array<{model: string | null; resolved: string | null}>;
+		const rows = this.queries.all(sql(`SELECT DISTINCT model, ${resolved} AS resolved FROM usage_events WHERE id > ? AND id <= ?`, this.watermark, top)) as Array<{
+			model: string | null;
+			resolved: string | null;
+		}>;
 		for (const {model, resolved: resolvedModel} of rows) {
 			for (const name of [model, resolvedModel]) {
 				if (name !== null) {

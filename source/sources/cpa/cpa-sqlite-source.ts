@@ -59,7 +59,7 @@ export class CpaSqliteSource implements UsageSource {
 		this.queries = new SqliteQueries(db);
 		this.c = columnsOf(columns);
 		this.searchIndexes = {events: this.queries.hasTable('usage_events_fts'), aliases: this.queries.hasTable('api_key_aliases_fts')};
-		this.prices = new CpaPriceTable(db, columns.has('resolved_model'), this.queries.hasTable('model_prices'));
+		this.prices = new CpaPriceTable(this.queries, columns.has('resolved_model'), this.queries.hasTable('model_prices'));
 		this.aliases = cachedFor(ALIASES_TTL_MS, () =>
 			this.queries.hasTable('api_key_aliases')
 				? new Map(this.queries.all(sql('SELECT lower(api_key_hash) AS hash, alias FROM api_key_aliases')).map(row => [String(row.hash), String(row.alias)]))

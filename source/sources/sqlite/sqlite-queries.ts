@@ -6,18 +6,38 @@ import type {SqlFragment} from '../sql/fragment.js';
 import type {RequestRows, UsagePartials} from '../sql/request-rows.js';
 import {groupCountSql, groupPageSql, requestCountSql, requestPageSql} from '../sql/usage-aggregates.js';
 
+/** Enough for every query of every view; a refresh asks the same questions with new values. */
+const STATEMENT_CACHE_SIZE = 64;
+
 /** Runs built queries on one read-only SQLite connection. */
 export class SqliteQueries {
 	private readonly tables = new Map<string, boolean>();
+	// Prepared once per SQL text: a statement's native memory is invisible to the GC, so one per
+	// refresh would pile up between collections.
+	private readonly statements = new Map<string, Database.Statement>();
 
 	constructor(private readonly db: Database.Database) {}
 
 	one(query: SqlFragment): Row {
-		return this.db.prepare(query.sql).get(...query.params) as Row;
+		return this.statement(query.sql).get(...query.params) as Row;
 	}
 
 	all(query: SqlFragment): Row[] {
-		return this.db.prepare(query.sql).all(...query.params) as Row[];
+		return this.statement(query.sql).all(...query.params) as Row[];
+	}
+
+	private statement(text: string): Database.Statement {
+		let statement = this.statements.get(text);
+		if (statement === undefined) {
+			statement = this.db.prepare(text);
+			if (this.statements.size >= STATEMENT_CACHE_SIZE) {
+				this.statements.delete(this.statements.keys().next().value!); // the oldest
+			}
+		} else {
+			this.statements.delete(text); // re-inserted below: most recently used last
+		}
+		this.statements.set(text, statement);
+		return statement;
 	}
 
 	hasTable(name: string): boolean {

@@ -16,7 +16,9 @@ export const SOURCE_CLOSED = 'the source is closed';
 /** A worker thread that opens `target`; `connectToWorker` makes it a UsageSource. */
 export function startQueryWorker(target: string, options: OpenOptions = {}): Worker {
 	const workerData: WorkerInput = {target, options};
-	const worker = new Worker(WORKER_SCRIPT, {workerData, stdout: true, stderr: true});
+	// Each refresh makes short-lived result objects; a small young generation collects them early,
+	// keeping the dashboard's memory flat on a small server.
+	const worker = new Worker(WORKER_SCRIPT, {workerData, stdout: true, stderr: true, resourceLimits: {maxYoungGenerationSizeMb: 4}});
 	// The terminal belongs to the dashboard: anything a library in the worker writes is dropped.
 	worker.stdout.resume();
 	worker.stderr.resume();

@@ -12,28 +12,46 @@ interface Props<T> {
 	readonly empty?: string;
 }
 
+interface Run {
+	readonly text: string;
+	readonly inverse: boolean;
+	readonly tone: Tone | undefined;
+}
+
+/** Consecutive lines drawn alike become one run: Ink lays out and measures each text node. */
+function runsOf(lines: readonly string[], style: (index: number) => {inverse: boolean; tone: Tone | undefined}): Run[] {
+	const runs: Run[] = [];
+	for (const [index, line] of lines.entries()) {
+		const {inverse, tone} = style(index);
+		const last = runs.at(-1);
+		if (last !== undefined && last.inverse === inverse && last.tone === tone) {
+			runs[runs.length - 1] = {...last, text: `${last.text}\n${line}`};
+		} else {
+			runs.push({text: line, inverse, tone});
+		}
+	}
+	return runs;
+}
+
 /**
  * A table laid out by the same width-aware code as the text frame (CJK counts two cells, low
- * priority columns give way, every cell made terminal-safe), drawn line by line.
+ * priority columns give way, every cell made terminal-safe). Lines already fit the width, so the
+ * body is drawn as a few runs of lines rather than one node per row.
  */
 export function DataTable<T>({columns, rows, width, selected, tone, empty = 'nothing here'}: Props<T>) {
 	if (rows.length === 0) {
 		return <Text color={THEME.muted}>{empty}</Text>;
 	}
 	const [header, ...lines] = textTable(columns, rows, width);
+	const runs = runsOf(lines, index => ({inverse: index === selected, tone: tone?.(rows[index]!)}));
 	return (
 		<Box flexDirection="column">
-			<Text bold wrap="truncate-end">
-				{header}
-			</Text>
-			{lines.map((line, index) => {
-				const rowTone = tone?.(rows[index]!);
-				return (
-					<Text key={index} inverse={index === selected} color={rowTone === undefined ? undefined : THEME[rowTone]} wrap="truncate-end">
-						{line}
-					</Text>
-				);
-			})}
+			<Text bold>{header}</Text>
+			{runs.map((run, index) => (
+				<Text key={index} inverse={run.inverse} color={run.tone === undefined ? undefined : THEME[run.tone]}>
+					{run.text}
+				</Text>
+			))}
 		</Box>
 	);
 }
