@@ -1,16 +1,36 @@
-// `npm run bench`: the accounts page sorted by cost over a 1M-event CPA-Manager store, answered by
-// relaytop's SQL push-down and by in-memory grouping (CPA-Manager's phase-one approach), each in
-// its own process. `--quick`: 100k events, for CI. Figures are reported, never asserted.
+// `npm run bench`, each benchmark with its results file in bench/results/ and a table at the end:
+// - accounts: the accounts page sorted by cost over a 1M-event CPA-Manager store, answered by
+//   relaytop's SQL push-down and by in-memory grouping (CPA-Manager's phase-one approach), each in
+//   its own process;
+// - render: the dashboard's time per frame at 200×60, overview and a 52-row table, in memory;
+// - cpu: the real `relaytop` demo's CPU at the default 2 s interval over a minute, in tmux;
+// - rss: the real `relaytop` demo's resident memory over ten minutes, in tmux.
+// `--quick`: sizes for CI (100k events, fewer frames, 15 s of CPU, 30 s of memory), written to
+// *-quick.json. `--only=render,cpu` runs some. Figures are reported, never asserted.
 import {APPROACH_LABELS, APPROACHES, type Approach, type WorkerReport} from './accounts-page.js';
 import {ensureBenchStore} from './bench-store.js';
 import {pageDifference} from './compare-pages.js';
-import {describeMachine, machine, writeResults} from './results-file.js';
+import {renderResultsFile, renderSettings, renderTable, runRenderBenchmark} from './dashboard-render.js';
+import {cpuResultsFile, cpuSettings, cpuTable, runCpuBenchmark} from './demo-cpu.js';
+import {rssResultsFile, rssSettings, rssTable, runRssBenchmark} from './demo-rss.js';
+import {procAvailable} from './proc-stats.js';
+import {tmuxAvailable} from './relaytop-in-tmux.js';
+import {describeMachine, machine, writeResults, type Machine} from './results-file.js';
+import {distSourceBuiltAt, sourceVersion} from './source-version.js';
 import {runWorker} from './spawn-worker.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
+const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss'] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
+
 interface Settings {
+	readonly quick: boolean;
+	readonly only: ReadonlySet<Benchmark>;
+}
+
+interface AccountsSettings {
 	readonly events: number;
 	readonly runs: number;
 	readonly resultsName: string;
@@ -19,15 +39,27 @@ interface Settings {
 class UsageError extends Error {}
 
 function settingsFrom(argv: readonly string[]): Settings {
-	const unknown = argv.find(arg => arg !== '--quick');
-	if (unknown !== undefined) {
-		throw new UsageError(`unknown argument "${unknown}"; the only option is --quick`);
+	let only = new Set<Benchmark>(BENCHMARKS);
+	for (const arg of argv) {
+		if (arg.startsWith('--only=')) {
+			const names = arg.slice('--only='.length).split(',');
+			const unknown = names.find(name => !BENCHMARKS.includes(name as Benchmark));
+			if (unknown !== undefined) {
+				throw new UsageError(`unknown benchmark "${unknown}" in --only; the benchmarks are ${BENCHMARKS.join(', ')}`);
+			}
+			only = new Set(names as Benchmark[]);
+		} else if (arg !== '--quick') {
+			throw new UsageError(`unknown argument "${arg}"; the options are --quick and --only=${BENCHMARKS.join(',')}`);
+		}
 	}
-	// A quick run writes its own results file, so CI never overwrites the committed full-size figures.
-	return argv.includes('--quick')
-		? {events: 100_000, runs: 3, resultsName: 'accounts-total-cost-quick'}
-		: {events: 1_000_000, runs: 5, resultsName: 'accounts-total-cost'};
+	return {quick: argv.includes('--quick'), only};
 }
+
+// A quick run writes its own results files, so CI never overwrites the committed full-size figures.
+const resultsName = (name: string, quick: boolean): string => (quick ? `${name}-quick` : name);
+
+const accountsSettings = (quick: boolean): AccountsSettings =>
+	quick ? {events: 100_000, runs: 3, resultsName: resultsName('accounts-total-cost', true)} : {events: 1_000_000, runs: 5, resultsName: resultsName('accounts-total-cost', false)};
 
 const round = (value: number, digits = 1): number => Number(value.toFixed(digits));
 const mb = (kb: number): number => kb / 1024;
@@ -44,8 +76,8 @@ function table(reports: Record<Approach, WorkerReport>): string {
 		.join('\n');
 }
 
-async function main(): Promise<void> {
-	const settings = settingsFrom(process.argv.slice(2));
+/** The accounts-page benchmark; returns what it prints at the end. */
+function accountsBenchmark(settings: AccountsSettings, host: Machine): {summary: string; path: string} {
 	const store = ensureBenchStore(settings.events, path => console.log(`building ${settings.events.toLocaleString('en')} events into ${path} (once; minutes at 1M)…`));
 	const storeMb = store.bytes / 1_048_576;
 	console.log(
@@ -68,7 +100,6 @@ async function main(): Promise<void> {
 
 	const timeRatio = inMemory.medianMs / pushDown.medianMs;
 	const memoryRatio = inMemory.maxRssKb / pushDown.maxRssKb;
-	const host = machine();
 	const path = writeResults(settings.resultsName, {
 		benchmark: 'CPA-Manager accounts page: sorted by totalCost desc, page 1 of 20, whole 30-day range',
 		date: new Date().toISOString(),
@@ -97,11 +128,86 @@ async function main(): Promise<void> {
 		pageCheck: `both approaches returned the same ${pushDown.page.length} accounts in the same order, with the same calls and cost`,
 	});
 
-	console.log(`\n${table(reports)}`);
-	console.log(`in-memory / push-down: ${timeRatio.toFixed(2)}× the median time, ${memoryRatio.toFixed(2)}× the peak RSS`);
-	console.log(`top ${pushDown.page.length} accounts agree between approaches`);
-	console.log(`machine: ${describeMachine(host)}`);
-	console.log(`results: ${path}`);
+	return {
+		summary: [
+			table(reports),
+			`in-memory / push-down: ${timeRatio.toFixed(2)}× the median time, ${memoryRatio.toFixed(2)}× the peak RSS`,
+			`top ${pushDown.page.length} accounts agree between approaches`,
+		].join('\n'),
+		path,
+	};
+}
+
+/** Why a process benchmark cannot run here, or null. */
+const processBenchmarkBlocker = (): string | null =>
+	!procAvailable() ? 'needs Linux /proc' : !tmuxAvailable() ? 'needs tmux' : null;
+
+async function main(): Promise<void> {
+	const settings = settingsFrom(process.argv.slice(2));
+	const host = machine();
+	const header = () => ({date: new Date().toISOString(), machine: host, source: sourceVersion()});
+	const summaries: string[] = [];
+	const paths: string[] = [];
+	const failures: string[] = [];
+	const attempt = async (name: Benchmark, work: () => Promise<{summary: string; path: string}>) => {
+		if (!settings.only.has(name)) {
+			return;
+		}
+		try {
+			const built = distSourceBuiltAt();
+			const {summary, path} = await work();
+			// Someone else's build during the run: a process started after it ran other code.
+			const rebuilt = distSourceBuiltAt() === built ? [] : [`warning: dist/source was rebuilt while ${name} ran (${built} → ${distSourceBuiltAt()}); its figures may mix two builds`];
+			summaries.push([summary, ...rebuilt].join('\n'));
+			paths.push(path);
+		} catch (error) {
+			const message = error instanceof Error ? error.message : String(error);
+			console.error(`bench: ${name} failed: ${message}`);
+			failures.push(`${name}: ${message.split('\n')[0]}`);
+		}
+	};
+	const log = (line: string) => console.log(line);
+
+	await attempt('accounts', async () => accountsBenchmark(accountsSettings(settings.quick), host));
+	await attempt('render', async () => {
+		const render = renderSettings(settings.quick);
+		const results = runRenderBenchmark(render, log);
+		const path = writeResults(resultsName('dashboard-render', settings.quick), {...header(), ...renderResultsFile(render, results)});
+		return {summary: renderTable(results), path};
+	});
+	// CPU first: a minute, where a disturbance shows most; then the ten minutes of memory.
+	await attempt('cpu', async () => {
+		const blocker = processBenchmarkBlocker();
+		if (blocker !== null) return {summary: `relaytop demo CPU: skipped, ${blocker}`, path: '(none)'};
+		const cpu = cpuSettings(settings.quick);
+		const results = await runCpuBenchmark(cpu, log);
+		const path = writeResults(resultsName('demo-cpu', settings.quick), {...header(), ...cpuResultsFile(cpu, results)});
+		return {summary: [cpuTable(cpu, results), results.threadNote, ...stopWarnings(results.stop)].join('\n'), path};
+	});
+	await attempt('rss', async () => {
+		const blocker = processBenchmarkBlocker();
+		if (blocker !== null) return {summary: `relaytop demo RSS: skipped, ${blocker}`, path: '(none)'};
+		const rss = rssSettings(settings.quick);
+		const results = await runRssBenchmark(rss, log);
+		const path = writeResults(resultsName('demo-rss', settings.quick), {...header(), ...rssResultsFile(rss, results)});
+		return {summary: [rssTable(rss, results), ...stopWarnings(results.stop)].join('\n'), path};
+	});
+
+	console.log(`\n${summaries.join('\n\n')}`);
+	console.log(`\nmachine: ${describeMachine(host)}`);
+	console.log(`results: ${paths.filter(path => path !== '(none)').join(', ') || 'none'}`);
+	if (failures.length > 0) {
+		throw new Error(`${failures.length} benchmark(s) failed: ${failures.join('; ')}`);
+	}
+}
+
+/** A demo that did not quit cleanly on q is worth a line under its figures. */
+function stopWarnings(stop: {quitOnQ: boolean; exitCode: number | null; demoCopyRemoved: boolean; childrenLeftRunning: number}): string[] {
+	return [
+		...(stop.childrenLeftRunning === 0 ? [] : [`warning: ${stop.childrenLeftRunning} process(es) relaytop started outlived it (killed by the benchmark)`]),
+		...(stop.quitOnQ && stop.exitCode === 0 ? [] : [`warning: relaytop did not quit cleanly on q (exit ${stop.exitCode ?? 'unknown'}); it was stopped by a signal`]),
+		...(stop.demoCopyRemoved ? [] : ['warning: the demo left its temporary store copy behind (removed by the benchmark)']),
+	];
 }
 
 main().catch((error: unknown) => {
