@@ -55,6 +55,14 @@ describe('views', () => {
 		app.unmount();
 	});
 
+	it('says where the data is when the range is empty', async () => {
+		// A store whose last request was long ago: nothing in the range, the newest request named.
+		const stopped = Object.assign(Object.create(source) as UsageSource, {newestRequestMs: async () => Date.UTC(2026, 0, 1, 12), models: async () => []});
+		const app = start({range: '15m'}, SIZE, stopped);
+		await app.until(screen => /no requests in this range; the newest is from 2026-01-01/u.test(screen));
+		app.unmount();
+	});
+
 	it.each([
 		['2', 'Accounts by user'],
 		['3', 'API keys'],

@@ -229,6 +229,7 @@ export function App({source, initial}: Props) {
 						rate={data.panel<Rate>('rate')?.data}
 						timeline={data.panel<TimelineBucket[]>('timeline')?.data}
 						models={data.panel<ModelUsage[]>('models')?.data}
+						newestRequestMs={data.panel<number | null>('newest')?.data}
 						width={size.columns}
 						height={bodyHeight}
 					/>

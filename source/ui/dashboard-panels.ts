@@ -27,13 +27,14 @@ export function planPanels(source: UsageSource, state: DashboardState, pageSize:
 	const plans: Record<string, PanelPlan> = {
 		summary: {every: 3, inputs: common, load: () => source.summary(query())},
 		rate: {every: 1, inputs: common, load: () => source.rate(query())},
-		newest: {every: 5, inputs: '', load: () => source.newestRequestMs()},
 	};
 	if (state.overlay === 'filters') {
 		plans.facets = {every: 5, inputs: JSON.stringify({range: state.range, search: state.search}), load: () => source.facets(query())};
 	}
 	switch (state.view) {
 		case 'overview':
+			// For an empty range: where the data is (a store that stopped receiving requests).
+			plans.newest = {every: 5, inputs: '', load: () => source.newestRequestMs()};
 			plans.timeline = {every: 1, inputs: common, load: () => source.timeline(query(), MINUTE_MS, SPARKLINE_MINUTES)};
 			plans.models = {every: 3, inputs: common, load: () => source.models(query())};
 			break;
@@ -49,8 +50,7 @@ export function planPanels(source: UsageSource, state: DashboardState, pageSize:
 				plans.drill = {every: 3, inputs: JSON.stringify([common, state.drill, state.dimension]), load: () => source.models(drilled())};
 				break;
 			}
-			const page = {...state.cursors[table], pageSize, sortKey: state.sort[table].key, sortDirection: state.sort[table].direction};
-			const request = {page: page.page, pageSize, sortKey: page.sortKey, sortDirection: page.sortDirection};
+			const request = {page: state.cursors[table].page, pageSize, sortKey: state.sort[table].key, sortDirection: state.sort[table].direction};
 			plans[table] = {
 				every: 5,
 				inputs: JSON.stringify([common, request, table === 'accounts' ? state.dimension : null]),

@@ -1,5 +1,5 @@
 import {Box, Text} from 'ink';
-import {compact, milliseconds, percent, thousands, usd} from '../../output/format.js';
+import {compact, localTime, milliseconds, percent, thousands, usd} from '../../output/format.js';
 import {modelColumns} from '../../output/usage-columns.js';
 import type {ModelUsage, Rate, Summary, TimelineBucket} from '../../usage/types.js';
 import {DataTable} from '../components/data-table.js';
@@ -12,6 +12,7 @@ interface Props {
 	readonly rate: Rate | undefined;
 	readonly timeline: readonly TimelineBucket[] | undefined;
 	readonly models: readonly ModelUsage[] | undefined;
+	readonly newestRequestMs: number | null | undefined;
 	readonly width: number;
 	readonly height: number;
 }
@@ -19,7 +20,10 @@ interface Props {
 /** Lines above the models table: two KPI lines, a blank, two sparklines, a blank. */
 export const OVERVIEW_CHROME = 6;
 
-export function OverviewView({summary, rate, timeline, models, width, height}: Props) {
+const emptyText = (newest: number | null | undefined): string =>
+	newest === null ? 'no requests: the store is empty' : newest === undefined ? 'no requests in this range' : `no requests in this range; the newest is from ${localTime(newest)} (t: a longer range)`;
+
+export function OverviewView({summary, rate, timeline, models, newestRequestMs, width, height}: Props) {
 	const requests = summary?.totalRequests ?? 0;
 	const success = requests === 0 ? 1 : (summary?.successCount ?? 0) / requests;
 	const perMinute = (pick: (bucket: TimelineBucket) => number) => (timeline ?? []).map(pick);
@@ -40,7 +44,7 @@ export function OverviewView({summary, rate, timeline, models, width, height}: P
 			<Sparkline label="requests/min" values={perMinute(b => b.requests)} summary={peak(perMinute(b => b.requests))} />
 			<Sparkline label="tokens/min" values={perMinute(b => b.tokens)} summary={peak(perMinute(b => b.tokens))} />
 			<Text> </Text>
-			<DataTable columns={modelColumns} rows={(models ?? []).slice(0, Math.max(1, height - OVERVIEW_CHROME - 1))} width={width} empty="no requests in this range" />
+			<DataTable columns={modelColumns} rows={(models ?? []).slice(0, Math.max(1, height - OVERVIEW_CHROME - 1))} width={width} empty={emptyText(newestRequestMs)} />
 		</Box>
 	);
 }
