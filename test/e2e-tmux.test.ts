@@ -62,6 +62,20 @@ describe('relaytop in tmux', () => {
 		expect(readdirSync(scratch).filter(name => name.startsWith('relaytop-demo-'))).toEqual([]);
 	});
 
+	it('shuts down in order on SIGHUP: exits 129 (not a crash), leaves the alternate screen, removes the demo copy', async () => {
+		tmux('kill-session', '-t', session);
+		const cli = join(packageRoot(), 'dist', 'source', 'cli.js');
+		tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `env -u CI TMPDIR=${scratch} ${process.execPath} ${cli}; echo "relaytop exited with $?"; sleep 60`);
+		await until(text => text.includes('requests/min'), 'the overview');
+		const shell = tmux('list-panes', '-t', session, '-F', '#{pane_pid}').trim();
+		const relaytop = execFileSync('pgrep', ['-P', shell], {encoding: 'utf8'}).trim().split('\n')[0]!;
+		process.kill(Number(relaytop), 'SIGHUP');
+		const after = await until(text => text.includes('relaytop exited with'), 'the exit');
+		expect(after).toContain('relaytop exited with 129'); // 128 + SIGHUP; a crash in teardown would be 139
+		expect(after).not.toContain('requests/min');
+		expect(readdirSync(scratch).filter(name => name.startsWith('relaytop-demo-'))).toEqual([]);
+	});
+
 	it('draws no colour with NO_COLOR, and keeps the screen within the pane', async () => {
 		tmux('kill-session', '-t', session);
 		const cli = join(packageRoot(), 'dist', 'source', 'cli.js');

@@ -1,3 +1,4 @@
+import {constants} from 'node:os';
 import meow from 'meow';
 import {openDemo} from '../demo/demo-target.js';
 import {jsonSnapshot, terminalSafeJson} from '../output/json-snapshot.js';
@@ -34,8 +35,11 @@ function describe(error: unknown): string {
 
 const wantsColor = (flags: ParsedFlags): boolean => flags.color && (process.env.NO_COLOR ?? '') === '';
 
-/** The live dashboard, loaded only now: its modules (Ink, React) cost nothing to --json and --once. */
-async function dashboard(target: string | undefined, flags: ParsedFlags, quotaPerUnit: number | undefined): Promise<void> {
+/**
+ * The live dashboard, loaded only now: its modules (Ink, React) cost nothing to --json and --once.
+ * Returns the exit code: 0, or 128 + the signal that ended it, as a shell reports a killed command.
+ */
+async function dashboard(target: string | undefined, flags: ParsedFlags, quotaPerUnit: number | undefined): Promise<number> {
 	if (!wantsColor(flags)) {
 		process.env.FORCE_COLOR = '0'; // chalk reads it when Ink loads, below
 	}
@@ -52,7 +56,8 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, quotaPe
 	try {
 		// Queries run in a worker thread, so a slow one never freezes keys or drawing.
 		source = await openTargetInWorker(target ?? demo!.path, {quotaPerUnit});
-		await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range});
+		const signal = await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range});
+		return signal === undefined ? EXIT_OK : 128 + constants.signals[signal];
 	} finally {
 		await source?.close();
 		await demo?.stop();
@@ -93,10 +98,9 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 		parseRangeFlags(flags); // validated before anything opens, whichever mode runs
 		if (flags.json || flags.once || !io.interactive) {
 			await printSnapshot(target, flags, quotaPerUnit, io);
-		} else {
-			await dashboard(target, flags, quotaPerUnit);
+			return EXIT_OK;
 		}
-		return EXIT_OK;
+		return await dashboard(target, flags, quotaPerUnit);
 	} catch (error) {
 		io.stderr(`relaytop: ${redactTargetIn(describe(error), target ?? '')}\n`);
 		return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;

@@ -15,10 +15,12 @@ export interface DashboardOptions {
 }
 
 /**
- * The interactive dashboard until the user quits. The alternate screen (Ink 6 has no option for
- * it) is left on every path: quit, a crash, exit, a signal.
+ * The interactive dashboard until the user quits, or until SIGTERM / SIGHUP, which it answers by
+ * shutting down in order (the caller then closes the query worker before the process ends: dying
+ * with a worker thread still inside SQLite crashes its teardown). Returns the signal, if one ended
+ * it. The alternate screen (Ink 6 has no option for it) is left on every path.
  */
-export async function runDashboard(source: UsageSource, options: DashboardOptions): Promise<void> {
+export async function runDashboard(source: UsageSource, options: DashboardOptions): Promise<NodeJS.Signals | undefined> {
 	let restored = !options.altScreen;
 	const restore = () => {
 		if (!restored) {
@@ -35,12 +37,18 @@ export async function runDashboard(source: UsageSource, options: DashboardOption
 		patchConsole: false, // console output would vanish in the alternate screen
 		maxFps: 15,
 	});
-	const onSignal = () => app.unmount();
+	let received: NodeJS.Signals | undefined;
+	// Kept registered until the end, so other handlers (the demo's) leave ending the process to us.
+	const onSignal = (signal: NodeJS.Signals) => {
+		received ??= signal;
+		app.unmount();
+	};
 	for (const signal of SIGNALS) {
-		process.once(signal, onSignal);
+		process.on(signal, onSignal);
 	}
 	try {
 		await app.waitUntilExit();
+		return received;
 	} finally {
 		for (const signal of SIGNALS) {
 			process.off(signal, onSignal);
