@@ -6,7 +6,7 @@ import type {GroupUsage, ModelUsage, RequestRecord, SortDirection, SortKey} from
 // Widths and drop order keep 80 columns readable.
 
 /** A cost that leaves requests out says so: `--` none priced, `*` some not. */
-export function costCell(value: number, unpriced: number, requests: number): string {
+function costCell(value: number, unpriced: number, requests: number): string {
 	if (unpriced === 0) {
 		return usd(value);
 	}
@@ -14,7 +14,7 @@ export function costCell(value: number, unpriced: number, requests: number): str
 }
 
 /** An API key hash without an alias is shown the way CPA-Manager shows it. */
-export const maskedKey = (label: string): string => (/^[0-9a-f]{64}$/u.test(label) ? `sha256:${label.slice(0, 12)}` : label);
+const maskedKey = (label: string): string => (/^[0-9a-f]{64}$/u.test(label) ? `sha256:${label.slice(0, 12)}` : label);
 
 export function groupColumns(sortKey: SortKey, direction: SortDirection): TextColumn<GroupUsage>[] {
 	const arrow = direction === 'asc' ? '▲' : '▼';

@@ -13,7 +13,7 @@ export interface DelayInput {
  * Waiting at least twice as long as a load took keeps one panel's queries to about a third of wall
  * time, whatever the interval: a struggling server gets fewer queries from us, not more.
  */
-export const SLOW_LOAD_GAP_FACTOR = 2;
+const SLOW_LOAD_GAP_FACTOR = 2;
 
 /** Milliseconds from the end of a load to the start of the next one. */
 export function nextDelayMs(input: DelayInput): number {

@@ -52,9 +52,9 @@ export interface PollSchedulerOptions {
 	readonly maxBackoffMs?: number;
 }
 
-export const DEFAULT_BASE_INTERVAL_MS = 2000;
-export const MIN_BASE_INTERVAL_MS = 100;
-export const DEFAULT_MAX_BACKOFF_MS = 60_000;
+const DEFAULT_BASE_INTERVAL_MS = 2000;
+const MIN_BASE_INTERVAL_MS = 100;
+const DEFAULT_MAX_BACKOFF_MS = 60_000;
 
 const IDLE: PanelState<never> = Object.freeze({
 	data: undefined,

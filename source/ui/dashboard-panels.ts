@@ -14,7 +14,7 @@ export interface PanelPlan {
 }
 
 export const SPARKLINE_MINUTES = 30;
-export const RECENT_WINDOW = 500;
+const RECENT_WINDOW = 500;
 const MINUTE_MS = 60_000;
 
 /** The filter that selects exactly one row of a table, by dimension. */

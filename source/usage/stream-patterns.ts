@@ -3,7 +3,7 @@ import type {RequestRecord, Status} from './types.js';
 /** A stream is one account's use of one model: the unit whose health the realtime view tracks. */
 export const streamOf = (request: RequestRecord): string => `${request.account}\u0000${request.model}`;
 
-export const RECENT_OUTCOMES = 10;
+const RECENT_OUTCOMES = 10;
 
 /**
  * The last outcomes of each stream, oldest first, from requests listed newest first. Only the
