@@ -4,7 +4,6 @@
 // openTarget, with the demo's traffic simulator appending rows, and refreshes on a short interval:
 // every frame measured is one a data refresh (or the status bar's clock) caused.
 import {render} from 'ink';
-import {Profiler, type ProfilerOnRenderCallback} from 'react';
 import {createDemoStore} from '../source/demo/demo-store.js';
 import {startTrafficSimulator, type TrafficSimulator} from '../source/demo/traffic-simulator.js';
 import {openTarget} from '../source/sources/open-target.js';
@@ -42,18 +41,12 @@ async function measure(source: UsageSource, view: RenderView, warmUpFrames: numb
 	let phase = 'loading' as 'loading' | 'warm-up' | 'measuring' | 'done';
 	let warmUpSeen = 0;
 	const inkMs: number[] = [];
-	const updateMs: number[] = [];
-	const reactMs: number[] = [];
-	/** The frame Ink drew in the commit under way, if any, and whether it counts. */
-	let drawn: 'none' | 'counted' | 'uncounted' = 'none';
-	let commitsWithoutFrame = 0;
 	let measuringStartedAt = 0;
 	let measuringEndedAt = 0;
 
 	// Ink's own figure: the time to turn the laid-out tree into the screen's text (render-node-to-output),
 	// called once per frame drawn. It leaves out React's render and Yoga's layout, which come before.
 	const onInkRender = ({renderTime}: {renderTime: number}) => {
-		drawn = phase === 'measuring' ? 'counted' : 'uncounted';
 		if (phase === 'warm-up') {
 			warmUpSeen += 1;
 			if (warmUpSeen >= warmUpFrames) {
@@ -68,29 +61,9 @@ async function measure(source: UsageSource, view: RenderView, warmUpFrames: numb
 			}
 		}
 	};
-	// The whole update, from React starting to render to the frame written: React's render and
-	// commit, Yoga's layout, Ink's output. The Profiler's callback runs after Ink has drawn (Ink draws
-	// in the commit's resetAfterCommit, before layout effects). React's development build, which is
-	// what `relaytop` runs (NODE_ENV is unset), reports these timings.
-	const onReactCommit: ProfilerOnRenderCallback = (_id, _phase, actualDuration, _baseDuration, startTime) => {
-		const end = performance.now();
-		if (drawn === 'none') {
-			// React committed no change to the screen's nodes, so Ink drew nothing.
-			commitsWithoutFrame += phase === 'measuring' ? 1 : 0;
-			return;
-		}
-		if (drawn === 'counted') {
-			updateMs.push(end - startTime);
-			reactMs.push(actualDuration);
-		}
-		drawn = 'none';
-	};
-
 	const initial = {...initialState(source.capabilities.dimensions, {intervalMs: REFRESH_INTERVAL_MS}), view};
 	const instance = render(
-		<Profiler id="relaytop" onRender={onReactCommit}>
-			<App source={source} initial={initial} />
-		</Profiler>,
+		<App source={source} initial={initial} />,
 		{
 			stdout: screen as unknown as NodeJS.WriteStream,
 			stdin: new Keys() as unknown as NodeJS.ReadStream,
@@ -140,9 +113,6 @@ async function measure(source: UsageSource, view: RenderView, warmUpFrames: numb
 		warmUpFrames: warmUpSeen,
 		measuringS: (measuringEndedAt - measuringStartedAt) / 1000,
 		inkRenderMs: inkMs,
-		updateMs,
-		reactRenderMs: reactMs,
-		commitsWithoutFrame,
 		tableRows: table === null ? null : {shown: table.rows, expected: table.expected, totalItems: table.totalItems},
 		reactBuild: process.env.NODE_ENV === 'production' ? 'production' : 'development',
 		firstDataFrame,

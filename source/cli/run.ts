@@ -48,6 +48,8 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, quotaPe
 	}
 	const intervalMs = flags.interval === undefined ? undefined : Math.round(parsePositiveNumber('--interval', flags.interval) * 1000);
 	const range = flags.range === undefined ? undefined : parseRangePreset(flags.range);
+	// React's development build checks and records every render: several times the cost per frame.
+	process.env.NODE_ENV ??= 'production';
 	const {runDashboard} = await import('../ui/run-dashboard.js');
 	const {openTargetInWorker} = await import('../sources/worker/worker-source.js');
 	const {startDemo} = await import('../demo/demo.js');

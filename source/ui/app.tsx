@@ -1,11 +1,12 @@
 import {Box, Text, useApp, useInput} from 'ink';
-import {useEffect, useRef, useState} from 'react';
-import {milliseconds, truncate} from '../output/format.js';
+import {useRef, useState} from 'react';
+import {truncate} from '../output/format.js';
 import {terminalSafe} from '../output/terminal-safe.js';
 import type {PanelState} from '../poll/poll-scheduler.js';
 import type {Facets, GroupPage, ModelUsage, Rate, RequestPage, Summary, TimelineBucket, UsageSource} from '../usage/types.js';
 import {filterChoices, FilterMenu} from './components/filter-menu.js';
 import {HelpOverlay, KeyHints} from './components/key-hints.js';
+import {StatusBar} from './components/status-bar.js';
 import {FILTER_FIELDS, initialState, reduce, type Action, type DashboardState, type FilterField} from './dashboard-state.js';
 import {commandFor, keyName, VIEW_TITLES, VIEWS, type Command, type KeyEvent} from './keymap.js';
 import {THEME} from './theme.js';
@@ -25,44 +26,11 @@ interface Props {
 	readonly initial?: DashboardState;
 }
 
-const SOURCE_NAMES: Record<UsageSource['kind'], string> = {
-	'cpa-sqlite': 'CPA-Manager (SQLite)',
-	'cpa-http': 'CPA-Manager (HTTP)',
-	'newapi-sqlite': 'new-api (SQLite)',
-	'newapi-postgres': 'new-api (PostgreSQL)',
-};
-
-function useSecondsTicker(): number {
-	const [now, setNow] = useState(Date.now());
-	useEffect(() => {
-		const timer = setInterval(() => setNow(Date.now()), 1000);
-		return () => clearInterval(timer);
-	}, []);
-	return now;
-}
-
 /** The panels that feed what is on screen, for the status bar. */
 function visiblePanels(data: DashboardData): Array<PanelState<unknown>> {
 	return ['summary', 'rate', 'timeline', 'models', 'accounts', 'apiKeys', 'realtime', 'drill', 'facets']
 		.map(id => data.panel<unknown>(id))
 		.filter((panel): panel is PanelState<unknown> => panel !== undefined);
-}
-
-/** The status bar owns the seconds ticker, so only it redraws every second for its age. */
-function StatusBar({source, state, data, width}: {readonly source: UsageSource; readonly state: DashboardState; readonly data: DashboardData; readonly width: number}) {
-	const now = useSecondsTicker();
-	const panels = visiblePanels(data);
-	const freshest = panels.filter(p => p.lastSuccessAt !== undefined).sort((a, b) => b.lastSuccessAt! - a.lastSuccessAt!)[0];
-	const failed = panels.find(p => p.error !== undefined);
-	const age = freshest?.lastSuccessAt === undefined ? 'loading…' : `updated ${Math.max(0, Math.round((now - freshest.lastSuccessAt) / 1000))} s ago in ${milliseconds(freshest.lastDurationMs ?? null)}`;
-	const parts = [state.paused ? 'PAUSED' : 'live', SOURCE_NAMES[source.kind], age, `every ${state.intervalMs / 1000} s`];
-	return (
-		<Text wrap="truncate-end">
-			<Text color={state.paused ? THEME.warn : THEME.ok}>{state.paused ? '‖ ' : '● '}</Text>
-			{truncate(parts.join(' · '), Math.max(10, width - 2 - (failed === undefined ? 0 : 30)))}
-			{failed === undefined ? null : <Text color={THEME.error}> · stale: {terminalSafe(failed.error!)}</Text>}
-		</Text>
-	);
 }
 
 function Header({state, width}: {readonly state: DashboardState; readonly width: number}) {
@@ -256,7 +224,7 @@ export function App({source, initial}: Props) {
 	return (
 		<Box flexDirection="column" width={size.columns} height={size.rows - 1}>
 			<Header state={state} width={size.columns} />
-			<Box flexDirection="column" height={bodyHeight} overflow="hidden">
+			<Box flexDirection="column" height={bodyHeight} overflowY="hidden">
 				{body}
 			</Box>
 			{state.overlay === 'search' ? (
@@ -266,7 +234,7 @@ export function App({source, initial}: Props) {
 					<Text color={THEME.muted}> Enter apply · Esc clear</Text>
 				</Text>
 			) : (
-				<StatusBar source={source} state={state} data={data} width={size.columns} />
+				<StatusBar source={source} state={state} panels={visiblePanels(data)} width={size.columns} />
 			)}
 			<KeyHints view={state.view} width={size.columns} />
 		</Box>
