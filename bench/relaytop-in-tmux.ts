@@ -120,6 +120,13 @@ async function until<T>(what: string, timeoutMs: number, check: () => T | undefi
 	}
 }
 
+/** The node flags in a script's `#!/usr/bin/env -S node …` line: relaytop runs as its bin would. */
+function nodeFlagsOf(script: string): string[] {
+	const [first = ''] = readFileSync(script, 'utf8').split('\n', 1);
+	const words = first.replace(/^#!\s*/u, '').split(/\s+/u);
+	return words.slice(words.indexOf('node') + 1);
+}
+
 /**
  * Starts `relaytop <args>` (no target: the moving demo) in a detached tmux session of TMUX_SIZE and
  * resolves once its overview shows data. CI is unset for it, as Ink draws only the last frame in CI.
@@ -130,7 +137,7 @@ export async function startRelaytop(args: readonly string[]): Promise<RelaytopRu
 	const session = `relaytop-bench-${process.pid}-${Date.now()}`;
 	// The demo's temporary copy goes to a folder of ours, so we can see it removed on quit.
 	const scratch = mkdtempSync(join(tmpdir(), 'relaytop-bench-'));
-	const relaytop = [process.execPath, cli, ...args].map(quote).join(' ');
+	const relaytop = [process.execPath, ...nodeFlagsOf(cli), cli, ...args].map(quote).join(' ');
 	const command = `env -u CI TMPDIR=${quote(scratch)} ${relaytop}; echo "relaytop exited with $?"; sleep 600`;
 
 	let pid: number | undefined;
