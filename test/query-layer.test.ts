@@ -1,6 +1,8 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {fixturePath} from '../source/fixtures/fixture-files.js';
-import {openTarget} from '../source/sources/open-target.js';
+import pg from 'pg';
+import {loadNewApiIntoPostgres} from '../source/fixtures/newapi-postgres-fixture.js';
+import {openSource, openTarget} from '../source/sources/open-target.js';
 import {InputError} from '../source/usage/input-error.js';
 import {SORT_DIRECTIONS, SORT_KEYS, type Dimension, type SortDirection, type SortKey, type Filters, type GroupUsage, type UsageQuery, type UsageSource} from '../source/usage/types.js';
 import {cpaFacets, cpaFilter, loadCpa, type CpaFixture} from './support/cpa-oracle.js';
@@ -18,6 +20,7 @@ import {
 	type OracleGroup,
 	type OracleRow,
 } from './support/oracle.js';
+import {freshDatabase} from './support/postgres-server.js';
 
 interface Subject {
 	readonly name: string;
@@ -34,23 +37,41 @@ interface Subject {
 let newapi: NewApiFixture;
 let cpa: CpaFixture;
 const subjects: Subject[] = [];
+/** new-api's fixture on both of its engines: the same rows, the same oracle. */
+const NEWAPI = ['new-api', 'new-api on PostgreSQL'] as const;
+let postgresDatabase: Awaited<ReturnType<typeof freshDatabase>> | undefined;
 
-beforeAll(() => {
+/** The new-api fixture copied into a new database on the test server. */
+async function newApiOnPostgres(): Promise<string> {
+	postgresDatabase = await freshDatabase('relaytop_query_layer');
+	const client = new pg.Client({connectionString: postgresDatabase.url});
+	await client.connect();
+	try {
+		await loadNewApiIntoPostgres(client, fixturePath('newapi'));
+	} finally {
+		await client.end();
+	}
+	return postgresDatabase.url;
+}
+
+beforeAll(async () => {
 	newapi = loadNewApi(fixturePath('newapi'));
 	cpa = loadCpa(fixturePath('cpa'));
 	const newest = (rows: OracleRow[]) => rows.reduce((latest, row) => Math.max(latest, row.tsMs), 0);
+	const newApiSubject = (name: string, source: UsageSource): Subject => ({
+		name,
+		source,
+		rows: newapi.rows,
+		endMs: newest(newapi.rows),
+		dimensions: ['user', 'channel', 'group'],
+		filter: filters => newApiFilter(newapi, filters),
+		facets: rows => newApiFacets(newapi, rows),
+		groupLabel: (dimension, key) => (dimension === 'channel' ? (newapi.channels.get(key) ?? `#${key}`) : key),
+		apiKeyLabel: key => newapi.tokens.get(key) ?? key,
+	});
 	subjects.push(
-		{
-			name: 'new-api',
-			source: openTarget(fixturePath('newapi')),
-			rows: newapi.rows,
-			endMs: newest(newapi.rows),
-			dimensions: ['user', 'channel', 'group'],
-			filter: filters => newApiFilter(newapi, filters),
-			facets: rows => newApiFacets(newapi, rows),
-			groupLabel: (dimension, key) => (dimension === 'channel' ? (newapi.channels.get(key) ?? `#${key}`) : key),
-			apiKeyLabel: key => newapi.tokens.get(key) ?? key,
-		},
+		newApiSubject('new-api', openTarget(fixturePath('newapi'))),
+		newApiSubject('new-api on PostgreSQL', await openSource(await newApiOnPostgres())),
 		{
 			name: 'CPA-Manager',
 			source: openTarget(fixturePath('cpa')),
@@ -69,6 +90,7 @@ afterAll(async () => {
 	for (const subject of subjects) {
 		await subject.source.close();
 	}
+	await postgresDatabase?.drop();
 });
 
 const MINUTE = 60_000;
@@ -101,7 +123,7 @@ async function allGroups(
 	}
 }
 
-describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', name => {
+describe.each([...NEWAPI, 'CPA-Manager'])('%s query layer against raw rows', name => {
 	const queries = (subject: Subject): Array<[string, UsageQuery]> => [
 		['all time', {range: {startMs: null, endMs: subject.endMs}, filters: {}}],
 		['last 24 h', {range: {startMs: subject.endMs - DAY, endMs: subject.endMs}, filters: {}}],
@@ -124,7 +146,7 @@ describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', nam
 	it('lists facets that honour time and search but no other filter', async () => {
 		const subject = subjectNamed(name);
 		const range = {startMs: subject.endMs - 7 * DAY, endMs: subject.endMs};
-		const narrowed = {...(name === 'new-api' ? {group: 'vip'} : {provider: 'codex'}), status: 'failed' as const};
+		const narrowed = {...(name.startsWith('new-api') ? {group: 'vip'} : {provider: 'codex'}), status: 'failed' as const};
 		const actual = await subject.source.facets({range, filters: narrowed});
 		const oracle = subject.facets(inRange(subject.rows, range.startMs, range.endMs));
 		expect(actual).toEqual(oracle);
@@ -170,7 +192,7 @@ describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', nam
 
 	it('applies filters and search to the timeline', async () => {
 		const subject = subjectNamed(name);
-		const search = name === 'new-api' ? 'gpt' : 'gem';
+		const search = name.startsWith('new-api') ? 'gpt' : 'gem';
 		for (const endMs of [subject.endMs, offMinute(subject)]) {
 			const everything = sum(timelineOracle(subject, endMs, {}, MINUTE, 30), bucket => bucket.requests);
 			for (const filters of [{status: 'success'}, {search}, {search, status: 'success'}] satisfies Filters[]) {
@@ -349,7 +371,7 @@ describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', nam
 
 	it('applies filters and search to the rate, the group pages and the request log too', async () => {
 		const subject = subjectNamed(name);
-		const filters: Filters = {status: 'success', search: name === 'new-api' ? 'gpt' : 'gem'};
+		const filters: Filters = {status: 'success', search: name.startsWith('new-api') ? 'gpt' : 'gem'};
 		const query: UsageQuery = {range: {startMs: subject.endMs - DAY, endMs: subject.endMs}, filters};
 		const rows = expected(subject, query);
 		expect(rows.length).toBeGreaterThan(0);
@@ -384,8 +406,8 @@ describe.each(['new-api', 'CPA-Manager'])('%s query layer against raw rows', nam
 			{apiKey: pick(facets.apiKeys, 0)},
 			{status: 'success'},
 			{status: 'failed', model: pick(facets.models, 0)},
-			name === 'new-api' ? {group: 'svip'} : {provider: pick(facets.providers, 0)},
-			name === 'new-api' ? {channel: 'openai-main'} : {account: ` ${pick(facets.accounts, 0)}\t`},
+			name.startsWith('new-api') ? {group: 'svip'} : {provider: pick(facets.providers, 0)},
+			name.startsWith('new-api') ? {channel: 'openai-main'} : {account: ` ${pick(facets.accounts, 0)}\t`},
 		];
 		for (const filters of cases) {
 			const actual = await subject.source.summary({range, filters});
@@ -444,27 +466,28 @@ describe('search', () => {
 		}
 	});
 
-	it('finds new-api users, tokens and models by prefix, AND-ing terms', async () => {
-		const al = await expectSearch('new-api', 'al', 1);
+	it.each(NEWAPI)('finds %s users, tokens and models by prefix, AND-ing terms', async name => {
+		const al = await expectSearch(name, 'al', 1);
 		expect(al.every(row => /^al/i.test(newapi.raws.get(row.id)!.username) || /^al/i.test(newapi.raws.get(row.id)!.token_name))).toBe(true);
-		const both = await expectSearch('new-api', 'alice gpt-4o', 1);
+		const both = await expectSearch(name, 'alice gpt-4o', 1);
 		expect(both.every(row => newapi.raws.get(row.id)!.username === 'alice' && row.model.startsWith('gpt-4o'))).toBe(true);
-		await expectSearch('new-api', '张', 1);
-		await expectSearch('new-api', 'GPT-5', 1);
+		await expectSearch(name, '张', 1);
+		await expectSearch(name, 'GPT-5', 1);
 	});
 
-	it('treats LIKE wildcards in new-api input literally', async () => {
-		const literal = await expectSearch('new-api', 'user_%', 1);
+	it.each(NEWAPI)('treats LIKE wildcards in %s input literally', async name => {
+		const literal = await expectSearch(name, 'user_%', 1);
 		expect(literal.every(row => newapi.raws.get(row.id)!.username === 'user_%_test')).toBe(true);
-		const none = await expectSearch('new-api', '%', 0);
+		const none = await expectSearch(name, '%', 0);
 		expect(none).toEqual([]);
-		await expectSearch('new-api', "'; drop table logs; --", 0);
+		await expectSearch(name, "'; drop table logs; --", 0);
+		await expectSearch(name, 'what?', 0); // a placeholder mark in the input is text, too
 	});
 });
 
 describe('what counts as a request', () => {
-	it('leaves new-api bookkeeping rows (top-ups, manage, system, refunds, logins) out of every figure', async () => {
-		const source = subjectNamed('new-api').source;
+	it.each(NEWAPI)('leaves %s bookkeeping rows (top-ups, manage, system, refunds, logins) out of every figure', async name => {
+		const source = subjectNamed(name).source;
 		const types = new Set(newapi.allTypes.map(raw => raw.type));
 		expect([...types].sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
 		const summary = await source.summary({range: {startMs: null, endMs: Date.UTC(2030, 0, 1)}, filters: {}});

@@ -6,7 +6,10 @@ export const HELP = `
 
   TARGET
     a new-api/one-api SQLite file (logs) or a CPA-Manager store (usage_events);
-    nothing: the demo (a copy of the new-api fixture with live traffic)
+    postgres://user@host:port/db: new-api on PostgreSQL; what the URL leaves out comes from
+      PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD and ~/.pgpass, as with psql
+    nothing: DATABASE_URL if it is a postgres:// URL, else the demo (a copy of the new-api
+      fixture with live traffic)
 
   Output
     (default)              the live dashboard; --once when not on a terminal
@@ -35,12 +38,16 @@ export const HELP = `
     --provider <name>      --channel <name|id>  --group <name> (new-api)
     --status <s>           success | failed
 
+  Databases
+    --logs-db <url>        new-api's logs database, when it is not the main one (LOG_SQL_DSN)
+
   Cost
     --quota-per-unit <n>   new-api quota per 1 USD (default 500000)
 
   Examples
     $ relaytop ./one-api.db --once --range 1h
     $ relaytop /data/usage.sqlite --json --sort totalCost --page-size 50
+    $ PGPASSWORD=… relaytop postgres://newapi@127.0.0.1:5432/newapi
 `;
 
 export const FLAGS = {
@@ -66,6 +73,7 @@ export const FLAGS = {
 	group: {type: 'string'},
 	status: {type: 'string'},
 	quotaPerUnit: {type: 'string'},
+	logsDb: {type: 'string'},
 } as const;
 
 export interface ParsedFlags {
@@ -91,4 +99,5 @@ export interface ParsedFlags {
 	group?: string;
 	status?: string;
 	quotaPerUnit?: string;
+	logsDb?: string;
 }

@@ -4,7 +4,8 @@ import {openDemo} from '../demo/demo-target.js';
 import {jsonSnapshot, terminalSafeJson} from '../output/json-snapshot.js';
 import {textFrame} from '../output/text-frame.js';
 import {terminalSafe} from '../output/terminal-safe.js';
-import {openTarget} from '../sources/open-target.js';
+import {openSource, type OpenOptions} from '../sources/open-target.js';
+import {isPostgresTarget, targetFromEnvironment} from '../sources/postgres/pg-target.js';
 import {redactTargetIn} from '../sources/redact-target.js';
 import {InputError} from '../usage/input-error.js';
 import {parsePositiveNumber} from '../usage/parse-options.js';
@@ -39,7 +40,7 @@ const wantsColor = (flags: ParsedFlags): boolean => flags.color && (process.env.
  * The live dashboard, loaded only now: its modules (Ink, React) cost nothing to --json and --once.
  * Returns the exit code: 0, or 128 + the signal that ended it, as a shell reports a killed command.
  */
-async function dashboard(target: string | undefined, flags: ParsedFlags, quotaPerUnit: number | undefined): Promise<number> {
+async function dashboard(target: string | undefined, flags: ParsedFlags, options: OpenOptions): Promise<number> {
 	if (!wantsColor(flags)) {
 		process.env.FORCE_COLOR = '0'; // chalk reads it when Ink loads, below
 	}
@@ -57,7 +58,9 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, quotaPe
 	let source: UsageSource | undefined;
 	try {
 		// Queries run in a worker thread, so a slow one never freezes keys or drawing.
-		source = await openTargetInWorker(target ?? demo!.path, {quotaPerUnit});
+		const path = target ?? demo!.path;
+		// A SQLite query blocks its thread, so SQLite runs in a worker; a server's queries do not.
+		source = isPostgresTarget(path) ? await openSource(path, options) : await openTargetInWorker(path, options);
 		const signal = await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range});
 		return signal === undefined ? EXIT_OK : 128 + constants.signals[signal];
 	} finally {
@@ -66,9 +69,9 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, quotaPe
 	}
 }
 
-async function printSnapshot(target: string | undefined, flags: ParsedFlags, quotaPerUnit: number | undefined, io: Io): Promise<void> {
+async function printSnapshot(target: string | undefined, flags: ParsedFlags, options: OpenOptions, io: Io): Promise<void> {
 	const range = parseRangeFlags(flags);
-	const {source, nowMs} = target === undefined ? await openDemo() : {source: openTarget(target, {quotaPerUnit}), nowMs: io.now()};
+	const {source, nowMs} = target === undefined ? await openDemo() : {source: await openSource(target, options), nowMs: io.now()};
 	try {
 		const request = snapshotRequest(flags, source.capabilities, range, nowMs);
 		const snapshot = await takeSnapshot(source, request);
@@ -88,7 +91,7 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 		return EXIT_USAGE;
 	}
 	const flags = cli.flags as ParsedFlags;
-	const target = cli.input[0];
+	const target = cli.input[0] ?? targetFromEnvironment();
 	try {
 		if (cli.input.length > 1) {
 			throw new InputError(`expected one target, got ${cli.input.length}`);
@@ -96,15 +99,18 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 		if (flags.json && flags.once) {
 			throw new InputError('give either --json or --once, not both');
 		}
-		const quotaPerUnit = parseQuotaPerUnit(flags);
+		if (target === undefined && flags.logsDb !== undefined) {
+			throw new InputError('--logs-db goes with a postgres:// target (the main database)');
+		}
+		const options: OpenOptions = {quotaPerUnit: parseQuotaPerUnit(flags), logsDb: flags.logsDb};
 		parseRangeFlags(flags); // validated before anything opens, whichever mode runs
 		if (flags.json || flags.once || !io.interactive) {
-			await printSnapshot(target, flags, quotaPerUnit, io);
+			await printSnapshot(target, flags, options, io);
 			return EXIT_OK;
 		}
-		return await dashboard(target, flags, quotaPerUnit);
+		return await dashboard(target, flags, options);
 	} catch (error) {
-		io.stderr(`relaytop: ${redactTargetIn(describe(error), target ?? '')}\n`);
+		io.stderr(`relaytop: ${redactTargetIn(redactTargetIn(describe(error), target ?? ''), flags.logsDb ?? '')}\n`);
 		return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;
 	}
 }

@@ -1,18 +1,38 @@
 import {InputError} from '../usage/input-error.js';
 import type {UsageSource} from '../usage/types.js';
 import {CpaSqliteSource} from './cpa/cpa-sqlite-source.js';
-import {DEFAULT_QUOTA_PER_UNIT, NewApiSqliteSource} from './newapi/newapi-sqlite-source.js';
+import {newApiSqlite} from './newapi/newapi-sqlite.js';
+import {isPostgresTarget, postgresConfig} from './postgres/pg-target.js';
 import {redactTarget} from './redact-target.js';
 import {detectSchema, openSqliteReadOnly} from './sqlite/open-sqlite.js';
 
 export interface OpenOptions {
 	readonly quotaPerUnit?: number;
+	/** new-api's logs database, when it is not the target (PostgreSQL only). */
+	readonly logsDb?: string;
 }
 
-/** The positional target, by its form: a URL scheme, or else a SQLite file whose schema decides. */
+/** The positional target, by its form: a URL scheme, or else a file whose schema decides. */
+export async function openSource(target: string, options: OpenOptions = {}): Promise<UsageSource> {
+	if (isPostgresTarget(target)) {
+		if (options.logsDb !== undefined && !isPostgresTarget(options.logsDb)) {
+			throw new InputError(`--logs-db takes a postgres:// URL, got ${redactTarget(options.logsDb)}`);
+		}
+		const database = (url: string) => ({config: postgresConfig(url), display: redactTarget(url)});
+		// Loaded here: a SQLite target never needs the PostgreSQL client.
+		const {newApiPostgres} = await import('./newapi/newapi-postgres.js');
+		return newApiPostgres(database(target), {logsDb: options.logsDb === undefined ? undefined : database(options.logsDb), quotaPerUnit: options.quotaPerUnit});
+	}
+	return openTarget(target, options);
+}
+
+/** A file target, opened at once: a SQLite file whose schema decides between new-api and CPA-Manager. */
 export function openTarget(target: string, options: OpenOptions = {}): UsageSource {
-	if (/^postgres(?:ql)?:\/\//iu.test(target)) {
-		throw new InputError(`PostgreSQL targets are not supported yet: ${redactTarget(target)}`);
+	if (isPostgresTarget(target)) {
+		throw new InputError(`a PostgreSQL target opens asynchronously (openSource): ${redactTarget(target)}`);
+	}
+	if (options.logsDb !== undefined) {
+		throw new InputError('--logs-db applies to a PostgreSQL target only');
 	}
 	if (/^https?:\/\//iu.test(target)) {
 		throw new InputError(`CPA-Manager HTTP targets are not supported yet: ${redactTarget(target)}`);
@@ -25,7 +45,7 @@ export function openTarget(target: string, options: OpenOptions = {}): UsageSour
 			}
 			return new CpaSqliteSource(db, target);
 		}
-		return new NewApiSqliteSource(db, target, options.quotaPerUnit ?? DEFAULT_QUOTA_PER_UNIT);
+		return newApiSqlite(db, target, options.quotaPerUnit);
 	} catch (error) {
 		db.close();
 		throw error;

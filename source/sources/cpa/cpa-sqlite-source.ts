@@ -24,7 +24,8 @@ import type {RequestRows, UsagePartials} from '../sql/request-rows.js';
 import {fillTimeline, timelineWindow} from '../sql/timeline.js';
 import {modelsSql, rateSql, summarySql, timelineSql} from '../sql/usage-aggregates.js';
 import {requireColumns, tableColumns} from '../sqlite/open-sqlite.js';
-import {SqliteQueries} from '../sqlite/sqlite-queries.js';
+import {SqliteQueries, sqliteRunner} from '../sqlite/sqlite-queries.js';
+import {groupPage, requestPage, type SqlRunner} from '../sql/sql-runner.js';
 import {accountKey, apiKeyKey, billableInput, billableOutput, cachedTokens, channelKey, columnsOf, pricedBy, providerKey, type ColumnOf} from './cpa-expressions.js';
 import {facetsSql} from './cpa-facets.js';
 import {narrowingConditions, searchCondition, timeConditions, type SearchIndexes} from './cpa-filters.js';
@@ -44,6 +45,7 @@ export class CpaSqliteSource implements UsageSource {
 	readonly kind = 'cpa-sqlite' as const;
 	readonly capabilities = CAPABILITIES;
 	private readonly queries: SqliteQueries;
+	private readonly runner: SqlRunner;
 	private readonly c: ColumnOf;
 	private readonly searchIndexes: SearchIndexes;
 	private readonly prices: CpaPriceTable;
@@ -57,6 +59,7 @@ export class CpaSqliteSource implements UsageSource {
 		const columns = tableColumns(db, 'usage_events');
 		requireColumns(columns, REQUIRED_COLUMNS, 'usage_events', target);
 		this.queries = new SqliteQueries(db);
+		this.runner = sqliteRunner(this.queries);
 		this.c = columnsOf(columns);
 		this.searchIndexes = {events: this.queries.hasTable('usage_events_fts'), aliases: this.queries.hasTable('api_key_aliases_fts')};
 		this.prices = new CpaPriceTable(this.queries, columns.has('resolved_model'), this.queries.hasTable('model_prices'));
@@ -97,17 +100,17 @@ export class CpaSqliteSource implements UsageSource {
 		if (groupKey === undefined) {
 			throw new InputError(`dimension "${dimension}" does not apply to a CPA-Manager store; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
 		}
-		return this.queries.groupPage(this.partials(query, groupKey), page, sqliteDialect, row => String(row.group_key));
+		return groupPage(this.runner, this.partials(query, groupKey), page, sqliteDialect, row => String(row.group_key));
 	}
 
 	async apiKeys(query: UsageQuery, page: SortedPageRequest): Promise<GroupPage> {
 		const aliases = this.aliases();
-		return this.queries.groupPage(this.partials(query, apiKeyKey(this.c)), page, sqliteDialect, row => aliases.get(String(row.group_key)) ?? String(row.group_key));
+		return groupPage(this.runner, this.partials(query, apiKeyKey(this.c)), page, sqliteDialect, row => aliases.get(String(row.group_key)) ?? String(row.group_key));
 	}
 
 	async realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage> {
 		const aliases = this.aliases();
-		return this.queries.requestPage(this.requests(query, true), this.requests(query, false), page, key => aliases.get(key) ?? key);
+		return requestPage(this.runner, this.requests(query, true), this.requests(query, false), page, key => aliases.get(key) ?? key);
 	}
 
 	async newestRequestMs(): Promise<number | null> {

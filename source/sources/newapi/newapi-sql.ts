@@ -10,6 +10,8 @@ export interface NewApiDialect extends Dialect {
 	cachedTokens(otherColumn: string): string;
 	/** Case-insensitive LIKE with `\` as the escape character. */
 	likeIgnoringCase(column: string): string;
+	/** How a common table expression read several times is declared so that it is computed once. */
+	readonly sharedCte: 'AS' | 'AS MATERIALIZED';
 }
 
 /** The optional columns a `logs` table may lack (one-api and older new-api schemas). */
@@ -160,12 +162,12 @@ WHERE ${where.sql}`,
 /** Walks idx_created_at_type backwards to the first request row. */
 export const newestRequestSql = (): SqlFragment => sql(`SELECT max(created_at) AS newest FROM logs WHERE type IN (${CONSUME}, ${ERROR})`);
 
-export function facetsSql(conditions: readonly SqlFragment[], columns: LogsColumns): SqlFragment {
+export function facetsSql(conditions: readonly SqlFragment[], columns: LogsColumns, dialect: NewApiDialect): SqlFragment {
 	const where = requestsWhere(conditions);
 	const group = columns.group ? '"group"' : 'NULL';
 	const token = columns.tokenId ? 'CAST(token_id AS TEXT)' : "NULLIF(token_name, '')";
 	return sql(
-		`WITH facet_rows AS MATERIALIZED (
+		`WITH facet_rows ${dialect.sharedCte} (
 	SELECT username, channel_id, ${group} AS grp, model_name, ${token} AS token, token_name FROM logs WHERE ${where.sql}
 )
 SELECT 'accounts' AS facet, username AS value, NULL AS label FROM facet_rows WHERE username <> '' GROUP BY username

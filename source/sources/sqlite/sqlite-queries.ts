@@ -1,10 +1,7 @@
 import type Database from 'better-sqlite3';
-import type {GroupPage, PageRequest, RequestPage, SortedPageRequest} from '../../usage/types.js';
-import {decodeGroupPage, decodeRequest, num, type Row} from '../sql/decode.js';
-import type {Dialect} from '../sql/dialect.js';
+import type {Row} from '../sql/decode.js';
 import type {SqlFragment} from '../sql/fragment.js';
-import type {RequestRows, UsagePartials} from '../sql/request-rows.js';
-import {groupCountSql, groupPageSql, requestCountSql, requestPageSql} from '../sql/usage-aggregates.js';
+import type {SqlRunner} from '../sql/sql-runner.js';
 
 /** Enough for every query of every view; a refresh asks the same questions with new values. */
 const STATEMENT_CACHE_SIZE = 64;
@@ -49,20 +46,15 @@ export class SqliteQueries {
 		return found;
 	}
 
-	/** One page of groups; a page past the end asks for the number of groups separately. */
-	groupPage(partials: UsagePartials, request: SortedPageRequest, dialect: Dialect, label: (row: Row) => string): GroupPage {
-		const rows = this.all(groupPageSql(partials, request, dialect));
-		const totalItems = rows[0] === undefined ? num(this.one(groupCountSql(partials)).total_items) : num(rows[0].total_items);
-		return decodeGroupPage(request, rows, label, totalItems);
-	}
-
-	/** One page of the request log, newest first. */
-	requestPage(rows: RequestRows, counted: RequestRows, request: PageRequest, apiKeyLabel: (key: string) => string): RequestPage {
-		const items = this.all(requestPageSql(rows, request)).map(row => decodeRequest(row, apiKeyLabel));
-		return {page: request.page, pageSize: request.pageSize, totalItems: num(this.one(requestCountSql(counted)).total_items), items};
-	}
-
 	close(): void {
 		this.db.close();
 	}
 }
+
+/** The shared, asynchronous face of a SQLite connection's queries. */
+export const sqliteRunner = (queries: SqliteQueries): SqlRunner => ({
+	one: async query => queries.one(query),
+	all: async query => queries.all(query),
+	hasTable: async name => queries.hasTable(name),
+	close: async () => queries.close(),
+});

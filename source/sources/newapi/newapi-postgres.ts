@@ -1,0 +1,61 @@
+import type pg from 'pg';
+import {InputError} from '../../usage/input-error.js';
+import {OBSERVER_LIMITS, PgSession} from '../postgres/pg-session.js';
+import {requireColumns} from '../sqlite/open-sqlite.js';
+import type {NewApiDialect} from './newapi-sql.js';
+import {logsColumnsOf, NewApiSource, REQUIRED_LOGS_COLUMNS} from './newapi-source.js';
+
+/** A database to connect to, and how to name it in messages (without its password). */
+export interface PostgresDatabase {
+	readonly config: pg.ClientConfig;
+	readonly display: string;
+}
+
+const postgresNewApiDialect: NewApiDialect = {
+	byteOrder: expression => `(${expression}) COLLATE "C"`,
+	// `other` is text that may be empty, cut short or not JSON, and a cast to jsonb would fail the
+	// whole query (PostgreSQL before 16 cannot test first). So the number is read from the text of
+	// what looks like a whole object: the key is top-level wherever new-api writes it.
+	cachedTokens: other =>
+		`CASE WHEN ${other} ~ '^\\s*\\{.*\\}\\s*$' THEN GREATEST(COALESCE(CAST(substring(${other} FROM '"cache_tokens"\\s*:\\s*(-?[0-9]{1,18})') AS BIGINT), 0), 0) ELSE 0 END`,
+	likeIgnoringCase: column => `${column} ILIKE ? ESCAPE '\\'`,
+	// A CTE read more than once is computed once (PostgreSQL 12+; always, before).
+	sharedCte: 'AS',
+};
+
+/** How often the main database is read when logs live apart: names, every 30 s. */
+const MAIN_IDLE_CLOSE_MS = 5000;
+
+export interface NewApiPostgresOptions {
+	/** The database of `logs`, when new-api keeps them apart (LOG_SQL_DSN). */
+	readonly logsDb?: PostgresDatabase;
+	readonly quotaPerUnit?: number;
+}
+
+/**
+ * new-api's `logs` on PostgreSQL, read on one connection, and channel and token names from the
+ * main database. With logs apart, the main database's connection closes when idle, so relaytop
+ * holds at most two connections, the second for the PostgreSQL view.
+ */
+export async function newApiPostgres(main: PostgresDatabase, options: NewApiPostgresOptions = {}): Promise<NewApiSource> {
+	const mainSession = new PgSession(main.config, options.logsDb === undefined ? OBSERVER_LIMITS : {...OBSERVER_LIMITS, idleCloseMs: MAIN_IDLE_CLOSE_MS});
+	const logsSession = options.logsDb === undefined ? mainSession : new PgSession(options.logsDb.config);
+	const logsDisplay = options.logsDb?.display ?? main.display;
+	try {
+		const {rows} = await logsSession.query<{name: string}>(
+			"SELECT attname AS name FROM pg_attribute WHERE attrelid = to_regclass('logs') AND attnum > 0 AND NOT attisdropped",
+		);
+		if (rows.length === 0) {
+			throw new InputError(`${logsDisplay}: no "logs" table here; is this new-api's database? If its logs live in another database (LOG_SQL_DSN), give that with --logs-db`);
+		}
+		const present = new Set(rows.map(row => row.name));
+		requireColumns(present, REQUIRED_LOGS_COLUMNS, 'logs', logsDisplay);
+		const target = options.logsDb === undefined ? main.display : `${main.display} (logs: ${options.logsDb.display})`;
+		return new NewApiSource({kind: 'newapi-postgres', logs: logsSession, main: mainSession, dialect: postgresNewApiDialect, columns: logsColumnsOf(present)}, target, options.quotaPerUnit);
+	} catch (error) {
+		await logsSession.close();
+		await mainSession.close();
+		// pg's messages (ECONNREFUSED, authentication failed, no such database) do not say where.
+		throw error instanceof InputError ? error : new Error(`${logsDisplay}: ${error instanceof Error ? error.message : String(error)}`);
+	}
+}

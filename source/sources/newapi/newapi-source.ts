@@ -1,0 +1,186 @@
+import {InputError} from '../../usage/input-error.js';
+import type {
+	Dimension,
+	Facets,
+	GroupPage,
+	ModelUsage,
+	PageRequest,
+	Rate,
+	RequestPage,
+	SortedPageRequest,
+	SourceCapabilities,
+	Summary,
+	TimelineBucket,
+	UsageQuery,
+	UsageSource,
+} from '../../usage/types.js';
+import {RATE_WINDOW_S} from '../../usage/types.js';
+import {cachedPromise} from '../cached.js';
+import {decodeFacets, decodeModel, decodeRate, decodeSummary, num} from '../sql/decode.js';
+import {sql, type SqlFragment} from '../sql/fragment.js';
+import {fillTimeline, timelineWindow} from '../sql/timeline.js';
+import {modelsSql, rateSql, summarySql, timelineSql} from '../sql/usage-aggregates.js';
+import {groupPage, requestPage, type SqlRunner} from '../sql/sql-runner.js';
+import {
+	apiKeyKey,
+	dimensionKey,
+	facetsSql,
+	narrowingConditions,
+	newestRequestSql,
+	requestRows,
+	searchConditions,
+	timeConditions,
+	usagePartials,
+	type LogsColumns,
+	type NewApiDialect,
+} from './newapi-sql.js';
+
+export const DEFAULT_QUOTA_PER_UNIT = 500_000;
+
+export const REQUIRED_LOGS_COLUMNS = ['id', 'created_at', 'type', 'username', 'token_name', 'model_name', 'quota', 'prompt_tokens', 'completion_tokens', 'channel_id'];
+
+/** The optional columns present among a `logs` table's column names. */
+export const logsColumnsOf = (present: ReadonlySet<string>): LogsColumns => ({
+	tokenId: present.has('token_id'),
+	group: present.has('group'),
+	other: present.has('other'),
+	useTime: present.has('use_time'),
+	elapsedTime: present.has('elapsed_time'),
+});
+
+const CAPABILITIES: SourceCapabilities = {
+	dimensions: ['user', 'channel', 'group'],
+	filters: ['account', 'channel', 'group', 'model', 'apiKey', 'status', 'search'],
+};
+
+const LABELS_TTL_MS = 30_000;
+
+interface Labels {
+	readonly channels: ReadonlyMap<string, string>;
+	readonly tokens: ReadonlyMap<string, string>;
+}
+
+/** Where one new-api deployment's tables are, and how its engine reads them. */
+export interface NewApiEngine {
+	readonly kind: 'newapi-sqlite' | 'newapi-postgres';
+	/** The database that holds `logs`. */
+	readonly logs: SqlRunner;
+	/** The main database, with `channels` and `tokens`: `logs` itself, unless logs live apart. */
+	readonly main: SqlRunner;
+	readonly dialect: NewApiDialect;
+	readonly columns: LogsColumns;
+}
+
+/** new-api / one-api `logs`, read-only, on any engine. */
+export class NewApiSource implements UsageSource {
+	readonly kind: NewApiEngine['kind'];
+	readonly capabilities = CAPABILITIES;
+	private readonly logs: SqlRunner;
+	private readonly dialect: NewApiDialect;
+	private readonly columns: LogsColumns;
+	/** Channel and token names live in the main database's small tables, when they are there. */
+	private readonly labels: () => Promise<Labels>;
+
+	constructor(
+		private readonly engine: NewApiEngine,
+		readonly target: string,
+		private readonly quotaPerUnit: number = DEFAULT_QUOTA_PER_UNIT,
+	) {
+		this.kind = engine.kind;
+		this.logs = engine.logs;
+		this.dialect = engine.dialect;
+		this.columns = engine.columns;
+		this.labels = cachedPromise(LABELS_TTL_MS, async () => ({channels: await this.names('channels'), tokens: await this.names('tokens')}));
+	}
+
+	async summary(query: UsageQuery): Promise<Summary> {
+		return decodeSummary(await this.logs.one(summarySql(await this.partials(query))));
+	}
+
+	async facets(query: UsageQuery): Promise<Facets> {
+		const conditions = [...timeConditions(query.range), ...searchConditions(query.filters.search, this.dialect)];
+		const {channels, tokens} = await this.labels();
+		return decodeFacets(await this.logs.all(facetsSql(conditions, this.columns, this.dialect)), (facet, value, label) => {
+			if (facet === 'channels') {
+				return channels.get(value) ?? `#${value}`;
+			}
+			return facet === 'apiKeys' ? (tokens.get(value) ?? label ?? value) : value;
+		});
+	}
+
+	async rate(query: UsageQuery): Promise<Rate> {
+		const window = {range: {startMs: query.range.endMs - RATE_WINDOW_S * 1000, endMs: query.range.endMs}, filters: query.filters};
+		return decodeRate(await this.logs.one(rateSql(await this.requests(window))));
+	}
+
+	async timeline(query: UsageQuery, bucketMs: number, buckets: number): Promise<TimelineBucket[]> {
+		const window = timelineWindow(query, bucketMs, buckets);
+		return fillTimeline(await this.logs.all(timelineSql(await this.requests(window.query), window)), window);
+	}
+
+	async models(query: UsageQuery): Promise<ModelUsage[]> {
+		return (await this.logs.all(modelsSql(await this.partials(query), this.dialect))).map(decodeModel);
+	}
+
+	async groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage> {
+		const groupKey = dimensionKey(dimension, this.columns);
+		if (groupKey === undefined) {
+			throw new InputError(`dimension "${dimension}" does not apply to new-api logs; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
+		}
+		const channels = dimension === 'channel' ? (await this.labels()).channels : undefined;
+		return groupPage(this.logs, await this.partials(query, groupKey), page, this.dialect, row => {
+			const key = String(row.group_key);
+			return channels === undefined ? key : (channels.get(key) ?? `#${key}`);
+		});
+	}
+
+	async apiKeys(query: UsageQuery, page: SortedPageRequest): Promise<GroupPage> {
+		const {tokens} = await this.labels();
+		return groupPage(this.logs, await this.partials(query, apiKeyKey(this.columns), 'token_name'), page, this.dialect, row => {
+			const key = String(row.group_key);
+			return tokens.get(key) ?? (typeof row.label_hint === 'string' && row.label_hint !== '' ? row.label_hint : key);
+		});
+	}
+
+	async realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage> {
+		const {tokens} = await this.labels();
+		const rows = await this.requests(query);
+		return requestPage(this.logs, rows, rows, page, key => tokens.get(key) ?? key);
+	}
+
+	async newestRequestMs(): Promise<number | null> {
+		const {newest} = await this.logs.one(newestRequestSql());
+		return newest === null ? null : num(newest) * 1000;
+	}
+
+	async close(): Promise<void> {
+		await this.logs.close();
+		if (this.engine.main !== this.logs) {
+			await this.engine.main.close();
+		}
+	}
+
+	private async conditions(query: UsageQuery): Promise<SqlFragment[]> {
+		// A channel filter by name needs the names first; they are cached.
+		const {channels} = query.filters.channel === undefined ? {channels: new Map<string, string>()} : await this.labels();
+		const channelIdsNamed = (name: string) => [...channels].filter(([, channelName]) => channelName === name).map(([id]) => Number(id));
+		return [...timeConditions(query.range), ...searchConditions(query.filters.search, this.dialect), ...narrowingConditions(query.filters, this.columns, channelIdsNamed)];
+	}
+
+	private async partials(query: UsageQuery, groupKey?: string, labelHint?: string) {
+		return usagePartials({conditions: await this.conditions(query), groupKey, labelHint, quotaPerUnit: this.quotaPerUnit}, this.columns, this.dialect);
+	}
+
+	private async requests(query: UsageQuery) {
+		return requestRows({conditions: await this.conditions(query), quotaPerUnit: this.quotaPerUnit}, this.columns);
+	}
+
+	private async names(table: 'channels' | 'tokens'): Promise<Map<string, string>> {
+		if (!(await this.engine.main.hasTable(table))) {
+			return new Map();
+		}
+		// Only ids and names: the tokens table also holds the keys themselves.
+		const rows = await this.engine.main.all(sql(`SELECT id, name FROM ${table} WHERE name IS NOT NULL AND name <> ''`));
+		return new Map(rows.map(row => [String(row.id), String(row.name)]));
+	}
+}
