@@ -53,13 +53,16 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, options
 	process.env.NODE_ENV ??= 'production';
 	const {runDashboard} = await import('../ui/run-dashboard.js');
 	const {openTargetInWorker} = await import('../sources/worker/worker-source.js');
-	const {startDemo} = await import('../demo/demo.js');
-	const demo = target === undefined ? await startDemo() : undefined;
+	const {startLiveDemo} = await import('../demo/live-demo.js');
+	if (target === undefined) {
+		process.stderr.write('relaytop: starting the demo…\n'); // the first start builds its database: seconds
+	}
+	const demo = target === undefined ? await startLiveDemo(line => process.stderr.write(`relaytop: ${line}\n`)) : undefined;
 	let source: UsageSource | undefined;
 	try {
-		// Queries run in a worker thread, so a slow one never freezes keys or drawing.
-		const path = target ?? demo!.path;
-		// A SQLite query blocks its thread, so SQLite runs in a worker; a server's queries do not.
+		const path = target ?? demo!.target;
+		// A SQLite query blocks its thread, so SQLite runs in a worker (a slow query never freezes
+		// keys or drawing); a server's queries do not block.
 		source = isPostgresTarget(path) ? await openSource(path, options) : await openTargetInWorker(path, options);
 		const signal = await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range});
 		return signal === undefined ? EXIT_OK : 128 + constants.signals[signal];

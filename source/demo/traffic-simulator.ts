@@ -23,15 +23,15 @@ export interface TrafficSimulator {
 const STOP_GRACE_MS = 10_000;
 
 /**
- * The compiled script of the simulator's process. Built, it sits next to this module. Under vitest
+ * The compiled script of a simulator's process. Built, it sits next to this module. Under vitest
  * this module runs from its .ts source, and Node 20 cannot run TypeScript without a loader, so
  * the script is taken from dist/, which `npm test` builds before running the tests.
  */
-function processScript(): string {
+function processScript(name: string): string {
 	if (!import.meta.url.endsWith('.ts')) {
-		return fileURLToPath(new URL('./traffic-process.js', import.meta.url));
+		return fileURLToPath(new URL(`./${name}`, import.meta.url));
 	}
-	const built = join(packageRoot(), 'dist', 'source', 'demo', 'traffic-process.js');
+	const built = join(packageRoot(), 'dist', 'source', 'demo', name);
 	if (!existsSync(built)) {
 		throw new Error(`${built} is missing: run \`npm run build\` first`);
 	}
@@ -44,13 +44,22 @@ function processScript(): string {
  * writer never wait.
  */
 export function startTrafficSimulator(path: string, options: TrafficSimulatorOptions = {}): TrafficSimulator {
+	return startTrafficProcess('traffic-process.js', seed => ({path, requestsPerMinute: requestsPerMinuteOf(options), seed}) satisfies TrafficSettings, options);
+}
+
+export function requestsPerMinuteOf(options: TrafficSimulatorOptions): number {
 	const requestsPerMinute = options.requestsPerMinute ?? 40;
 	if (!(requestsPerMinute > 0 && Number.isFinite(requestsPerMinute))) {
 		throw new RangeError(`requestsPerMinute must be a positive number, not ${requestsPerMinute}`);
 	}
-	const data: TrafficSettings = {path, requestsPerMinute, seed: options.seed ?? Math.floor(Math.random() * 2 ** 32)};
+	return requestsPerMinute;
+}
+
+/** A simulator's child process (`script`, next to this module), given its settings as JSON. */
+export function startTrafficProcess(script: string, settings: (seed: number) => object, options: TrafficSimulatorOptions): TrafficSimulator {
+	const data = settings(options.seed ?? Math.floor(Math.random() * 2 ** 32));
 	// No terminal for it: the dashboard owns the screen; errors arrive as messages.
-	const child = fork(processScript(), [JSON.stringify(data)], {stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: []});
+	const child = fork(processScript(script), [JSON.stringify(data)], {stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: []});
 	child.on('message', message => {
 		const {error, code} = message as {error?: unknown; code?: unknown};
 		if (typeof error === 'string') {

@@ -1,3 +1,4 @@
+import type {MonitorSnapshot, PanelName} from '../postgres/monitor/postgres-monitor.js';
 // The one vocabulary every source maps onto; views and output never see source specifics.
 
 export type SourceKind = 'cpa-sqlite' | 'cpa-http' | 'newapi-sqlite' | 'newapi-postgres';
@@ -193,7 +194,14 @@ export interface UsageSource {
 	realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage>;
 	/** When the newest request happened, whatever the range; null for an empty store. */
 	newestRequestMs(): Promise<number | null>;
+	/** The PostgreSQL server under the source, when there is one: the PostgreSQL view's data. */
+	readonly postgres?: PostgresObserver;
 	close(): Promise<void>;
+}
+
+/** Samples of the server's activity, on a connection of its own (a second one at most). */
+export interface PostgresObserver {
+	snapshot(panels?: readonly PanelName[]): Promise<MonitorSnapshot>;
 }
 
 export const RATE_WINDOW_S = 60;

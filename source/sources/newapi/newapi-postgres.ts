@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import {PostgresMonitor, type PanelName} from '../../postgres/monitor/postgres-monitor.js';
 import {InputError} from '../../usage/input-error.js';
 import {OBSERVER_LIMITS, PgSession} from '../postgres/pg-session.js';
 import {requireColumns} from '../sqlite/open-sqlite.js';
@@ -23,6 +24,9 @@ const postgresNewApiDialect: NewApiDialect = {
 	sharedCte: 'AS',
 };
 
+/** The statistics views answer at once; a panel that takes longer is better switched off. */
+const MONITOR_LIMITS = {...OBSERVER_LIMITS, statementTimeoutMs: 5000};
+
 /** How often the main database is read when logs live apart: names, every 30 s. */
 const MAIN_IDLE_CLOSE_MS = 5000;
 
@@ -34,8 +38,8 @@ export interface NewApiPostgresOptions {
 
 /**
  * new-api's `logs` on PostgreSQL, read on one connection, and channel and token names from the
- * main database. With logs apart, the main database's connection closes when idle, so relaytop
- * holds at most two connections, the second for the PostgreSQL view.
+ * main database; the PostgreSQL view samples the server on a second connection. With logs apart,
+ * the main database's connection closes when idle, so relaytop holds at most two connections.
  */
 export async function newApiPostgres(main: PostgresDatabase, options: NewApiPostgresOptions = {}): Promise<NewApiSource> {
 	const mainSession = new PgSession(main.config, options.logsDb === undefined ? OBSERVER_LIMITS : {...OBSERVER_LIMITS, idleCloseMs: MAIN_IDLE_CLOSE_MS});
@@ -51,7 +55,11 @@ export async function newApiPostgres(main: PostgresDatabase, options: NewApiPost
 		const present = new Set(rows.map(row => row.name));
 		requireColumns(present, REQUIRED_LOGS_COLUMNS, 'logs', logsDisplay);
 		const target = options.logsDb === undefined ? main.display : `${main.display} (logs: ${options.logsDb.display})`;
-		return new NewApiSource({kind: 'newapi-postgres', logs: logsSession, main: mainSession, dialect: postgresNewApiDialect, columns: logsColumnsOf(present)}, target, options.quotaPerUnit);
+		// The PostgreSQL view's own connection, to the database of logs: opened when first asked.
+		const monitorSession = new PgSession(options.logsDb?.config ?? main.config, MONITOR_LIMITS);
+		const monitor = new PostgresMonitor({table: 'logs'});
+		const postgres = {snapshot: (panels?: readonly PanelName[]) => monitor.snapshot(monitorSession, panels), close: () => monitorSession.close()};
+		return new NewApiSource({kind: 'newapi-postgres', logs: logsSession, main: mainSession, dialect: postgresNewApiDialect, columns: logsColumnsOf(present), postgres}, target, options.quotaPerUnit);
 	} catch (error) {
 		await logsSession.close();
 		await mainSession.close();

@@ -5,6 +5,7 @@ import type {
 	GroupPage,
 	ModelUsage,
 	PageRequest,
+	PostgresObserver,
 	Rate,
 	RequestPage,
 	SortedPageRequest,
@@ -69,6 +70,8 @@ export interface NewApiEngine {
 	readonly main: SqlRunner;
 	readonly dialect: NewApiDialect;
 	readonly columns: LogsColumns;
+	/** The server's activity, for a source on PostgreSQL; closed with the source. */
+	readonly postgres?: PostgresObserver & {close(): Promise<void>};
 }
 
 /** new-api / one-api `logs`, read-only, on any engine. */
@@ -80,6 +83,7 @@ export class NewApiSource implements UsageSource {
 	private readonly columns: LogsColumns;
 	/** Channel and token names live in the main database's small tables, when they are there. */
 	private readonly labels: () => Promise<Labels>;
+	readonly postgres: PostgresObserver | undefined;
 
 	constructor(
 		private readonly engine: NewApiEngine,
@@ -90,6 +94,7 @@ export class NewApiSource implements UsageSource {
 		this.logs = engine.logs;
 		this.dialect = engine.dialect;
 		this.columns = engine.columns;
+		this.postgres = engine.postgres;
 		this.labels = cachedPromise(LABELS_TTL_MS, async () => ({channels: await this.names('channels'), tokens: await this.names('tokens')}));
 	}
 
@@ -154,6 +159,7 @@ export class NewApiSource implements UsageSource {
 	}
 
 	async close(): Promise<void> {
+		await this.engine.postgres?.close();
 		await this.logs.close();
 		if (this.engine.main !== this.logs) {
 			await this.engine.main.close();

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import {markSql} from '../../postgres/monitor/queryable.js';
 import type {Row} from '../sql/decode.js';
 import type {SqlFragment} from '../sql/fragment.js';
 import type {SqlRunner} from '../sql/sql-runner.js';
@@ -45,7 +46,8 @@ export class PgSession implements SqlRunner {
 	}
 
 	async all(query: SqlFragment): Promise<Row[]> {
-		return (await this.query(numberedPlaceholders(query.sql), query.params)).rows;
+		// Marked, so relaytop's own statements can be told apart in pg_stat_statements.
+		return (await this.query(markSql(numberedPlaceholders(query.sql)), query.params)).rows;
 	}
 
 	/** A statement written for PostgreSQL, with its own `$n` placeholders. */

@@ -6,7 +6,7 @@ import type {OpenOptions} from '../open-target.js';
 
 /** Every async method of UsageSource but close, which ends the worker instead of being forwarded. */
 export type ForwardedMethod = Exclude<
-	{[K in keyof UsageSource]: UsageSource[K] extends (...args: never[]) => Promise<unknown> ? K : never}[keyof UsageSource],
+	{[K in keyof UsageSource]-?: UsageSource[K] extends (...args: never[]) => Promise<unknown> ? K : never}[keyof UsageSource],
 	'close'
 >;
 
@@ -29,7 +29,7 @@ export const FORWARDED_METHODS = Object.keys(FORWARDED) as ForwardedMethod[];
  * The rest of UsageSource: plain values, sent once when the worker is ready. A sync method added to
  * UsageSource lands here and fails to compile in the worker, which cannot forward it.
  */
-export type SourceDescription = Pick<UsageSource, Exclude<keyof UsageSource, ForwardedMethod | 'close'>>;
+export type SourceDescription = Pick<UsageSource, Exclude<keyof UsageSource, ForwardedMethod | 'close' | 'postgres'>>;
 
 export interface WorkerInput {
 	readonly target: string;
