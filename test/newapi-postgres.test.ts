@@ -163,3 +163,45 @@ describe('mistaken targets', () => {
 		expect(JSON.parse(result.stdout).source.kind).toBe('newapi-postgres');
 	});
 });
+
+describe('the postgres section of --json', () => {
+	it('describes the server, its sessions, the logs table and its indexes, without relaytop itself', async () => {
+		const probes = await Promise.all(
+			Array.from({length: 3}, async () => {
+				const client = new pg.Client({connectionString: logs.url, application_name: 'json-probe'});
+				await client.connect();
+				return client;
+			}),
+		);
+		try {
+			// With logs apart, the PostgreSQL view watches the database of logs.
+			const result = runCli([main.url, '--logs-db', logs.url, '--json', '--range', 'all']);
+			expect(result.stderr).toBe('');
+			const {postgres} = JSON.parse(result.stdout);
+			const versionNum = await withClient(logs.url, async client => Number((await client.query("SELECT current_setting('server_version_num') AS v")).rows[0].v));
+			expect(postgres.server).toMatchObject({version_num: versionNum, max_connections: expect.any(Number)});
+			expect(postgres.connections.by_application).toContainEqual(expect.objectContaining({application_name: 'json-probe', total: 3}));
+			expect(postgres.connections.by_application.map((application: {application_name: string}) => application.application_name)).not.toContain('relaytop');
+			const live = await withClient(logs.url, async client => Number((await client.query('SELECT count(*) AS n FROM logs')).rows[0].n));
+			expect(postgres.tables[0]).toMatchObject({name: 'logs', size_bytes: expect.any(Number)});
+			expect(postgres.tables[0].n_live_tup).toBeGreaterThan(live * 0.9); // statistics, not a count
+			const names = postgres.indexes.map((index: {name: string}) => index.name);
+			expect(names).toEqual(expect.arrayContaining(['logs_pkey', 'idx_created_at_type', 'idx_created_at_id', 'idx_user_id_id']));
+			expect(postgres.indexes.find((index: {name: string}) => index.name === 'idx_created_at_type')).toMatchObject({columns: ['created_at', 'type'], valid: true});
+			expect(postgres.index_needs.map((need: {status: string}) => need.status)).toEqual(['served', 'served']);
+			expect(postgres.database).toMatchObject({tps: expect.any(Number), cache_hit_ratio: expect.any(Number), deadlocks: 0});
+			expect(postgres.activity.every((session: {application_name: string}) => session.application_name !== 'relaytop')).toBe(true);
+			// The extension is preloaded but not created in this database: the panel says what to run.
+			expect(postgres.server.database).toBe(logs.name);
+			expect(postgres.statements.unavailable).toMatchObject({reason: 'extension-missing', hint: expect.stringContaining('CREATE EXTENSION pg_stat_statements')});
+		} finally {
+			await Promise.all(probes.map(client => client.end()));
+		}
+	});
+
+	it('is left out for a SQLite target', () => {
+		const result = runCli([fixturePath('newapi'), '--json']);
+		expect(result.code).toBe(0);
+		expect(JSON.parse(result.stdout)).not.toHaveProperty('postgres');
+	});
+});

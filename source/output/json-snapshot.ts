@@ -1,5 +1,6 @@
 import type {Choice, GroupPage, GroupUsage} from '../usage/types.js';
 import type {Snapshot} from '../usage/take-snapshot.js';
+import {postgresJson} from './postgres-json.js';
 
 // The stable scripting interface (design.md "JSON snapshot"): snake case, numbers as numbers.
 // Extend it; never rename a field.
@@ -98,5 +99,6 @@ export function jsonSnapshot(snapshot: Snapshot): object {
 				cost_usd: item.costUsd,
 			})),
 		},
+		...(snapshot.postgres === undefined ? {} : {postgres: postgresJson(snapshot.postgres)}),
 	};
 }

@@ -1,3 +1,4 @@
+import type {MonitorSnapshot} from '../postgres/monitor/postgres-monitor.js';
 import type {Dimension, Facets, GroupPage, ModelUsage, PageRequest, Rate, RequestPage, SortedPageRequest, Summary, TimeRange, UsageQuery, UsageSource} from './types.js';
 
 export interface SnapshotRequest {
@@ -20,11 +21,18 @@ export interface Snapshot {
 	readonly apiKeys: GroupPage;
 	readonly realtime: RequestPage;
 	readonly newestRequestMs: number | null;
+	/** The server under the source, when there is one. */
+	readonly postgres?: MonitorSnapshot;
 }
+
+/** Rates (TPS, statements per second) are deltas: the server is sampled twice, this far apart at least. */
+const RATE_SAMPLE_MS = 1000;
 
 export async function takeSnapshot(source: UsageSource, request: SnapshotRequest): Promise<Snapshot> {
 	const {query} = request;
-	return {
+	const primedAt = Date.now();
+	await source.postgres?.snapshot(['database', 'statements']);
+	const usage = {
 		source: {kind: source.kind, target: source.target},
 		range: query.range,
 		summary: await source.summary(query),
@@ -37,4 +45,9 @@ export async function takeSnapshot(source: UsageSource, request: SnapshotRequest
 		realtime: await source.realtime(query, request.requestPage),
 		newestRequestMs: await source.newestRequestMs(),
 	};
+	if (source.postgres === undefined) {
+		return usage;
+	}
+	await new Promise(resolve => setTimeout(resolve, Math.max(0, primedAt + RATE_SAMPLE_MS - Date.now())));
+	return {...usage, postgres: await source.postgres.snapshot()};
 }
