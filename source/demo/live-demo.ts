@@ -1,5 +1,5 @@
 import {startDemo} from './demo.js';
-import {startPostgresDemo} from './postgres-demo.js';
+import {startPostgresDemo, type RunningPostgresDemo} from './postgres-demo.js';
 
 export interface LiveDemo {
 	/** What the dashboard opens: a postgres:// URL or a SQLite file. */
@@ -11,9 +11,9 @@ export interface LiveDemo {
  * The dashboard's demo: on embedded PostgreSQL, so the PostgreSQL view has a server to show; on
  * a SQLite copy when that server cannot start. `note` hears why, in one line.
  */
-export async function startLiveDemo(note: (line: string) => void): Promise<LiveDemo> {
+export async function startLiveDemo(note: (line: string) => void, startServerDemo: () => Promise<RunningPostgresDemo> = startPostgresDemo): Promise<LiveDemo> {
 	try {
-		const demo = await startPostgresDemo();
+		const demo = await startServerDemo();
 		return {target: demo.url, stop: demo.stop};
 	} catch (error) {
 		note(`${error instanceof Error ? error.message : String(error)}; the demo runs on SQLite`);
