@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process';
-import {mkdtempSync, readdirSync, rmSync} from 'node:fs';
+import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
@@ -27,6 +27,31 @@ async function until(ready: (text: string) => boolean, what: string, timeoutMs =
 	}
 }
 
+/** Process ids of `pid`'s children (none once it and they are gone). */
+function childrenOf(pid: string): string[] {
+	try {
+		return execFileSync('pgrep', ['-P', pid], {encoding: 'utf8'}).trim().split('\n').filter(line => line !== '');
+	} catch {
+		return []; // pgrep exits 1 when it finds none
+	}
+}
+
+const alive = (pid: string): boolean => {
+	try {
+		process.kill(Number(pid), 0);
+		return true;
+	} catch {
+		return false;
+	}
+};
+
+/** relaytop under the pane's shell, and the demo's processes under it: the server and new-api's traffic. */
+function demoProcesses(): {relaytop: string; children: string[]} {
+	const shell = tmux('list-panes', '-t', session, '-F', '#{pane_pid}').trim();
+	const relaytop = childrenOf(shell)[0]!;
+	return {relaytop, children: childrenOf(relaytop)};
+}
+
 afterAll(() => {
 	try {
 		tmux('kill-session', '-t', session);
@@ -37,15 +62,16 @@ afterAll(() => {
 });
 
 describe('relaytop in tmux', () => {
-	it('runs the moving demo, follows keys, re-lays out on resize, and quits restoring the terminal', async () => {
+	it('runs the moving demo, follows keys, re-lays out on resize, and quits restoring the terminal and stopping the demo', async () => {
 		const cli = join(packageRoot(), 'dist', 'source', 'cli.js');
-		// The demo's temporary copy goes to our own folder, so we can see it come and go.
 		const command = `env -u CI TMPDIR=${scratch} ${process.execPath} ${cli}; echo "relaytop exited with $?"; sleep 60`;
 		tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', command);
 
 		const overview = await until(text => text.includes('requests/min') && /rpm [1-9]/u.test(text), 'the overview');
 		expect(overview).toContain('1 Overview');
-		expect(readdirSync(scratch).filter(name => name.startsWith('relaytop-demo-'))).toHaveLength(1);
+		expect(overview).toContain('new-api (PostgreSQL)'); // the demo runs on embedded PostgreSQL
+		const {children} = demoProcesses();
+		expect(children.length).toBeGreaterThanOrEqual(2); // the server and the traffic
 
 		tmux('send-keys', '-t', session, '2');
 		const narrow = await until(text => text.includes('Accounts by user') && text.includes('alice'), 'the accounts view');
@@ -59,21 +85,21 @@ describe('relaytop in tmux', () => {
 		const after = await until(text => text.includes('relaytop exited with'), 'the exit');
 		expect(after).toContain('relaytop exited with 0');
 		expect(after).not.toContain('Accounts by user'); // the alternate screen was left
-		expect(readdirSync(scratch).filter(name => name.startsWith('relaytop-demo-'))).toEqual([]);
+		expect(children.filter(alive)).toEqual([]);
 	});
 
-	it('shuts down in order on SIGHUP: exits 129 (not a crash), leaves the alternate screen, removes the demo copy', async () => {
+	it('shuts down in order on SIGHUP: exits 129 (not a crash), leaves the alternate screen, stops the demo server and its traffic', async () => {
 		tmux('kill-session', '-t', session);
 		const cli = join(packageRoot(), 'dist', 'source', 'cli.js');
 		tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `env -u CI TMPDIR=${scratch} ${process.execPath} ${cli}; echo "relaytop exited with $?"; sleep 60`);
 		await until(text => text.includes('requests/min'), 'the overview');
-		const shell = tmux('list-panes', '-t', session, '-F', '#{pane_pid}').trim();
-		const relaytop = execFileSync('pgrep', ['-P', shell], {encoding: 'utf8'}).trim().split('\n')[0]!;
+		const {relaytop, children} = demoProcesses();
+		expect(children.length).toBeGreaterThanOrEqual(2);
 		process.kill(Number(relaytop), 'SIGHUP');
 		const after = await until(text => text.includes('relaytop exited with'), 'the exit');
 		expect(after).toContain('relaytop exited with 129'); // 128 + SIGHUP; a crash in teardown would be 139
 		expect(after).not.toContain('requests/min');
-		expect(readdirSync(scratch).filter(name => name.startsWith('relaytop-demo-'))).toEqual([]);
+		expect(children.filter(alive)).toEqual([]);
 	});
 
 	it('draws no colour with NO_COLOR, and keeps the screen within the pane', async () => {
