@@ -69,13 +69,13 @@ afterAll(async () => {
 });
 
 describe('observer session', () => {
-	it('reads only, with a statement and a lock timeout, as application relaytop', async () => {
+	it('reads only, with a statement and a lock timeout and no parallel workers, as application relaytop', async () => {
 		const session = new PgSession(postgresConfig(main.url));
 		try {
 			const settings = await session.one(
-				sql("SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt, current_setting('default_transaction_read_only') AS ro"),
+				sql("SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt, current_setting('default_transaction_read_only') AS ro, current_setting('max_parallel_workers_per_gather') AS workers"),
 			);
-			expect(settings).toEqual({app: 'relaytop', st: '10s', lt: '1s', ro: 'on'});
+			expect(settings).toEqual({app: 'relaytop', st: '10s', lt: '1s', ro: 'on', workers: '0'});
 			await expect(session.query('CREATE TABLE intruder (id int)')).rejects.toThrow(/read-only transaction/u);
 		} finally {
 			await session.close();

@@ -113,9 +113,11 @@ export class PgSession implements SqlRunner {
 		try {
 			await client.connect();
 			// Set after the startup packet, so a URL's own options cannot turn them off.
+			// No parallel workers: a dashboard query spreading over three cores is the load it is there to find.
 			await client.query(
 				`SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false),
-	set_config('idle_in_transaction_session_timeout', $1, false), set_config('default_transaction_read_only', 'on', false)`,
+	set_config('idle_in_transaction_session_timeout', $1, false), set_config('default_transaction_read_only', 'on', false),
+	set_config('max_parallel_workers_per_gather', '0', false)`,
 				[`${statementTimeoutMs}ms`, `${lockTimeoutMs}ms`],
 			);
 			return client;
