@@ -4,15 +4,18 @@
 //   its own process;
 // - render: the dashboard's time per frame at 200×60, overview and a 52-row table, in memory;
 // - cpu: the real `relaytop` demo's CPU at the default 2 s interval over a minute, in tmux;
-// - rss: the real `relaytop` demo's resident memory over ten minutes, in tmux.
-// `--quick`: sizes for CI (100k events, fewer frames, 15 s of CPU, 30 s of memory), written to
-// *-quick.json. `--only=render,cpu` runs some. Figures are reported, never asserted.
+// - rss: the real `relaytop` demo's resident memory over ten minutes, in tmux;
+// - pgqueries: relaytop's own server time per dashboard refresh on a 10M-row new-api `logs` table on
+//   the embedded PostgreSQL, with upstream's indexes and with an advisor's, and the plan of every query.
+// `--quick`: sizes for CI (100k events, fewer frames, 15 s of CPU, 30 s of memory, 1M logs rows),
+// written to *-quick.json. `--only=render,cpu` runs some. Figures are reported, never asserted.
 import {APPROACH_LABELS, APPROACHES, type Approach, type WorkerReport} from './accounts-page.js';
 import {ensureBenchStore} from './bench-store.js';
 import {pageDifference} from './compare-pages.js';
 import {renderResultsFile, renderSettings, renderTable, runRenderBenchmark} from './dashboard-render.js';
 import {cpuResultsFile, cpuSettings, cpuTable, runCpuBenchmark} from './demo-cpu.js';
 import {rssResultsFile, rssSettings, rssTable, runRssBenchmark} from './demo-rss.js';
+import {pgQueriesResultsFile, pgQueriesSettings, pgQueriesTable, runPgQueriesBenchmark} from './pgqueries.js';
 import {procAvailable} from './proc-stats.js';
 import {tmuxAvailable} from './relaytop-in-tmux.js';
 import {describeMachine, machine, writeResults, type Machine} from './results-file.js';
@@ -22,7 +25,7 @@ import {runWorker} from './spawn-worker.js';
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss'] as const;
+const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 interface Settings {
@@ -191,6 +194,12 @@ async function main(): Promise<void> {
 		const results = await runRssBenchmark(rss, log);
 		const path = writeResults(resultsName('demo-rss', settings.quick), {...header(), ...rssResultsFile(rss, results)});
 		return {summary: [rssTable(rss, results), ...stopWarnings(results.stop)].join('\n'), path};
+	});
+	await attempt('pgqueries', async () => {
+		const pgqueries = pgQueriesSettings(settings.quick);
+		const results = await runPgQueriesBenchmark(pgqueries, log);
+		const path = writeResults(pgqueries.resultsName, {...header(), ...pgQueriesResultsFile(pgqueries, results)});
+		return {summary: pgQueriesTable(results), path};
 	});
 
 	console.log(`\n${summaries.join('\n\n')}`);
