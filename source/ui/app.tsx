@@ -2,6 +2,7 @@ import {Box, Text, useApp, useInput} from 'ink';
 import {useRef, useState} from 'react';
 import {truncate} from '../output/format.js';
 import {terminalSafe} from '../output/terminal-safe.js';
+import type {MonitorSnapshot} from '../postgres/monitor/postgres-monitor.js';
 import type {PanelState} from '../poll/poll-scheduler.js';
 import type {Facets, GroupPage, ModelUsage, Rate, RequestPage, Summary, TimelineBucket, UsageSource} from '../usage/types.js';
 import {filterChoices, FilterMenu} from './components/filter-menu.js';
@@ -14,6 +15,7 @@ import {useDashboardData, type DashboardData} from './use-dashboard-data.js';
 import {useTerminalSize} from './use-terminal-size.js';
 import {GroupsView, pagesOf, TABLE_CHROME} from './views/groups-view.js';
 import {OVERVIEW_CHROME, OverviewView} from './views/overview-view.js';
+import {activityRows} from './views/postgres/activity-rows.js';
 import {PostgresView} from './views/postgres-view.js';
 import {RealtimeView} from './views/realtime-view.js';
 
@@ -28,14 +30,15 @@ interface Props {
 
 /** The panels that feed what is on screen, for the status bar. */
 function visiblePanels(data: DashboardData): Array<PanelState<unknown>> {
-	return ['summary', 'rate', 'timeline', 'models', 'accounts', 'apiKeys', 'realtime', 'drill', 'facets']
+	return ['summary', 'rate', 'timeline', 'models', 'accounts', 'apiKeys', 'realtime', 'drill', 'facets', 'postgres']
 		.map(id => data.panel<unknown>(id))
 		.filter((panel): panel is PanelState<unknown> => panel !== undefined);
 }
 
 function Header({state, width}: {readonly state: DashboardState; readonly width: number}) {
 	const filters = Object.entries(state.filters).map(([field, value]) => `${field}=${value}`);
-	const context = [`range ${state.range}`, ...filters, ...(state.search === '' ? [] : [`search "${state.search}"`])].join(' · ');
+	// The range, filters and search select usage data; the PostgreSQL view shows the server as it is now.
+	const context = state.view === 'postgres' ? '' : [`range ${state.range}`, ...filters, ...(state.search === '' ? [] : [`search "${state.search}"`])].join(' · ');
 	return (
 		<Text wrap="truncate-end">
 			<Text bold color={THEME.accent}>
@@ -70,15 +73,18 @@ export function App({source, initial}: Props) {
 	const groupPage = state.view === 'accounts' || state.view === 'apiKeys' ? data.panel<GroupPage>(state.view)?.data : undefined;
 	const requestPage = state.view === 'realtime' ? data.panel<RequestPage>('realtime')?.data : undefined;
 	const currentPage = groupPage ?? requestPage;
+	const postgresPanel = state.view === 'postgres' ? data.panel<MonitorSnapshot>('postgres') : undefined;
+	const activity = postgresPanel?.data?.activity;
+	const sessions = activity?.status === 'ok' ? activityRows(activity.data) : [];
 	const fields = FILTER_FIELDS.filter((field): field is FilterField => field === 'status' || source.capabilities.filters.includes(field));
 	// What is on screen, for key handling: Ink re-registers the input handler only after a frame is
 	// drawn, so a key pressed right after new data would otherwise see the data before it.
-	const onScreen = useRef({groupPage, currentPage, facets});
-	onScreen.current = {groupPage, currentPage, facets};
+	const onScreen = useRef({groupPage, currentPage, facets, sessions});
+	onScreen.current = {groupPage, currentPage, facets, sessions};
 
 	const run = (state: DashboardState, command: Command): Action | 'quit' | 'refresh' | undefined => {
-		const {groupPage, currentPage} = onScreen.current;
-		const table = state.view === 'accounts' || state.view === 'apiKeys' || state.view === 'realtime' ? state.view : undefined;
+		const {groupPage, currentPage, sessions} = onScreen.current;
+		const table = state.view === 'overview' ? undefined : state.view;
 		const cursor = table === undefined ? undefined : state.cursors[table];
 		switch (command) {
 			case 'quit':
@@ -113,7 +119,7 @@ export function App({source, initial}: Props) {
 				return {type: 'cycleView', step: -1};
 			case 'up':
 			case 'down':
-				return {type: 'move', step: command === 'up' ? -1 : 1, rowsOnPage: currentPage?.items.length ?? 0};
+				return {type: 'move', step: command === 'up' ? -1 : 1, rowsOnPage: state.view === 'postgres' ? sessions.length : (currentPage?.items.length ?? 0)};
 			case 'pageUp':
 			case 'pageDown':
 				return {type: 'page', step: command === 'pageUp' ? -1 : 1, pages: pagesOf(currentPage)};
@@ -122,6 +128,11 @@ export function App({source, initial}: Props) {
 			case 'last':
 				return {type: 'pageTo', page: pagesOf(currentPage)};
 			case 'open': {
+				if (state.view === 'postgres') {
+					// The session drawn under the cursor (the cursor may be past a list that shrank).
+					const session = sessions[Math.min(cursor?.selected ?? 0, sessions.length - 1)];
+					return session === undefined ? undefined : {type: 'open', key: String(session.pid), label: session.session?.query ?? ''};
+				}
 				const row = groupPage?.items[cursor?.selected ?? 0];
 				return row === undefined ? undefined : {type: 'open', key: row.key, label: row.label};
 			}
@@ -217,7 +228,17 @@ export function App({source, initial}: Props) {
 			case 'realtime':
 				return <RealtimeView page={requestPage} recent={data.panel<RequestPage>('recent')?.data} selected={state.cursors.realtime.selected} failedOnly={state.failedOnly} width={size.columns} />;
 			case 'postgres':
-				return <PostgresView />;
+				return (
+					<PostgresView
+						kind={source.kind}
+						attached={source.postgres !== undefined}
+						panel={postgresPanel}
+						selected={state.cursors.postgres.selected}
+						drill={state.drill}
+						width={size.columns}
+						height={bodyHeight}
+					/>
+				);
 		}
 	})();
 

@@ -23,6 +23,12 @@ const FILTER_OF: Record<Dimension | 'apiKeys', FilterName> = {account: 'account'
 export function planPanels(source: UsageSource, state: DashboardState, pageSize: number, now: () => number): Record<string, PanelPlan> {
 	// A relative range is resolved at every load, so its end keeps up with the clock.
 	const query = (forRealtime = false): UsageQuery => ({range: resolveRange(rangeSpec({preset: state.range}), now()), filters: queryFilters(state, forRealtime)});
+	if (state.view === 'postgres' && source.postgres !== undefined) {
+		// The server under the logs, and nothing else: the usage panels are not on screen. One sampler
+		// per source keeps the previous sample for rates, so it is polled at the base interval.
+		const observer = source.postgres;
+		return {postgres: {every: 1, inputs: '', load: () => observer.snapshot()}};
+	}
 	const common = JSON.stringify({range: state.range, filters: state.filters, search: state.search});
 	const plans: Record<string, PanelPlan> = {
 		summary: {every: 3, inputs: common, load: () => source.summary(query())},
@@ -66,6 +72,7 @@ export function planPanels(source: UsageSource, state: DashboardState, pageSize:
 			break;
 		}
 		case 'postgres':
+			// No server to watch: the view says how to attach one.
 			break;
 	}
 	return plans;

@@ -4,8 +4,11 @@ import {VIEWS, type ViewId} from './keymap.js';
 
 // Everything the dashboard's screen depends on except the data itself; changed only by reduce().
 
-export type TableId = 'accounts' | 'apiKeys' | 'realtime';
+/** Views with a cursor: the usage tables, and the PostgreSQL view's sessions. */
+export type TableId = 'accounts' | 'apiKeys' | 'realtime' | 'postgres';
 export type GroupTableId = 'accounts' | 'apiKeys';
+/** Views whose rows open with Enter. */
+export type DrillTable = GroupTableId | 'postgres';
 
 /** The filters the menu offers, in its order; status is offered as success / failed. */
 export const FILTER_FIELDS = ['account', 'provider', 'channel', 'group', 'model', 'apiKey', 'status'] as const;
@@ -17,8 +20,10 @@ export interface Cursor {
 }
 
 export interface Drill {
-	readonly table: GroupTableId;
+	readonly table: DrillTable;
+	/** The row's key: an account or API key; a session's pid. */
 	readonly key: string;
+	/** What the row showed: a name; a session's query text when it was opened. */
 	readonly label: string;
 }
 
@@ -64,7 +69,7 @@ export function initialState(dimensions: readonly Dimension[], options: {interva
 		dimensions,
 		dimension: dimensions[0]!,
 		sort: {accounts: {key: 'totalCalls', direction: 'desc'}, apiKeys: {key: 'totalCalls', direction: 'desc'}},
-		cursors: {accounts: START, apiKeys: START, realtime: START},
+		cursors: {accounts: START, apiKeys: START, realtime: START, postgres: START},
 		drill: null,
 		filterMenu: {field: null, index: 0},
 		paused: false,
@@ -100,11 +105,11 @@ export type Action =
 	| {type: 'togglePause'}
 	| {type: 'interval'; step: 1 | -1};
 
-const tableOf = (view: ViewId): TableId | undefined => (view === 'accounts' || view === 'apiKeys' || view === 'realtime' ? view : undefined);
+const tableOf = (view: ViewId): TableId | undefined => (view === 'overview' ? undefined : view);
 const cycle = <T>(items: readonly T[], current: T, step = 1): T => items[(items.indexOf(current) + step + items.length) % items.length]!;
 
-/** A new question for the data: every table goes back to its first page. */
-const rewound = (state: DashboardState): DashboardState => ({...state, cursors: {accounts: START, apiKeys: START, realtime: START}});
+/** A new question for the usage data: every usage table goes back to its first page. */
+const rewound = (state: DashboardState): DashboardState => ({...state, cursors: {...state.cursors, accounts: START, apiKeys: START, realtime: START}});
 
 function withCursor(state: DashboardState, change: (cursor: Cursor) => Cursor): DashboardState {
 	const table = tableOf(state.view);
@@ -177,7 +182,7 @@ export function reduce(state: DashboardState, action: Action): DashboardState {
 		case 'pageTo':
 			return withCursor(state, () => ({page: Math.max(1, action.page), selected: 0}));
 		case 'open':
-			return state.view === 'accounts' || state.view === 'apiKeys' ? {...state, drill: {table: state.view, key: action.key, label: action.label}} : state;
+			return state.view === 'accounts' || state.view === 'apiKeys' || state.view === 'postgres' ? {...state, drill: {table: state.view, key: action.key, label: action.label}} : state;
 		case 'back':
 			if (state.overlay !== 'none') {
 				return {...state, overlay: 'none'};

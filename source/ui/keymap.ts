@@ -50,6 +50,10 @@ export interface Binding {
 
 const TABLES: readonly ViewId[] = ['accounts', 'apiKeys', 'realtime'];
 const GROUPS: readonly ViewId[] = ['accounts', 'apiKeys'];
+/** Views with a cursor: the tables, and the PostgreSQL view's sessions. */
+const CURSORS: readonly ViewId[] = [...TABLES, 'postgres'];
+/** Views of the usage data, which searching, filtering and the time range change. */
+const USAGE: readonly ViewId[] = VIEWS.filter(view => view !== 'postgres');
 
 export const KEYMAP: readonly Binding[] = [
 	{command: 'quit', keys: ['q', 'ctrl+c'], hint: 'quit', help: 'quit'},
@@ -57,17 +61,18 @@ export const KEYMAP: readonly Binding[] = [
 	{command: 'nextView', keys: ['tab'], help: 'next view'},
 	{command: 'previousView', keys: ['shift+tab'], help: 'previous view'},
 	...VIEWS.map((view, index): Binding => ({command: `view:${view}`, keys: [String(index + 1)], help: `${VIEW_TITLES[view]} view`})),
-	{command: 'search', keys: ['/'], hint: 'search', help: 'search (Enter applies, Esc clears)'},
-	{command: 'filters', keys: ['f'], hint: 'filter', help: 'filter by a value from the data (Esc in the menu clears all)'},
-	{command: 'timeRange', keys: ['t'], hint: 'range', help: 'time range: 15m, 1h, 24h, today, 7d, 30d, all'},
+	{command: 'search', keys: ['/'], hint: 'search', help: 'search (Enter applies, Esc clears)', views: USAGE},
+	{command: 'filters', keys: ['f'], hint: 'filter', help: 'filter by a value from the data (Esc in the menu clears all)', views: USAGE},
+	{command: 'timeRange', keys: ['t'], hint: 'range', help: 'time range: 15m, 1h, 24h, today, 7d, 30d, all', views: USAGE},
 	{command: 'sortNext', keys: ['s'], hint: 'sort', help: 'next sort key', views: GROUPS},
 	{command: 'sortReverse', keys: ['r'], help: 'reverse the sort', views: GROUPS},
 	{command: 'dimension', keys: ['d'], hint: 'group by', help: 'group accounts by another dimension', views: ['accounts']},
 	{command: 'failedOnly', keys: ['x'], hint: 'failed only', help: 'show failed requests only, or all', views: ['realtime']},
 	{command: 'open', keys: ['return'], hint: 'models', help: 'the selected row by model', views: GROUPS},
+	{command: 'open', keys: ['return'], hint: 'query', help: 'the selected session: its whole query, who it waits on or blocks', views: ['postgres']},
 	{command: 'back', keys: ['escape'], help: 'back'},
-	{command: 'up', keys: ['up', 'k'], help: 'move up', views: TABLES},
-	{command: 'down', keys: ['down', 'j'], help: 'move down', views: TABLES},
+	{command: 'up', keys: ['up', 'k'], help: 'move up', views: CURSORS},
+	{command: 'down', keys: ['down', 'j'], help: 'move down', views: CURSORS},
 	{command: 'pageUp', keys: ['pageup'], help: 'previous page', views: TABLES},
 	{command: 'pageDown', keys: ['pagedown'], help: 'next page', views: TABLES},
 	{command: 'first', keys: ['home', 'g'], help: 'first page', views: TABLES},
