@@ -32,6 +32,8 @@ describe('PostgreSQL demo', () => {
 			expect(Math.abs(Number(newest) - Date.now() / 1000)).toBeLessThan(120);
 			const {rows: before} = await one<{rows: string}>('SELECT count(*) AS rows FROM logs');
 			expect(Number(before)).toBeGreaterThan(50_000);
+			// Created in the demo database, so the Postgres view has top statements to show.
+			expect((await client.query("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'")).rowCount).toBe(1);
 			await waitFor('new requests', async () => (Number((await one<{rows: string}>('SELECT count(*) AS rows FROM logs')).rows) > Number(before) ? true : undefined));
 			// Writers and an idle pool as a gateway holds them, and the admin pages' readers.
 			const sessions = await waitFor('the gateway sessions', async () => {

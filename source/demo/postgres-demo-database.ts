@@ -6,7 +6,9 @@ import {isAlive} from '../postgres/embedded/data-dir.js';
 // The demo's new-api database on the embedded server: the fixture is loaded once into a template
 // database; each run clones it (a file copy, far faster than loading) and moves it to end now.
 
-const TEMPLATE = `relaytop_demo_template_v${FIXTURE_VERSION}`;
+/** Bumped when the template's contents change, so an older cached one is not used. */
+const TEMPLATE_VERSION = 2;
+const TEMPLATE = `relaytop_demo_template_v${FIXTURE_VERSION}_${TEMPLATE_VERSION}`;
 const RUN_PREFIX = 'relaytop_demo_run_';
 
 async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -27,13 +29,24 @@ const databaseUrl = (serverUrl: string, database: string): string => {
 
 /** The template, loaded from the fixture under another name first, so a half-loaded one never counts. */
 async function ensureTemplate(serverUrl: string): Promise<void> {
-	const exists = await withClient(serverUrl, async client => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE])).rowCount === 1);
+	const exists = await withClient(serverUrl, async client => {
+		// Templates of earlier versions only take room.
+		const {rows} = await client.query<{datname: string}>("SELECT datname FROM pg_database WHERE datname LIKE 'relaytop\\_demo\\_template\\_%' AND datname <> $1", [TEMPLATE]);
+		for (const {datname} of rows) {
+			await client.query(`DROP DATABASE IF EXISTS "${datname}"`);
+		}
+		return (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE])).rowCount === 1;
+	});
 	if (exists) {
 		return;
 	}
 	const loading = `${TEMPLATE}_loading_${process.pid}`;
 	await withClient(serverUrl, client => client.query(`DROP DATABASE IF EXISTS "${loading}"`).then(() => client.query(`CREATE DATABASE "${loading}"`)));
-	await withClient(databaseUrl(serverUrl, loading), client => loadNewApiIntoPostgres(client, ensureFixture('newapi')));
+	await withClient(databaseUrl(serverUrl, loading), async client => {
+		await loadNewApiIntoPostgres(client, ensureFixture('newapi'));
+		// The server preloads it; created here, the Postgres view has top statements to show.
+		await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+	});
 	await withClient(serverUrl, client => client.query(`ALTER DATABASE "${loading}" RENAME TO "${TEMPLATE}"`));
 }
 
