@@ -88,7 +88,8 @@ function isNode(pid: number): boolean {
 
 function commandLineOf(pid: number): string {
 	try {
-		return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+		// Results are committed: a password in a URL on a command line never reaches them.
+		return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim().replace(/(\/\/[^\s:/@]+:)[^\s@]+@/gu, '$1***@');
 	} catch {
 		return '';
 	}

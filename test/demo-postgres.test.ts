@@ -1,7 +1,7 @@
 // The dashboard's demo on embedded PostgreSQL: the fixture ending now, new-api's sessions at work,
 // and nothing left behind; the SQLite demo when the server cannot start.
 
-import {existsSync} from 'node:fs';
+import {existsSync, readdirSync, readFileSync} from 'node:fs';
 import {dirname} from 'node:path';
 import pg from 'pg';
 import {describe, expect, it} from 'vitest';
@@ -44,6 +44,20 @@ describe('PostgreSQL demo', () => {
 				return (byName['new-api'] ?? 0) >= 11 && byName['new-api-admin'] === 2 && byName['new-api-batch'] === 1 ? byName : undefined;
 			});
 			expect(sessions['new-api']).toBe(11); // 3 writers and 8 idle
+			// The traffic's settings came over IPC: no command line shows the server's password.
+			const password = decodeURIComponent(new URL(demo.url).password);
+			expect(password.length).toBeGreaterThan(8);
+			const commandLines = readdirSync('/proc')
+				.filter(name => /^\d+$/u.test(name))
+				.map(pid => {
+					try {
+						return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+					} catch {
+						return '';
+					}
+				});
+			expect(commandLines.some(line => line.includes('postgres-traffic-process'))).toBe(true);
+			expect(commandLines.filter(line => line.includes(password))).toEqual([]);
 			await client.end();
 			await demo.stop();
 			stopped = true;

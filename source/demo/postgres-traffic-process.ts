@@ -7,7 +7,7 @@ import pg from 'pg';
 import {drawRequest, newApiPickers, newApiUsers, requestLogRow, type LogRow} from '../fixtures/newapi-fixture.js';
 import {Random} from '../fixtures/random.js';
 import {Arrivals} from './arrivals.js';
-import {STOP_MESSAGE} from './traffic-protocol.js';
+import {receiveSettings, STOP_MESSAGE} from './traffic-protocol.js';
 
 export interface PostgresTrafficSettings {
 	readonly url: string;
@@ -138,4 +138,4 @@ function fail(error: unknown): never {
 }
 
 process.on('uncaughtException', fail);
-run(JSON.parse(process.argv[2] ?? '') as PostgresTrafficSettings).catch(fail);
+receiveSettings<PostgresTrafficSettings>().then(run).catch(fail);

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import {INSERT_LOG_SQL, type LogRow, drawRequest, newApiPickers, newApiUsers, requestLogRow} from '../fixtures/newapi-fixture.js';
 import {Random} from '../fixtures/random.js';
 import {Arrivals} from './arrivals.js';
-import {STOP_MESSAGE, type TrafficSettings} from './traffic-protocol.js';
+import {receiveSettings, STOP_MESSAGE, type TrafficSettings} from './traffic-protocol.js';
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -80,8 +80,4 @@ function fail(error: unknown): never {
 }
 
 process.on('uncaughtException', fail);
-try {
-	run(JSON.parse(process.argv[2] ?? '') as TrafficSettings);
-} catch (error) {
-	fail(error);
-}
+receiveSettings<TrafficSettings>().then(run).catch(fail);

@@ -8,3 +8,26 @@ export interface TrafficSettings {
 }
 
 export const STOP_MESSAGE = 'stop';
+
+/**
+ * A simulator's settings travel over the IPC channel, not the command line: the PostgreSQL demo's
+ * URL holds the server's password, and any local user can read another's command line.
+ */
+export interface SettingsMessage {
+	readonly settings: unknown;
+}
+
+/** In the simulator's process: the settings its parent sends first. */
+export function receiveSettings<T>(): Promise<T> {
+	return new Promise(resolve => {
+		const onMessage = (message: unknown) => {
+			if (message !== null && typeof message === 'object' && 'settings' in message) {
+				process.off('message', onMessage);
+				resolve((message as SettingsMessage).settings as T);
+			}
+		};
+		process.on('message', onMessage);
+		// A parent gone before it could send them: nothing to simulate for.
+		process.once('disconnect', () => process.exit(0));
+	});
+}

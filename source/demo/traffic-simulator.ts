@@ -3,7 +3,7 @@ import {existsSync} from 'node:fs';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {packageRoot} from '../fixtures/fixture-files.js';
-import {STOP_MESSAGE, type TrafficSettings} from './traffic-protocol.js';
+import {STOP_MESSAGE, type SettingsMessage, type TrafficSettings} from './traffic-protocol.js';
 
 export interface TrafficSimulatorOptions {
 	/** Mean request rate; bursts raise it for a few seconds now and then. 40 by default. */
@@ -59,7 +59,8 @@ export function requestsPerMinuteOf(options: TrafficSimulatorOptions): number {
 export function startTrafficProcess(script: string, settings: (seed: number) => object, options: TrafficSimulatorOptions): TrafficSimulator {
 	const data = settings(options.seed ?? Math.floor(Math.random() * 2 ** 32));
 	// No terminal for it: the dashboard owns the screen; errors arrive as messages.
-	const child = fork(processScript(script), [JSON.stringify(data)], {stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: []});
+	const child = fork(processScript(script), [], {stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: []});
+	child.send({settings: data} satisfies SettingsMessage);
 	child.on('message', message => {
 		const {error, code} = message as {error?: unknown; code?: unknown};
 		if (typeof error === 'string') {
