@@ -3,7 +3,7 @@
 // RenderReport as JSON. The App reads a demo store copy (the fixture shifted to end now) through
 // openTarget, with the demo's traffic simulator appending rows, and refreshes on a short interval:
 // every frame measured is one a data refresh (or the status bar's clock) caused.
-import {render} from 'ink';
+import {render, Text} from 'ink';
 import {createDemoStore} from '../source/demo/demo-store.js';
 import {startTrafficSimulator, type TrafficSimulator} from '../source/demo/traffic-simulator.js';
 import {openTarget} from '../source/sources/open-target.js';
@@ -104,6 +104,7 @@ async function measure(source: UsageSource, view: RenderView, warmUpFrames: numb
 		throw new Error(`${view}: the last measured frame does not show the view's data:\n${lastFrame}`);
 	}
 	const table = tableRowsOf(lastFrame);
+	const floorMs = await floorRenderMs(lastFrame, frames);
 	return {
 		view,
 		columns: RENDER_SIZE.columns,
@@ -113,11 +114,40 @@ async function measure(source: UsageSource, view: RenderView, warmUpFrames: numb
 		warmUpFrames: warmUpSeen,
 		measuringS: (measuringEndedAt - measuringStartedAt) / 1000,
 		inkRenderMs: inkMs,
+		floorRenderMs: floorMs,
 		tableRows: table === null ? null : {shown: table.rows, expected: table.expected, totalItems: table.totalItems},
 		reactBuild: process.env.NODE_ENV === 'production' ? 'production' : 'development',
 		firstDataFrame,
 		lastFrame,
 	};
+}
+
+/**
+ * The baseline, in the same process: Ink drawing the very same screen (characters and colours)
+ * as one text node, so nothing of relaytop's is in it: what Ink 6 costs for that many characters.
+ */
+async function floorRenderMs(frame: string, frames: number): Promise<number[]> {
+	const times: number[] = [];
+	const screen = new Screen(RENDER_SIZE.columns, RENDER_SIZE.rows);
+	const instance = render(<Text>{frame}</Text>, {
+		stdout: screen as unknown as NodeJS.WriteStream,
+		stdin: new Keys() as unknown as NodeJS.ReadStream,
+		stderr: new Screen(RENDER_SIZE.columns, RENDER_SIZE.rows) as unknown as NodeJS.WriteStream,
+		debug: true,
+		exitOnCtrlC: false,
+		patchConsole: false,
+		onRender: ({renderTime}: {renderTime: number}) => times.push(renderTime),
+	});
+	try {
+		for (let index = 0; times.length < frames + 1 && index < frames * 10; index++) {
+			// A trailing space changes the tree (so Ink draws) but not what it shows.
+			instance.rerender(<Text>{index % 2 === 0 ? `${frame} ` : frame}</Text>);
+			await sleep(1);
+		}
+	} finally {
+		instance.unmount();
+	}
+	return times.slice(1); // the first frame is the mount
 }
 
 async function main(): Promise<void> {

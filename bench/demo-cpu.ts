@@ -122,10 +122,11 @@ export async function runCpuBenchmark(settings: CpuSettings, log: (line: string)
 		const main = after.find(thread => thread.tid === pid);
 		const title = main?.comm ?? '?';
 		const workers = after.filter(thread => thread.tid !== pid && eventLoops.has(thread.tid) && thread.comm === title && title !== 'node');
-		const identified = main !== undefined && (workers.length === 1 || workers.length === 2);
+		// None: the demo on PostgreSQL, whose queries need no worker thread.
+		const identified = main !== undefined && workers.length <= 2;
 		const roleOf = (thread: ThreadSample): ThreadRole => {
 			if (thread.tid === pid) return 'main';
-			if (identified && thread.tid === workers.at(-1)!.tid) return 'query worker';
+			if (identified && workers.length > 0 && thread.tid === workers.at(-1)!.tid) return 'query worker';
 			if (identified && workers.length === 2 && thread.tid === workers[0]!.tid) return 'traffic simulator';
 			return 'other';
 		};
@@ -160,7 +161,7 @@ export async function runCpuBenchmark(settings: CpuSettings, log: (line: string)
 				: null,
 			threadNote: identified
 				? `threads have no names of their own (comm is "node", or "${title}" for those created after meow set process.title); worker threads were told apart as the event-loop (epoll-waiting) threads named "${title}": ${workers.map(thread => `tid ${thread.tid} ${roleOf(thread)}`).join(', ')}`
-				: `the worker threads could not be told apart (${workers.length} epoll-waiting threads named "${title}", 1 or 2 expected): only the process total is reported`,
+				: `the worker threads could not be told apart (${workers.length} epoll-waiting threads named "${title}", at most 2 expected): only the process total is reported`,
 			simulator: simulatorProcess !== undefined
 				? {runsAs: 'own process', percentOfCore: simulatorProcess.percentOfCore}
 				: simulatorThread
