@@ -10,6 +10,7 @@ import {statementsPrerequisite} from '../source/postgres/monitor/postgres-monito
 import {markSql, SQL_MARKER} from '../source/postgres/monitor/queryable.js';
 import {extensionVersionAtLeast, type ServerInfo} from '../source/postgres/monitor/server-info.js';
 import {statementNumbersSql, statementsColumns} from '../source/postgres/monitor/statements-query.js';
+import {rankStatements, type StatementStat} from '../source/postgres/monitor/statements-sampler.js';
 import {formatVersionNum, UnsupportedServerError} from '../source/postgres/monitor/version-gate.js';
 
 const backend = (pid: number, fields: Partial<Backend> = {}): Backend => ({
@@ -237,5 +238,27 @@ describe('version handling', () => {
 	it('marks statements after their first keyword', () => {
 		expect(markSql('SELECT 1')).toBe(`SELECT ${SQL_MARKER} 1`);
 		expect(markSql('\n\tWITH x AS (SELECT 1) SELECT * FROM x')).toBe(`\n\tWITH ${SQL_MARKER} x AS (SELECT 1) SELECT * FROM x`);
+	});
+});
+
+describe('statement ranking', () => {
+	const stat = (queryid: string, msPerS: number | null, totalMs: number): StatementStat => ({
+		queryid,
+		userid: '10',
+		toplevel: true,
+		query: `SELECT ${queryid}`,
+		own: false,
+		calls: 1,
+		totalMs,
+		meanMs: totalMs,
+		rows: 1,
+		interval: msPerS === null ? null : {seconds: 2, restarted: false, appeared: false, calls: 0, totalMs: msPerS * 2, rows: 0, callsPerS: 0, msPerS, rowsPerS: 0},
+	});
+
+	it('ranks by the key, then ties (quiet statements) by their total time, then by queryid', () => {
+		const stats = [stat('1', 0, 5), stat('2', 3, 1), stat('3', 0, 900), stat('4', 0, 50), stat('5', 0, 50), stat('6', 0, 1)];
+		expect(rankStatements(stats, 'msPerS', 4).map(s => s.queryid)).toEqual(['2', '3', '4', '5']);
+		expect(rankStatements(stats, 'totalMs', 2).map(s => s.queryid)).toEqual(['3', '4']);
+		expect(stats.map(s => s.queryid)).toEqual(['1', '2', '3', '4', '5', '6']); // the input is left as it was
 	});
 });

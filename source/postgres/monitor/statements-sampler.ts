@@ -94,6 +94,15 @@ const reading = (entry: StatementNumbers, atMs: number, statsResetAtMs: number |
 	values: {calls: entry.calls, totalMs: entry.totalMs, rows: entry.rows},
 });
 
+/**
+ * The first `limit` statements by `key`, highest first. Ties (most often: statements that did not
+ * run in the interval, all at 0 ms/s) go to the one with more time in all, then by queryid, so the
+ * statements that make the cut are the ones that matter, the same ones each sample.
+ */
+export function rankStatements(stats: readonly StatementStat[], key: StatementSortKey, limit: number): StatementStat[] {
+	return [...stats].sort((a, b) => sortValue(b, key) - sortValue(a, key) || b.totalMs - a.totalMs || a.queryid.localeCompare(b.queryid)).slice(0, limit);
+}
+
 const sortValue = (stat: StatementStat, key: StatementSortKey): number => {
 	switch (key) {
 		case 'msPerS':
@@ -140,7 +149,7 @@ export class StatementsSampler {
 		const stats = current.entries.map(entry => this.statOf(entry, current, previous));
 		const sortBy = this.options.sortBy ?? 'msPerS';
 		const effectiveSort: StatementSortKey = previous === null && (sortBy === 'msPerS' || sortBy === 'callsPerS') ? 'totalMs' : sortBy;
-		const top = stats.sort((a, b) => sortValue(b, effectiveSort) - sortValue(a, effectiveSort) || a.queryid.localeCompare(b.queryid)).slice(0, this.options.limit ?? 20);
+		const top = rankStatements(stats, effectiveSort, this.options.limit ?? 20);
 		const missing = top.filter(stat => !this.texts.has(this.keyOf(stat)));
 		if (missing.length > 0) {
 			const fetched = await readStatementTexts(db, columns, missing.map(stat => stat.queryid));
