@@ -205,3 +205,27 @@ describe('the postgres section of --json', () => {
 		expect(JSON.parse(result.stdout)).not.toHaveProperty('postgres');
 	});
 });
+
+describe('the PostgreSQL block of --once', () => {
+	it('says how full the server is, who holds it, what blocks, the logs table and its indexes', async () => {
+		const probes = await Promise.all(
+			Array.from({length: 4}, async () => {
+				const client = new pg.Client({connectionString: logs.url, application_name: 'once-probe'});
+				await client.connect();
+				return client;
+			}),
+		);
+		try {
+			const result = runCli([main.url, '--logs-db', logs.url, '--once', '--range', '1h']);
+			expect(result.stderr).toBe('');
+			const block = result.stdout.slice(result.stdout.indexOf('\nPOSTGRESQL\n'));
+			expect(block).toMatch(/\nconnections \d+\/\d+ \([\d.]+%\) · active \d+ · idle \d+ · idle in transaction \d+ · waiting on a lock 0 · most from once-probe \(4\)\n/u);
+			expect(block).toContain('0 sessions blocked · no session holds back the xmin horizon');
+			expect(block).toMatch(/\nlogs · [\d.]+ MB · [\d,]+ live · [\d,]+ dead/u);
+			expect(block).toContain('served: requests by time and type (rates, time ranges) by ');
+		} finally {
+			await Promise.all(probes.map(client => client.end()));
+		}
+		expect(runCli([fixturePath('newapi'), '--once']).stdout).not.toContain('POSTGRESQL');
+	});
+});

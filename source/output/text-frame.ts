@@ -1,6 +1,7 @@
 import type {GroupPage} from '../usage/types.js';
 import type {Snapshot} from '../usage/take-snapshot.js';
 import {compact, localTime, milliseconds, percent, thousands, usd} from './format.js';
+import {postgresText} from './postgres-text.js';
 import {textTable} from './text-table.js';
 import {groupColumns, modelColumns, requestColumns} from './usage-columns.js';
 import {terminalSafe} from './terminal-safe.js';
@@ -83,6 +84,7 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 					snapshot.realtime.items,
 					width,
 				)),
+		...(snapshot.postgres === undefined ? [] : ['', ...postgresText(snapshot.postgres)]),
 	];
 	return `${lines.join('\n')}\n`;
 }
