@@ -124,6 +124,40 @@ afterAll(async () => {
 });
 
 describe('server panel', () => {
+	it('reads server info once, not on every refresh, and again while a panel is unavailable', async () => {
+		// The real connection, counting the server-info query (it alone reads track_activity_query_size).
+		let reads = 0;
+		const counting = {
+			query: (text: string, values?: unknown[]) => {
+				if (text.includes('track_activity_query_size')) reads += 1;
+				return monitorDb.query(text, values);
+			},
+		} as unknown as pg.Client;
+		const monitor = new PostgresMonitor();
+		for (let refresh = 0; refresh < 3; refresh++) await monitor.snapshot(counting, ['server', 'connections', 'tables']);
+		expect(reads).toBe(1);
+		// A panel the server will not give: statements, in a database where the extension was never created.
+		const noExtension = await freshDatabase('relaytop_pgmon_noext');
+		try {
+			const other = await connectAsRelaytop(noExtension.url);
+			let otherReads = 0;
+			const countingOther = {
+				query: (text: string, values?: unknown[]) => {
+					if (text.includes('track_activity_query_size')) otherReads += 1;
+					return other.query(text, values);
+				},
+			} as unknown as pg.Client;
+			const watcher = new PostgresMonitor();
+			const first = await watcher.snapshot(countingOther, ['server', 'statements']);
+			expect(first.statements?.status).toBe('unavailable');
+			await watcher.snapshot(countingOther, ['server', 'statements']);
+			expect(otherReads).toBe(2); // re-read at once: a CREATE EXTENSION would show on the next refresh
+			await other.end();
+		} finally {
+			await noExtension.drop();
+		}
+	});
+
 	it('reports the version, max_connections and what this superuser may see', async () => {
 		const server = ok((await snapshot(new PostgresMonitor(), ['server'])).server);
 		const expected = (await admin.query<{max: string; version: string}>("SELECT current_setting('max_connections') AS max, current_setting('server_version') AS version")).rows[0]!;

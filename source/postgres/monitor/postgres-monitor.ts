@@ -11,6 +11,9 @@ import {readServerInfo, type ServerInfo} from './server-info.js';
 import {StatementsSampler, type StatementsOptions, type StatementsSnapshot} from './statements-sampler.js';
 import {readTables, type TablesSnapshot} from './table-stats.js';
 
+/** How long server info is trusted before a snapshot that asks for it reads it again. */
+const SERVER_INFO_MAX_AGE_MS = 60_000;
+
 export const PANELS = ['server', 'connections', 'activity', 'database', 'statements', 'tables', 'indexes', 'progress'] as const;
 export type PanelName = (typeof PANELS)[number];
 
@@ -63,6 +66,9 @@ export class PostgresMonitor {
 	private readonly statementsSampler: StatementsSampler;
 	private readonly databaseSampler = new DatabaseStatsSampler();
 	private server: ServerInfo | null = null;
+	private serverReadAt = Number.NEGATIVE_INFINITY;
+	/** A panel of the last snapshot was unavailable: a GRANT or CREATE EXTENSION may fix it any moment. */
+	private lastHadUnavailable = false;
 
 	constructor(private readonly options: MonitorOptions = {}) {
 		this.statementsSampler = new StatementsSampler(options.statements);
@@ -74,14 +80,20 @@ export class PostgresMonitor {
 	}
 
 	/**
-	 * Runs the panels asked for (default all). Server info is read when asked for or not yet known; the
-	 * other panels need its version and privileges.
+	 * Runs the panels asked for (default all). The other panels need the server's version and the
+	 * role's privileges: server info is read when not yet known, and when asked for, at most once a
+	 * minute (it changes with a restart, a GRANT, an extension), or at once while a panel is unavailable.
+	 * A dashboard polls this every refresh on the server it watches.
 	 */
 	async snapshot(db: Queryable, panels: readonly PanelName[] = PANELS): Promise<MonitorSnapshot> {
 		const wanted = new Set(panels);
-		const serverPanel: PanelResult<ServerInfo> =
-			this.server === null || wanted.has('server') ? await runPanel(() => readServerInfo(db)) : {status: 'ok', data: this.server};
+		const now = Date.now();
+		const stale = now - this.serverReadAt >= SERVER_INFO_MAX_AGE_MS || this.lastHadUnavailable;
+		const read = this.server === null || (wanted.has('server') && stale);
+		const serverPanel: PanelResult<ServerInfo> = read ? await runPanel(() => readServerInfo(db)) : {status: 'ok', data: this.server!};
+		if (read) this.serverReadAt = now;
 		if (serverPanel.status === 'unavailable') {
+			this.lastHadUnavailable = true;
 			const snapshot: Record<string, PanelResult<unknown>> = {server: serverPanel};
 			for (const panel of wanted) if (panel !== 'server') snapshot[panel] = serverPanel;
 			return snapshot as unknown as MonitorSnapshot;
@@ -117,6 +129,7 @@ export class PostgresMonitor {
 			}, hints);
 		}
 		if (wanted.has('progress')) result.progress = await runPanel(() => readProgress(db, server.versionNum, own), hints);
+		this.lastHadUnavailable = Object.values(result).some(panel => panel?.status === 'unavailable');
 		return result;
 	}
 }
