@@ -35,6 +35,20 @@ function dataShown(view: RenderView, coloured: string): boolean {
 	return table !== null && table.rows > 0 && table.rows === table.expected;
 }
 
+/**
+ * Ink on the in-memory screen, every commit drawn at once, so each frame's time is its own (the
+ * real app throttles drawing to 15 fps, which changes how many frames there are, not what one costs).
+ */
+const measuredInk = (screen: Screen, onRender: (metrics: {renderTime: number}) => void) => ({
+	stdout: screen as unknown as NodeJS.WriteStream,
+	stdin: new Keys() as unknown as NodeJS.ReadStream,
+	stderr: new Screen(RENDER_SIZE.columns, RENDER_SIZE.rows) as unknown as NodeJS.WriteStream,
+	debug: true,
+	exitOnCtrlC: false,
+	patchConsole: false,
+	onRender,
+});
+
 async function measure(source: UsageSource, view: RenderView, warmUpFrames: number, frames: number, timeoutMs: number): Promise<RenderReport> {
 	const screen = new Screen(RENDER_SIZE.columns, RENDER_SIZE.rows);
 	// Changed by the callbacks below: `as` keeps TypeScript from narrowing it to its first value.
@@ -62,20 +76,7 @@ async function measure(source: UsageSource, view: RenderView, warmUpFrames: numb
 		}
 	};
 	const initial = {...initialState(source.capabilities.dimensions, {intervalMs: REFRESH_INTERVAL_MS}), view};
-	const instance = render(
-		<App source={source} initial={initial} />,
-		{
-			stdout: screen as unknown as NodeJS.WriteStream,
-			stdin: new Keys() as unknown as NodeJS.ReadStream,
-			stderr: new Screen(RENDER_SIZE.columns, RENDER_SIZE.rows) as unknown as NodeJS.WriteStream,
-			// Every commit is drawn at once, so each frame's time is its own (the real app throttles
-			// drawing to 15 fps, which changes how many frames there are, not what one costs).
-			debug: true,
-			exitOnCtrlC: false,
-			patchConsole: false,
-			onRender: onInkRender,
-		},
-	);
+	const instance = render(<App source={source} initial={initial} />, measuredInk(screen, onInkRender));
 	const started = performance.now();
 	let dataAfterMs = 0;
 	let firstDataFrame = '';
@@ -129,15 +130,7 @@ async function measure(source: UsageSource, view: RenderView, warmUpFrames: numb
 async function floorRenderMs(frame: string, frames: number): Promise<number[]> {
 	const times: number[] = [];
 	const screen = new Screen(RENDER_SIZE.columns, RENDER_SIZE.rows);
-	const instance = render(<Text>{frame}</Text>, {
-		stdout: screen as unknown as NodeJS.WriteStream,
-		stdin: new Keys() as unknown as NodeJS.ReadStream,
-		stderr: new Screen(RENDER_SIZE.columns, RENDER_SIZE.rows) as unknown as NodeJS.WriteStream,
-		debug: true,
-		exitOnCtrlC: false,
-		patchConsole: false,
-		onRender: ({renderTime}: {renderTime: number}) => times.push(renderTime),
-	});
+	const instance = render(<Text>{frame}</Text>, measuredInk(screen, ({renderTime}) => times.push(renderTime)));
 	try {
 		for (let index = 0; times.length < frames + 1 && index < frames * 10; index++) {
 			// A trailing space changes the tree (so Ink draws) but not what it shows.
