@@ -8,8 +8,8 @@ export const HELP = `
     a new-api/one-api SQLite file (logs) or a CPA-Manager store (usage_events);
     postgres://user@host:port/db: new-api on PostgreSQL; what the URL leaves out comes from
       PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD and ~/.pgpass, as with psql
-    nothing: DATABASE_URL if it is a postgres:// URL, else the demo (a copy of the new-api
-      fixture with live traffic)
+    nothing: DATABASE_URL if it is a postgres:// URL, else the demo: the new-api fixture with
+      live traffic on an embedded PostgreSQL server (a SQLite copy where it cannot start)
 
   Output
     (default)              the live dashboard; --once when not on a terminal
