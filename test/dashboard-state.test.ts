@@ -8,14 +8,14 @@ const start = () => initialState(['user', 'channel', 'group']);
 describe('keymap', () => {
 	it('binds no key twice within a view', () => {
 		for (const view of VIEWS) {
-			const keys = bindingsFor(view).flatMap(binding => binding.keys);
+			const keys = bindingsFor(view, true).flatMap(binding => binding.keys);
 			expect(new Set(keys).size, view).toBe(keys.length);
 		}
 	});
 
 	it('reaches every command from some view, and names keys as Ink reports them', () => {
 		for (const binding of KEYMAP) {
-			expect(VIEWS.some(view => binding.keys.some(key => commandFor(key, view) === binding.command)), binding.command).toBe(true);
+			expect(VIEWS.some(view => binding.keys.some(key => commandFor(key, view, true) === binding.command)), binding.command).toBe(true);
 		}
 		expect(keyName('', {tab: true, shift: true})).toBe('shift+tab');
 		expect(keyName('c', {ctrl: true})).toBe('ctrl+c');
@@ -23,6 +23,19 @@ describe('keymap', () => {
 		expect(keyName('', {delete: true})).toBe('backspace');
 		expect(commandFor('s', 'overview')).toBeUndefined();
 		expect(commandFor('s', 'accounts')).toBe('sortNext');
+	});
+
+	it('puts every write on a capital letter, and offers none unless writable', () => {
+		const writes = KEYMAP.filter(binding => binding.write === true);
+		expect(writes.map(binding => binding.command).sort()).toEqual(['cancelQuery', 'terminateSession']);
+		for (const binding of writes) {
+			for (const key of binding.keys) expect(key, binding.command).toMatch(/^[A-Z]$/u);
+			for (const view of VIEWS) {
+				expect(bindingsFor(view).map(other => other.command)).not.toContain(binding.command);
+				for (const key of binding.keys) expect(commandFor(key, view)).toBeUndefined();
+			}
+		}
+		expect(commandFor('C', 'postgres', true)).toBe('cancelQuery');
 	});
 });
 

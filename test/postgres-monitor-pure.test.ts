@@ -26,6 +26,8 @@ const backend = (pid: number, fields: Partial<Backend> = {}): Backend => ({
 	waitEventType: null,
 	waitEvent: null,
 	backendAgeS: 100,
+	backendStart: '2023-11-14 22:13:20.123456+00',
+	queryStart: '2023-11-14 22:14:10.654321+00',
 	xactAgeS: null,
 	queryAgeS: 5,
 	stateAgeS: 5,

@@ -44,9 +44,9 @@ const send = async (client: pg.Client, text: string): Promise<unknown> => client
 const BIG = {columns: 160, rows: 50};
 const SMALL = {columns: 100, rows: 30};
 
-function start(size: {columns: number; rows: number}, state: Partial<DashboardState> = {}, on: UsageSource = source) {
+function start(size: {columns: number; rows: number}, state: Partial<DashboardState> = {}, on: UsageSource = source, writable = false) {
 	const initial = {...initialState(on.capabilities.dimensions), view: 'postgres' as const, intervalMs: 1000, ...state};
-	const app = renderInk(<App source={on} initial={initial} />, size);
+	const app = renderInk(<App source={on} initial={initial} writable={writable} />, size);
 	apps.push(app);
 	return app;
 }
@@ -204,6 +204,85 @@ describe('sessions', () => {
 	});
 });
 
+describe('cancel and terminate', () => {
+	/** Paused with the cursor on `pid`: the list holds still while keys move it. */
+	async function selectSession(app: ReturnType<typeof start>, pid: number): Promise<void> {
+		await app.until(screen => sessionRows(screen).some(row => row.pid === pid));
+		app.press('p');
+		await app.until(screen => screen.includes('PAUSED'));
+		await sleep(500); // a sample already under way lands
+		const index = sessionRows(app.lastFrame()).findIndex(row => row.pid === pid);
+		expect(index).toBeGreaterThanOrEqual(0);
+		app.press(...Array.from({length: index}, () => 'j'));
+		await sleep(100);
+	}
+
+	it('cancels the selected query with C after y, showing the guarded SQL first; any other key sends nothing', async () => {
+		const worker = await connect('uipg-cancel');
+		const pid = await pidOf(worker);
+		const running = worker.query('SELECT pg_sleep(60)').then(() => 'finished', (error: {code?: string}) => error.code);
+		const app = start(BIG, {}, source, true);
+		await selectSession(app, pid);
+		app.press('C');
+		const asked = await app.until(screen => screen.includes('Run it?'));
+		expect(asked).toContain(`Cancel the query of pid ${pid}`);
+		expect(asked).toContain('pg_cancel_backend(a.pid)');
+		expect(asked).toContain(`a.pid = ${pid}`);
+		app.press('n');
+		await app.until(screen => !screen.includes('Run it?'));
+		await sleep(300);
+		expect((await admin.query<{state: string}>('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0]?.state).toBe('active');
+		app.press('C');
+		await app.until(screen => screen.includes('Run it?'));
+		app.press('y');
+		await app.until(screen => screen.includes(`pid ${pid}: query cancelled`));
+		expect(await running).toBe('57014');
+		app.unmount();
+	});
+
+	it('terminates an idle-in-transaction session with K, and says cancel would not free its locks', async () => {
+		const holder = await connect('uipg-terminate');
+		const pid = await pidOf(holder);
+		await holder.query('BEGIN');
+		await holder.query('SELECT count(*) FROM logs');
+		const app = start(BIG, {}, source, true);
+		await selectSession(app, pid);
+		app.press('C');
+		const cancelAsked = await app.until(screen => screen.includes('Run it?'));
+		expect(cancelAsked).toContain('cancel does not end the transaction or free its locks');
+		app.press(KEY.escape);
+		await app.until(screen => !screen.includes('Run it?'));
+		app.press('K');
+		const asked = await app.until(screen => screen.includes('Run it?'));
+		expect(asked).toContain(`Terminate pid ${pid}`);
+		expect(asked).toContain('pg_terminate_backend(a.pid)');
+		app.press('y');
+		await app.until(screen => screen.includes(`pid ${pid}: session terminated`));
+		for (let attempt = 0; attempt < 100; attempt++) {
+			if ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rows.length === 0) break;
+			await sleep(50);
+		}
+		expect((await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rows).toHaveLength(0);
+		app.unmount();
+	});
+
+	it('offers no write keys when read-only: C and K do nothing and are not in the help', async () => {
+		const worker = await connect('uipg-readonly');
+		const pid = await pidOf(worker);
+		const running = worker.query('SELECT pg_sleep(1.5)').then(() => 'finished', (error: {code?: string}) => error.code);
+		const app = start(BIG);
+		await selectSession(app, pid);
+		app.press('C', 'K');
+		await sleep(300);
+		expect(app.lastFrame()).not.toContain('Run it?');
+		app.press('?');
+		const help = await app.until(screen => screen.includes('Keys'));
+		expect(help).not.toMatch(/cancel the selected|terminate the selected/u);
+		expect(await running).toBe('finished');
+		app.unmount();
+	});
+});
+
 describe('statements and indexes', () => {
 	it('lists a statement run many times in the top statements, with its calls and rates, and leaves relaytop\'s own out', async ({skip}) => {
 		if (!statementsReady) skip();
@@ -289,6 +368,8 @@ describe('layout and formats, without a server', () => {
 		waitEventType: null,
 		waitEvent: null,
 		backendAgeS: 100,
+		backendStart: '2023-11-14 22:13:20.123456+00',
+		queryStart: '2023-11-14 22:14:10.654321+00',
 		xactAgeS: 1,
 		queryAgeS: 1,
 		stateAgeS: 1,

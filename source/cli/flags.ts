@@ -40,6 +40,7 @@ export const HELP = `
 
   Databases
     --logs-db <url>        new-api's logs database, when it is not the main one (LOG_SQL_DSN)
+    --read-only            never write: no cancel/terminate keys, no maintenance --apply
 
   Cost
     --quota-per-unit <n>   new-api quota per 1 USD (default 500000)
@@ -74,6 +75,7 @@ export const FLAGS = {
 	status: {type: 'string'},
 	quotaPerUnit: {type: 'string'},
 	logsDb: {type: 'string'},
+	readOnly: {type: 'boolean', default: false},
 } as const;
 
 export interface ParsedFlags {
@@ -100,4 +102,5 @@ export interface ParsedFlags {
 	status?: string;
 	quotaPerUnit?: string;
 	logsDb?: string;
+	readOnly: boolean;
 }

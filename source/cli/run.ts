@@ -64,7 +64,7 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, options
 		// A SQLite query blocks its thread, so SQLite runs in a worker (a slow query never freezes
 		// keys or drawing); a server's queries do not block.
 		source = isPostgresTarget(path) ? await openSource(path, options) : await openTargetInWorker(path, options);
-		const signal = await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range});
+		const signal = await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range, writable: !flags.readOnly});
 		return signal === undefined ? EXIT_OK : 128 + constants.signals[signal];
 	} finally {
 		await source?.close();

@@ -8,7 +8,9 @@ import type {Facets, GroupPage, ModelUsage, Rate, RequestPage, Summary, Timeline
 import {filterChoices, FilterMenu} from './components/filter-menu.js';
 import {HelpOverlay, KeyHints} from './components/key-hints.js';
 import {StatusBar} from './components/status-bar.js';
-import {FILTER_FIELDS, initialState, reduce, type Action, type DashboardState, type FilterField} from './dashboard-state.js';
+import type {SignalKind} from '../postgres/backend-signal.js';
+import {ConfirmDialog} from './components/confirm-dialog.js';
+import {FILTER_FIELDS, initialState, reduce, type Action, type Confirm, type DashboardState, type FilterField} from './dashboard-state.js';
 import {commandFor, keyName, VIEW_TITLES, VIEWS, type Command, type KeyEvent} from './keymap.js';
 import {THEME} from './theme.js';
 import {useDashboardData, type DashboardData} from './use-dashboard-data.js';
@@ -16,6 +18,7 @@ import {useTerminalSize} from './use-terminal-size.js';
 import {GroupsView, pagesOf, TABLE_CHROME} from './views/groups-view.js';
 import {OVERVIEW_CHROME, OverviewView} from './views/overview-view.js';
 import {activityRows} from './views/postgres/activity-rows.js';
+import {signalConfirm, signalNotice} from './views/postgres/signal-confirm.js';
 import {PostgresView} from './views/postgres-view.js';
 import {RealtimeView} from './views/realtime-view.js';
 
@@ -26,6 +29,8 @@ const FRAME_CHROME = 4;
 interface Props {
 	readonly source: UsageSource;
 	readonly initial?: DashboardState;
+	/** Writes are offered (not --read-only); each still asks y/N with its SQL. */
+	readonly writable?: boolean;
 }
 
 /** The panels that feed what is on screen, for the status bar. */
@@ -52,7 +57,7 @@ function Header({state, width}: {readonly state: DashboardState; readonly width:
 	);
 }
 
-export function App({source, initial}: Props) {
+export function App({source, initial, writable = false}: Props) {
 	const {exit} = useApp();
 	// Keys read and change the newest state through a ref: several keys can arrive in one chunk,
 	// and each must see what the one before it did.
@@ -62,6 +67,8 @@ export function App({source, initial}: Props) {
 		stateRef.current = reduce(stateRef.current, action);
 		setState(stateRef.current);
 	};
+	// Signals go through the PostgreSQL monitor's session: only a target that has one offers them.
+	const canWrite = writable && source.postgres !== undefined;
 	const size = useTerminalSize();
 	const bodyHeight = Math.max(4, size.rows - 1 - FRAME_CHROME);
 	const chrome = state.view === 'overview' ? OVERVIEW_CHROME : TABLE_CHROME;
@@ -81,6 +88,26 @@ export function App({source, initial}: Props) {
 	// drawn, so a key pressed right after new data would otherwise see the data before it.
 	const onScreen = useRef({groupPage, currentPage, facets, sessions});
 	onScreen.current = {groupPage, currentPage, facets, sessions};
+
+	const askSignal = (state: DashboardState, kind: SignalKind): Action => {
+		const {sessions} = onScreen.current;
+		// The session drawn under the cursor, or the one open in detail.
+		const row = state.drill?.table === 'postgres' ? sessions.find(session => String(session.pid) === state.drill?.key) : sessions[Math.min(state.cursors.postgres.selected, sessions.length - 1)];
+		const asked = signalConfirm(row, kind);
+		return 'request' in asked ? {type: 'askConfirm', confirm: asked} : {type: 'notice', notice: asked};
+	};
+
+	/** Runs the write the user said y to; its outcome replaces the status bar until the next key. */
+	const perform = (confirm: Confirm) => {
+		const {request} = confirm;
+		const observer = source.postgres;
+		if (observer === undefined) return;
+		observer
+			.signal(request.signal, request.target)
+			.then(outcome => dispatch({type: 'notice', notice: signalNotice(outcome, request.signal, request.target.pid)}))
+			.catch((error: unknown) => dispatch({type: 'notice', notice: {text: `pid ${request.target.pid}: ${error instanceof Error ? error.message : String(error)}`, tone: 'error'}}))
+			.finally(() => data.refreshNow());
+	};
 
 	const run = (state: DashboardState, command: Command): Action | 'quit' | 'refresh' | undefined => {
 		const {groupPage, currentPage, sessions} = onScreen.current;
@@ -107,6 +134,10 @@ export function App({source, initial}: Props) {
 				return {type: 'cycleDimension'};
 			case 'failedOnly':
 				return {type: 'toggleFailedOnly'};
+			case 'cancelQuery':
+				return askSignal(state, 'cancel');
+			case 'terminateSession':
+				return askSignal(state, 'terminate');
 			case 'pause':
 				return {type: 'togglePause'};
 			case 'slower':
@@ -150,6 +181,13 @@ export function App({source, initial}: Props) {
 			exit();
 			return;
 		}
+		if (state.notice !== null) dispatch({type: 'notice', notice: null});
+		if (state.overlay === 'confirm') {
+			const {confirm} = state;
+			dispatch({type: 'closeConfirm'});
+			if (input === 'y' && confirm !== null) perform(confirm);
+			return;
+		}
 		if (state.overlay === 'search') {
 			if (name === 'return') dispatch({type: 'applySearch'});
 			else if (name === 'escape') dispatch({type: 'clearSearch'});
@@ -175,7 +213,7 @@ export function App({source, initial}: Props) {
 			}
 			return;
 		}
-		const command = commandFor(name, state.view);
+		const command = commandFor(name, state.view, canWrite);
 		if (command === undefined || (state.overlay === 'help' && command !== 'help' && command !== 'back' && command !== 'quit')) {
 			return;
 		}
@@ -198,7 +236,8 @@ export function App({source, initial}: Props) {
 	});
 
 	const body = (() => {
-		if (state.overlay === 'help') return <HelpOverlay view={state.view} height={bodyHeight} />;
+		if (state.overlay === 'help') return <HelpOverlay view={state.view} height={bodyHeight} writable={canWrite} />;
+		if (state.overlay === 'confirm' && state.confirm !== null) return <ConfirmDialog confirm={state.confirm} height={bodyHeight} />;
 		if (state.overlay === 'filters') return <FilterMenu menu={state.filterMenu} fields={fields} current={state.filters as Partial<Record<FilterField, string>>} facets={facets} height={bodyHeight} />;
 		switch (state.view) {
 			case 'overview':
@@ -254,10 +293,14 @@ export function App({source, initial}: Props) {
 					<Text inverse> </Text>
 					<Text color={THEME.muted}> Enter apply · Esc clear</Text>
 				</Text>
-			) : (
+			) : state.notice === null ? (
 				<StatusBar source={source} state={state} panels={visiblePanels(data)} width={size.columns} />
+			) : (
+				<Text color={THEME[state.notice.tone]} wrap="truncate-end">
+					{terminalSafe(state.notice.text)}
+				</Text>
 			)}
-			<KeyHints view={state.view} width={size.columns} />
+			<KeyHints view={state.view} width={size.columns} writable={canWrite} />
 		</Box>
 	);
 }

@@ -1,3 +1,4 @@
+import type {SignalKind, SignalTarget} from '../postgres/backend-signal.js';
 import {RANGE_PRESETS, type RangePreset} from '../usage/time-range.js';
 import {SORT_KEYS, type Dimension, type Filters, type SortDirection, type SortKey, type Status} from '../usage/types.js';
 import {VIEWS, type ViewId} from './keymap.js';
@@ -27,7 +28,25 @@ export interface Drill {
 	readonly label: string;
 }
 
-export type Overlay = 'none' | 'help' | 'search' | 'filters';
+export type Overlay = 'none' | 'help' | 'search' | 'filters' | 'confirm';
+
+/** A write the user asked for, waiting for y. */
+export type WriteRequest = {readonly kind: 'signal'; readonly signal: SignalKind; readonly target: SignalTarget};
+
+export interface Confirm {
+	readonly title: string;
+	/** The exact statements that will run, in order. */
+	readonly sql: readonly string[];
+	/** A caution, e.g. that cancel leaves an idle transaction open. */
+	readonly note: string | null;
+	readonly request: WriteRequest;
+}
+
+/** The outcome of a write, shown in place of the status bar until the next key. */
+export interface Notice {
+	readonly text: string;
+	readonly tone: 'ok' | 'warn' | 'error';
+}
 
 export interface FilterMenu {
 	/** null while choosing a field; the field while choosing its value. */
@@ -51,6 +70,8 @@ export interface DashboardState {
 	readonly filterMenu: FilterMenu;
 	readonly paused: boolean;
 	readonly intervalMs: number;
+	readonly confirm: Confirm | null;
+	readonly notice: Notice | null;
 }
 
 export const INTERVALS_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000] as const;
@@ -74,6 +95,8 @@ export function initialState(dimensions: readonly Dimension[], options: {interva
 		filterMenu: {field: null, index: 0},
 		paused: false,
 		intervalMs: options.intervalMs ?? 2000,
+		confirm: null,
+		notice: null,
 	};
 }
 
@@ -103,7 +126,10 @@ export type Action =
 	| {type: 'open'; key: string; label: string}
 	| {type: 'back'}
 	| {type: 'togglePause'}
-	| {type: 'interval'; step: 1 | -1};
+	| {type: 'interval'; step: 1 | -1}
+	| {type: 'askConfirm'; confirm: Confirm}
+	| {type: 'closeConfirm'}
+	| {type: 'notice'; notice: Notice | null};
 
 const tableOf = (view: ViewId): TableId | undefined => (view === 'overview' ? undefined : view);
 const cycle = <T>(items: readonly T[], current: T, step = 1): T => items[(items.indexOf(current) + step + items.length) % items.length]!;
@@ -185,7 +211,7 @@ export function reduce(state: DashboardState, action: Action): DashboardState {
 			return state.view === 'accounts' || state.view === 'apiKeys' || state.view === 'postgres' ? {...state, drill: {table: state.view, key: action.key, label: action.label}} : state;
 		case 'back':
 			if (state.overlay !== 'none') {
-				return {...state, overlay: 'none'};
+				return {...state, overlay: 'none', confirm: null};
 			}
 			return {...state, drill: null};
 		case 'togglePause':
@@ -195,6 +221,12 @@ export function reduce(state: DashboardState, action: Action): DashboardState {
 			const next = INTERVALS_MS[Math.max(0, Math.min(INTERVALS_MS.length - 1, (index === -1 ? INTERVALS_MS.length - 1 : index) + action.step))]!;
 			return {...state, intervalMs: next};
 		}
+		case 'askConfirm':
+			return {...state, overlay: 'confirm', confirm: action.confirm};
+		case 'closeConfirm':
+			return {...state, overlay: 'none', confirm: null};
+		case 'notice':
+			return {...state, notice: action.notice};
 	}
 }
 

@@ -35,6 +35,8 @@ export type Command =
 	| 'nextView'
 	| 'previousView'
 	| 'failedOnly'
+	| 'cancelQuery'
+	| 'terminateSession'
 	| `view:${ViewId}`;
 
 export interface Binding {
@@ -46,6 +48,8 @@ export interface Binding {
 	readonly help: string;
 	/** Only in these views; everywhere when absent. */
 	readonly views?: readonly ViewId[];
+	/** It writes (always behind a y/N confirm showing the SQL); --read-only removes it. */
+	readonly write?: true;
 }
 
 const TABLES: readonly ViewId[] = ['accounts', 'apiKeys', 'realtime'];
@@ -70,6 +74,8 @@ export const KEYMAP: readonly Binding[] = [
 	{command: 'failedOnly', keys: ['x'], hint: 'failed only', help: 'show failed requests only, or all', views: ['realtime']},
 	{command: 'open', keys: ['return'], hint: 'models', help: 'the selected row by model', views: GROUPS},
 	{command: 'open', keys: ['return'], hint: 'query', help: 'the selected session: its whole query, who it waits on or blocks', views: ['postgres']},
+	{command: 'cancelQuery', keys: ['C'], hint: 'cancel', help: 'cancel the selected session’s query (asks y/N, shows the SQL)', views: ['postgres'], write: true},
+	{command: 'terminateSession', keys: ['K'], hint: 'terminate', help: 'terminate the selected session (asks y/N, shows the SQL)', views: ['postgres'], write: true},
 	{command: 'back', keys: ['escape'], help: 'back'},
 	{command: 'up', keys: ['up', 'k'], help: 'move up', views: CURSORS},
 	{command: 'down', keys: ['down', 'j'], help: 'move down', views: CURSORS},
@@ -119,10 +125,12 @@ export function keyName(input: string, key: KeyEvent): string {
 	return key.ctrl ? `ctrl+${input}` : input;
 }
 
-export const bindingsFor = (view: ViewId): Binding[] => KEYMAP.filter(binding => binding.views === undefined || binding.views.includes(view));
+/** The bindings of a view; the writing ones only when `writable` (not --read-only, and a target that takes writes). */
+export const bindingsFor = (view: ViewId, writable = false): Binding[] =>
+	KEYMAP.filter(binding => (binding.views === undefined || binding.views.includes(view)) && (writable || binding.write !== true));
 
-export function commandFor(name: string, view: ViewId): Command | undefined {
-	return bindingsFor(view).find(binding => binding.keys.includes(name))?.command;
+export function commandFor(name: string, view: ViewId, writable = false): Command | undefined {
+	return bindingsFor(view, writable).find(binding => binding.keys.includes(name))?.command;
 }
 
 const SHOWN_KEYS: Record<string, string> = {return: 'Enter', escape: 'Esc', pageup: 'PgUp', pagedown: 'PgDn', 'shift+tab': 'S-Tab', tab: 'Tab', up: '↑', down: '↓', home: 'Home', end: 'End', 'ctrl+c': 'C-c'};

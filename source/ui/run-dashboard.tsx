@@ -12,6 +12,8 @@ export interface DashboardOptions {
 	readonly altScreen: boolean;
 	readonly intervalMs?: number;
 	readonly range?: RangePreset;
+	/** Offer writes (each behind a y/N confirm); false with --read-only. */
+	readonly writable: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function runDashboard(source: UsageSource, options: DashboardOption
 		process.stdout.write(ENTER_ALTERNATE_SCREEN);
 	}
 	process.once('exit', restore);
-	const app = render(<App source={source} initial={initialState(source.capabilities.dimensions, options)} />, {
+	const app = render(<App source={source} initial={initialState(source.capabilities.dimensions, options)} writable={options.writable} />, {
 		exitOnCtrlC: false, // the app quits on Ctrl-C itself, through the same path as q
 		patchConsole: false, // console output would vanish in the alternate screen
 		maxFps: 15,

@@ -1,4 +1,5 @@
 import type {MonitorSnapshot, PanelName} from '../postgres/monitor/postgres-monitor.js';
+import type {SignalKind, SignalOutcome, SignalTarget} from '../postgres/backend-signal.js';
 // The one vocabulary every source maps onto; views and output never see source specifics.
 
 export type SourceKind = 'cpa-sqlite' | 'cpa-http' | 'newapi-sqlite' | 'newapi-postgres';
@@ -202,6 +203,8 @@ export interface UsageSource {
 /** Samples of the server's activity, on a connection of its own (a second one at most). */
 export interface PostgresObserver {
 	snapshot(panels?: readonly PanelName[]): Promise<MonitorSnapshot>;
+	/** Cancels a session's query or ends the session, guarded by what was on screen (backend-signal.ts). */
+	signal(kind: SignalKind, target: SignalTarget): Promise<SignalOutcome>;
 }
 
 export const RATE_WINDOW_S = 60;

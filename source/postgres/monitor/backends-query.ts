@@ -22,6 +22,13 @@ export interface Backend {
 	readonly waitEventType: string | null;
 	readonly waitEvent: string | null;
 	readonly backendAgeS: number | null;
+	/**
+	 * backend_start and query_start as the server prints them, exact to the microsecond (a JavaScript
+	 * Date would drop the microseconds): what a signal is guarded by, so a pid reused by another
+	 * session, or a query that has since ended, is never hit. Null when hidden.
+	 */
+	readonly backendStart: string | null;
+	readonly queryStart: string | null;
 	readonly xactAgeS: number | null;
 	readonly queryAgeS: number | null;
 	readonly stateAgeS: number | null;
@@ -57,6 +64,8 @@ interface BackendRow {
 	wait_event_type: string | null;
 	wait_event: string | null;
 	backend_age_s: number | null;
+	backend_start: string | null;
+	query_start: string | null;
 	xact_age_s: number | null;
 	query_age_s: number | null;
 	state_age_s: number | null;
@@ -82,6 +91,8 @@ SELECT extract(epoch FROM clock.now)::float8 * 1000 AS sampled_at_ms,
 	a.wait_event_type,
 	a.wait_event,
 	extract(epoch FROM clock.now - a.backend_start)::float8 AS backend_age_s,
+	a.backend_start::text AS backend_start,
+	a.query_start::text AS query_start,
 	extract(epoch FROM clock.now - a.xact_start)::float8 AS xact_age_s,
 	extract(epoch FROM clock.now - a.query_start)::float8 AS query_age_s,
 	extract(epoch FROM clock.now - a.state_change)::float8 AS state_age_s,
@@ -114,6 +125,8 @@ export async function readBackends(db: Queryable, versionNum: number, options?: 
 			waitEventType: row.wait_event_type,
 			waitEvent: row.wait_event,
 			backendAgeS: numberOrNull(row.backend_age_s),
+			backendStart: row.backend_start,
+			queryStart: row.query_start,
 			xactAgeS: numberOrNull(row.xact_age_s),
 			queryAgeS: numberOrNull(row.query_age_s),
 			stateAgeS: numberOrNull(row.state_age_s),

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import {signalBackend, type SignalKind, type SignalTarget} from '../../postgres/backend-signal.js';
 import {PostgresMonitor, type PanelName} from '../../postgres/monitor/postgres-monitor.js';
 import {InputError} from '../../usage/input-error.js';
 import {OBSERVER_LIMITS, PgSession} from '../postgres/pg-session.js';
@@ -63,7 +64,11 @@ export async function newApiPostgres(main: PostgresDatabase, options: NewApiPost
 		// The PostgreSQL view's own connection, to the database of logs: opened when first asked.
 		const monitorSession = new PgSession(options.logsDb?.config ?? main.config, MONITOR_LIMITS);
 		const monitor = new PostgresMonitor({table: 'logs'});
-		const postgres = {snapshot: (panels?: readonly PanelName[]) => monitor.snapshot(monitorSession, panels), close: () => monitorSession.close()};
+		const postgres = {
+			snapshot: (panels?: readonly PanelName[]) => monitor.snapshot(monitorSession, panels),
+			signal: (kind: SignalKind, target: SignalTarget) => signalBackend(monitorSession, kind, target),
+			close: () => monitorSession.close(),
+		};
 		return new NewApiSource({kind: 'newapi-postgres', logs: logsSession, main: mainSession, dialect: postgresNewApiDialect, columns: logsColumnsOf(present), postgres}, target, options.quotaPerUnit);
 	} catch (error) {
 		await logsSession.close();

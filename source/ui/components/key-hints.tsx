@@ -4,8 +4,8 @@ import {bindingsFor, shownKey, type ViewId} from '../keymap.js';
 import {THEME} from '../theme.js';
 
 /** The footer: the bindings of this view that have a hint, as "key hint", cut to the width. */
-export function KeyHints({view, width}: {readonly view: ViewId; readonly width: number}) {
-	const hints = bindingsFor(view)
+export function KeyHints({view, width, writable}: {readonly view: ViewId; readonly width: number; readonly writable: boolean}) {
+	const hints = bindingsFor(view, writable)
 		.filter(binding => binding.hint !== undefined)
 		.map(binding => `${shownKey(binding.keys[0]!)} ${binding.hint}`)
 		.join('  ');
@@ -17,8 +17,8 @@ export function KeyHints({view, width}: {readonly view: ViewId; readonly width: 
 }
 
 /** The `?` overlay: every binding of this view, generated from the keymap. */
-export function HelpOverlay({view, height}: {readonly view: ViewId; readonly height: number}) {
-	const bindings = bindingsFor(view);
+export function HelpOverlay({view, height, writable}: {readonly view: ViewId; readonly height: number; readonly writable: boolean}) {
+	const bindings = bindingsFor(view, writable);
 	return (
 		<Box flexDirection="column">
 			<Text bold>Keys</Text>
