@@ -18,12 +18,20 @@ export interface IndexLike {
 /** An access path a hot query wants: an index whose leading key columns are these. */
 export interface IndexNeed {
 	readonly name: string;
-	/** Key columns in order; a position may accept alternatives, e.g. ['user_id', ['id', 'created_at']]. */
+	/**
+	 * Key columns in order; a position may accept alternatives, e.g. ['user_id', ['id', 'created_at']].
+	 * The index advisor proposes the first alternative of each position.
+	 */
 	readonly columns: readonly (string | readonly string[])[];
 	/** How many leading positions must match for an index to serve the need; default all of them. */
 	readonly requiredLeading?: number;
 	/** Access methods that can serve it; default ['btree']. */
 	readonly methods?: readonly string[];
+	/**
+	 * The name the index advisor gives the index it proposes: upstream's own, so that the gateway's
+	 * migration (gorm AutoMigrate creates missing indexes by name) finds it and builds no duplicate.
+	 */
+	readonly indexName?: string;
 }
 
 /**
@@ -97,8 +105,21 @@ export function matchIndexNeeds(indexes: readonly IndexLike[], needs: readonly I
  * - a user's log pages (`WHERE user_id = ? ORDER BY id DESC`): upstream idx_user_id_id (user_id, id);
  *   (user_id, created_at) serves the same pages in time order. idx_logs_user_id (user_id) alone makes
  *   PostgreSQL sort all of a heavy user's rows, so it does not count.
+ * The dashboard's own grouping queries (a created_at range with type IN (2,5), grouped by user, token,
+ * channel or model) are range scans of the first need's index: no covering index is proposed for them,
+ * since every extra index slows each of the gateway's inserts. The tuning notes' (type, created_at) and
+ * (user_id, created_at) serve the same queries as upstream's indexes, so the advisor never proposes them.
  */
 export const NEWAPI_LOGS_INDEX_NEEDS: readonly IndexNeed[] = [
-	{name: 'requests by time and type (rates, time ranges)', columns: ['created_at', 'type'], requiredLeading: 1},
-	{name: 'user log pages (user_id, newest first)', columns: ['user_id', ['id', 'created_at']], requiredLeading: 2},
+	{name: 'requests by time and type (rates, time ranges)', columns: ['created_at', 'type'], requiredLeading: 1, indexName: 'idx_created_at_type'},
+	{name: 'user log pages (user_id, newest first)', columns: ['user_id', ['id', 'created_at']], requiredLeading: 2, indexName: 'idx_user_id_id'},
+];
+
+/**
+ * The hot query of CPA-Manager's `usage_events` (reference cpa-manager-usage-api.md §3): every page reads
+ * a time window on timestamp_ms, which upstream's idx_usage_events_timestamp serves. Its other filters
+ * (lower(coalesce(…)) on accounts and providers) no plain index can serve.
+ */
+export const CPA_USAGE_EVENTS_INDEX_NEEDS: readonly IndexNeed[] = [
+	{name: 'events by time window', columns: ['timestamp_ms'], indexName: 'idx_usage_events_timestamp'},
 ];
