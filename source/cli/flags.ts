@@ -3,6 +3,8 @@
 export const HELP = `
   Usage
     $ relaytop [TARGET] [--json | --once] [options]
+    $ relaytop maintain indexes TARGET [--apply] [--repair-with rebuild|reindex]
+    $ relaytop maintain retention TARGET (--keep 30d | --cutoff <t>) [--apply] [--batch N]
 
   TARGET
     a new-api/one-api SQLite file (logs) or a CPA-Manager store (usage_events);
@@ -45,10 +47,27 @@ export const HELP = `
   Cost
     --quota-per-unit <n>   new-api quota per 1 USD (default 500000)
 
+  Maintenance (a dry run unless --apply; --json prints the dry run as JSON)
+    maintain indexes       the indexes the hot queries need on logs (or usage_events), each with its
+                           SQL, the table size and a build estimate; INVALID leftovers and their repair.
+                           PostgreSQL builds with CREATE INDEX CONCURRENTLY, outside any transaction
+    maintain retention     delete rows older than --keep, in batches by id, each its own short
+                           transaction; then VACUUM (ANALYZE) (PostgreSQL) or ANALYZE (SQLite).
+                           Ctrl-C stops after the batch in flight; run again with --cutoff to resume
+    --apply                run the statements (asks nothing: the dry run is the preview)
+    --keep <d>             keep this much: 30d, 72h
+    --cutoff <t>           delete rows before this time instead (ISO 8601 or epoch ms)
+    --batch <n>            rows per batch (default 5000)
+    --vacuum / --no-vacuum SQLite: VACUUM after (default off: it locks and rewrites the file);
+                           PostgreSQL: VACUUM (ANALYZE) after (default on)
+    --repair-with <k>      INVALID index repair: rebuild (DROP INDEX CONCURRENTLY, then CREATE; default)
+                           or reindex (REINDEX INDEX CONCURRENTLY, PostgreSQL 12+)
+
   Examples
     $ relaytop ./one-api.db --once --range 1h
     $ relaytop /data/usage.sqlite --json --sort totalCost --page-size 50
     $ PGPASSWORD=… relaytop postgres://newapi@127.0.0.1:5432/newapi
+    $ relaytop maintain retention postgres://newapi@127.0.0.1/newapi --keep 30d --apply
 `;
 
 export const FLAGS = {
@@ -76,6 +95,12 @@ export const FLAGS = {
 	quotaPerUnit: {type: 'string'},
 	logsDb: {type: 'string'},
 	readOnly: {type: 'boolean', default: false},
+	apply: {type: 'boolean', default: false},
+	keep: {type: 'string'},
+	cutoff: {type: 'string'},
+	batch: {type: 'string'},
+	vacuum: {type: 'boolean'},
+	repairWith: {type: 'string'},
 } as const;
 
 export interface ParsedFlags {
@@ -103,4 +128,10 @@ export interface ParsedFlags {
 	quotaPerUnit?: string;
 	logsDb?: string;
 	readOnly: boolean;
+	apply: boolean;
+	keep?: string;
+	cutoff?: string;
+	batch?: string;
+	vacuum?: boolean;
+	repairWith?: string;
 }

@@ -12,7 +12,9 @@ import {parsePositiveNumber} from '../usage/parse-options.js';
 import {parseRangePreset} from '../usage/time-range.js';
 import {takeSnapshot} from '../usage/take-snapshot.js';
 import type {UsageSource} from '../usage/types.js';
+import type {MaintenanceService} from '../maintenance/maintenance-service.js';
 import {FLAGS, HELP, type ParsedFlags} from './flags.js';
+import {runMaintain} from './maintain.js';
 import {parseQuotaPerUnit, parseRangeFlags, snapshotRequest} from './snapshot-request.js';
 
 const EXIT_OK = 0;
@@ -59,14 +61,18 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, options
 	}
 	const demo = target === undefined ? await startLiveDemo(line => process.stderr.write(`relaytop: ${line}\n`)) : undefined;
 	let source: UsageSource | undefined;
+	let maintenance: MaintenanceService | undefined;
 	try {
 		const path = target ?? demo!.target;
+		const {openMaintenanceService} = await import('../maintenance/open-maintenance-service.js');
 		// A SQLite query blocks its thread, so SQLite runs in a worker (a slow query never freezes
 		// keys or drawing); a server's queries do not block.
 		source = isPostgresTarget(path) ? await openSource(path, options) : await openTargetInWorker(path, options);
-		const signal = await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range, writable: !flags.readOnly});
+		maintenance = await openMaintenanceService(path, {logsDb: options.logsDb});
+		const signal = await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range, writable: !flags.readOnly, maintenance});
 		return signal === undefined ? EXIT_OK : 128 + constants.signals[signal];
 	} finally {
+		await maintenance?.close();
 		await source?.close();
 		await demo?.stop();
 	}
@@ -87,15 +93,32 @@ async function printSnapshot(target: string | undefined, flags: ParsedFlags, opt
 export async function run(argv: readonly string[], io: Io, importMeta: ImportMeta): Promise<number> {
 	let cli;
 	try {
-		cli = meow(HELP, {importMeta, argv: [...argv], flags: FLAGS, allowUnknownFlags: false, inferType: false});
+		// booleanDefault undefined: a boolean without a default (--vacuum) is absent unless given, so its engine default applies.
+		cli = meow(HELP, {importMeta, argv: [...argv], flags: FLAGS, allowUnknownFlags: false, inferType: false, booleanDefault: undefined});
 	} catch (error) {
 		// meow throws for a flag given twice; it exits by itself for --help and unknown flags.
 		io.stderr(`relaytop: ${describe(error)}\n`);
 		return EXIT_USAGE;
 	}
 	const flags = cli.flags as ParsedFlags;
+	if (cli.input[0] === 'maintain') {
+		const target = cli.input[2] ?? targetFromEnvironment();
+		try {
+			if (cli.input.length > 3) {
+				throw new InputError(`expected one target, got ${cli.input.length - 2}`);
+			}
+			return await runMaintain(cli.input[1], target, flags, io);
+		} catch (error) {
+			io.stderr(`relaytop: ${redactTargetIn(redactTargetIn(describe(error), target ?? ''), flags.logsDb ?? '')}\n`);
+			return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;
+		}
+	}
 	const target = cli.input[0] ?? targetFromEnvironment();
 	try {
+		const maintenanceFlag = (['apply', 'keep', 'cutoff', 'batch', 'vacuum', 'repairWith'] as const).find(name => flags[name] !== undefined && flags[name] !== false);
+		if (maintenanceFlag !== undefined) {
+			throw new InputError(`--${maintenanceFlag.replace(/[A-Z]/gu, upper => `-${upper.toLowerCase()}`)} goes with relaytop maintain indexes|retention TARGET`);
+		}
 		if (cli.input.length > 1) {
 			throw new InputError(`expected one target, got ${cli.input.length}`);
 		}

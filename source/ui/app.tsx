@@ -18,6 +18,9 @@ import {useTerminalSize} from './use-terminal-size.js';
 import {GroupsView, pagesOf, TABLE_CHROME} from './views/groups-view.js';
 import {OVERVIEW_CHROME, OverviewView} from './views/overview-view.js';
 import {activityRows} from './views/postgres/activity-rows.js';
+import type {MaintenanceAction, MaintenanceService} from '../maintenance/maintenance-service.js';
+import {useMaintenance} from './use-maintenance.js';
+import {KEEP_CHOICES, MaintenancePanel, maintenanceItems} from './views/maintenance-panel.js';
 import {signalConfirm, signalNotice} from './views/postgres/signal-confirm.js';
 import {PostgresView} from './views/postgres-view.js';
 import {RealtimeView} from './views/realtime-view.js';
@@ -28,6 +31,8 @@ const FRAME_CHROME = 4;
 
 interface Props {
 	readonly source: UsageSource;
+	/** The index advisor and retention on the same store; none when the target offers no maintenance. */
+	readonly maintenance?: MaintenanceService;
 	readonly initial?: DashboardState;
 	/** Writes are offered (not --read-only); each still asks y/N with its SQL. */
 	readonly writable?: boolean;
@@ -57,7 +62,7 @@ function Header({state, width}: {readonly state: DashboardState; readonly width:
 	);
 }
 
-export function App({source, initial, writable = false}: Props) {
+export function App({source, maintenance, initial, writable = false}: Props) {
 	const {exit} = useApp();
 	// Keys read and change the newest state through a ref: several keys can arrive in one chunk,
 	// and each must see what the one before it did.
@@ -74,6 +79,8 @@ export function App({source, initial, writable = false}: Props) {
 	const chrome = state.view === 'overview' ? OVERVIEW_CHROME : TABLE_CHROME;
 	const pageSize = Math.max(1, Math.min(500, bodyHeight - chrome - 1));
 	const data = useDashboardData(source, state, pageSize);
+	const maintenanceData = useMaintenance(maintenance, state.overlay === 'maintenance' || state.confirm?.request.kind === 'maintenance');
+	const maintenanceActions = maintenanceItems(maintenanceData.overview);
 
 	const summary = data.panel<Summary>('summary')?.data;
 	const facets = data.panel<Facets>('facets')?.data;
@@ -100,6 +107,10 @@ export function App({source, initial, writable = false}: Props) {
 	/** Runs the write the user said y to; its outcome replaces the status bar until the next key. */
 	const perform = (confirm: Confirm) => {
 		const {request} = confirm;
+		if (request.kind === 'maintenance') {
+			maintenanceData.start(request.label, request.action);
+			return;
+		}
 		const observer = source.postgres;
 		if (observer === undefined) return;
 		observer
@@ -134,6 +145,8 @@ export function App({source, initial, writable = false}: Props) {
 				return {type: 'cycleDimension'};
 			case 'failedOnly':
 				return {type: 'toggleFailedOnly'};
+			case 'maintenance':
+				return maintenance === undefined ? {type: 'notice', notice: {text: 'maintenance works on a SQLite file or a PostgreSQL target', tone: 'warn'}} : {type: 'openMaintenance'};
 			case 'cancelQuery':
 				return askSignal(state, 'cancel');
 			case 'terminateSession':
@@ -174,6 +187,31 @@ export function App({source, initial, writable = false}: Props) {
 		}
 	};
 
+	/** The maintenance panel's keys: its own cursor, the retention window, and the two writes. */
+	const pressInMaintenance = (state: DashboardState, name: string) => {
+		const items = maintenanceActions;
+		const ask = (label: string, sql: readonly string[], note: string | null, action: MaintenanceAction) => {
+			if (maintenanceData.running) dispatch({type: 'notice', notice: {text: 'a job is running: x stops it', tone: 'warn'}});
+			else dispatch({type: 'askConfirm', confirm: {title: `${label}?`, sql, note, request: {kind: 'maintenance', label, action}}});
+		};
+		if (name === 'up' || name === 'k') dispatch({type: 'moveMaintenance', step: -1, size: items.length});
+		else if (name === 'down' || name === 'j') dispatch({type: 'moveMaintenance', step: 1, size: items.length});
+		else if (name === '<' || name === '>') maintenanceData.stepKeep(KEEP_CHOICES, name === '<' ? -1 : 1);
+		else if (name === 'r') maintenanceData.reload();
+		else if (name === 'x') maintenanceData.stop();
+		else if (name === 'escape' || name === 'm') dispatch({type: 'back'});
+		else if (name === 'q') exit();
+		else if (name === 'A' && writable) {
+			const item = items[Math.min(state.maintenanceSelected, items.length - 1)];
+			if (item === undefined) dispatch({type: 'notice', notice: {text: 'nothing to apply: every hot query is served', tone: 'ok'}});
+			else ask(item.label, item.sql, item.action.kind === 'index' && maintenanceData.overview?.advice?.engine === 'postgres' ? 'Built concurrently: writes go on; x stops it and drops what it left.' : null, item.action);
+		} else if (name === 'D' && writable) {
+			const plan = maintenanceData.overview?.plan;
+			if (plan === null || plan === undefined || plan.rows === 0) dispatch({type: 'notice', notice: {text: `nothing older than ${maintenanceData.keep} to delete`, tone: 'ok'}});
+			else ask(`Delete ${plan.rows.toLocaleString('en-US')} rows before ${plan.cutoffIso} from ${plan.table}`, plan.statements, 'In batches, each its own short transaction; x stops after the batch in flight.', {kind: 'retention', plan});
+		}
+	};
+
 	const press = (input: string, key: KeyEvent & {meta?: boolean}) => {
 		const state = stateRef.current;
 		const name = keyName(input, key);
@@ -193,6 +231,10 @@ export function App({source, initial, writable = false}: Props) {
 			else if (name === 'escape') dispatch({type: 'clearSearch'});
 			else if (name === 'backspace') dispatch({type: 'eraseSearch'});
 			else if (!key.ctrl && !key.meta && input.length > 0 && !/[\u0000-\u001f\u007f]/u.test(input)) dispatch({type: 'typeSearch', text: input});
+			return;
+		}
+		if (state.overlay === 'maintenance') {
+			pressInMaintenance(state, name);
 			return;
 		}
 		if (state.overlay === 'filters') {
@@ -238,6 +280,7 @@ export function App({source, initial, writable = false}: Props) {
 	const body = (() => {
 		if (state.overlay === 'help') return <HelpOverlay view={state.view} height={bodyHeight} writable={canWrite} />;
 		if (state.overlay === 'confirm' && state.confirm !== null) return <ConfirmDialog confirm={state.confirm} height={bodyHeight} />;
+		if (state.overlay === 'maintenance') return <MaintenancePanel view={maintenanceData} selected={state.maintenanceSelected} writable={writable} width={size.columns} height={bodyHeight} />;
 		if (state.overlay === 'filters') return <FilterMenu menu={state.filterMenu} fields={fields} current={state.filters as Partial<Record<FilterField, string>>} facets={facets} height={bodyHeight} />;
 		switch (state.view) {
 			case 'overview':

@@ -1,3 +1,4 @@
+import type {MaintenanceAction} from '../maintenance/maintenance-service.js';
 import type {SignalKind, SignalTarget} from '../postgres/backend-signal.js';
 import {RANGE_PRESETS, type RangePreset} from '../usage/time-range.js';
 import {SORT_KEYS, type Dimension, type Filters, type SortDirection, type SortKey, type Status} from '../usage/types.js';
@@ -28,10 +29,12 @@ export interface Drill {
 	readonly label: string;
 }
 
-export type Overlay = 'none' | 'help' | 'search' | 'filters' | 'confirm';
+export type Overlay = 'none' | 'help' | 'search' | 'filters' | 'confirm' | 'maintenance';
 
 /** A write the user asked for, waiting for y. */
-export type WriteRequest = {readonly kind: 'signal'; readonly signal: SignalKind; readonly target: SignalTarget};
+export type WriteRequest =
+	| {readonly kind: 'signal'; readonly signal: SignalKind; readonly target: SignalTarget}
+	| {readonly kind: 'maintenance'; readonly label: string; readonly action: MaintenanceAction};
 
 export interface Confirm {
 	readonly title: string;
@@ -72,6 +75,8 @@ export interface DashboardState {
 	readonly intervalMs: number;
 	readonly confirm: Confirm | null;
 	readonly notice: Notice | null;
+	/** The maintenance panel's cursor over its actions. */
+	readonly maintenanceSelected: number;
 }
 
 export const INTERVALS_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000] as const;
@@ -97,6 +102,7 @@ export function initialState(dimensions: readonly Dimension[], options: {interva
 		intervalMs: options.intervalMs ?? 2000,
 		confirm: null,
 		notice: null,
+		maintenanceSelected: 0,
 	};
 }
 
@@ -129,6 +135,8 @@ export type Action =
 	| {type: 'interval'; step: 1 | -1}
 	| {type: 'askConfirm'; confirm: Confirm}
 	| {type: 'closeConfirm'}
+	| {type: 'openMaintenance'}
+	| {type: 'moveMaintenance'; step: number; size: number}
 	| {type: 'notice'; notice: Notice | null};
 
 const tableOf = (view: ViewId): TableId | undefined => (view === 'overview' ? undefined : view);
@@ -224,7 +232,12 @@ export function reduce(state: DashboardState, action: Action): DashboardState {
 		case 'askConfirm':
 			return {...state, overlay: 'confirm', confirm: action.confirm};
 		case 'closeConfirm':
-			return {...state, overlay: 'none', confirm: null};
+			// A maintenance action's answer goes back to its panel.
+			return {...state, overlay: state.confirm?.request.kind === 'maintenance' ? 'maintenance' : 'none', confirm: null};
+		case 'openMaintenance':
+			return {...state, overlay: 'maintenance'};
+		case 'moveMaintenance':
+			return {...state, maintenanceSelected: Math.max(0, Math.min(action.size - 1, state.maintenanceSelected + action.step))};
 		case 'notice':
 			return {...state, notice: action.notice};
 	}

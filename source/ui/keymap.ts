@@ -36,6 +36,7 @@ export type Command =
 	| 'previousView'
 	| 'failedOnly'
 	| 'cancelQuery'
+	| 'maintenance'
 	| 'terminateSession'
 	| `view:${ViewId}`;
 
@@ -76,6 +77,7 @@ export const KEYMAP: readonly Binding[] = [
 	{command: 'open', keys: ['return'], hint: 'query', help: 'the selected session: its whole query, who it waits on or blocks', views: ['postgres']},
 	{command: 'cancelQuery', keys: ['C'], hint: 'cancel', help: 'cancel the selected session’s query (asks y/N, shows the SQL)', views: ['postgres'], write: true},
 	{command: 'terminateSession', keys: ['K'], hint: 'terminate', help: 'terminate the selected session (asks y/N, shows the SQL)', views: ['postgres'], write: true},
+	{command: 'maintenance', keys: ['m'], hint: 'maintain', help: 'maintenance: index advisor and retention, as dry runs (writes ask y/N with their SQL)'},
 	{command: 'back', keys: ['escape'], help: 'back'},
 	{command: 'up', keys: ['up', 'k'], help: 'move up', views: CURSORS},
 	{command: 'down', keys: ['down', 'j'], help: 'move down', views: CURSORS},

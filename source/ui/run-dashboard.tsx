@@ -1,4 +1,5 @@
 import {render} from 'ink';
+import type {MaintenanceService} from '../maintenance/maintenance-service.js';
 import type {RangePreset} from '../usage/time-range.js';
 import type {UsageSource} from '../usage/types.js';
 import {App} from './app.js';
@@ -14,6 +15,7 @@ export interface DashboardOptions {
 	readonly range?: RangePreset;
 	/** Offer writes (each behind a y/N confirm); false with --read-only. */
 	readonly writable: boolean;
+	readonly maintenance?: MaintenanceService;
 }
 
 /**
@@ -34,7 +36,7 @@ export async function runDashboard(source: UsageSource, options: DashboardOption
 		process.stdout.write(ENTER_ALTERNATE_SCREEN);
 	}
 	process.once('exit', restore);
-	const app = render(<App source={source} initial={initialState(source.capabilities.dimensions, options)} writable={options.writable} />, {
+	const app = render(<App source={source} initial={initialState(source.capabilities.dimensions, options)} writable={options.writable} maintenance={options.maintenance} />, {
 		exitOnCtrlC: false, // the app quits on Ctrl-C itself, through the same path as q
 		patchConsole: false, // console output would vanish in the alternate screen
 		maxFps: 15,

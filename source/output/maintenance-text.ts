@@ -1,0 +1,91 @@
+import type {IndexAdvice, IndexBuildProgress, IndexJobResult} from '../maintenance/index-advisor.js';
+import type {RetentionPlan, RetentionProgress, RetentionResult} from '../maintenance/retention-plan.js';
+import {percent, thousands} from './format.js';
+import {terminalSafe} from './terminal-safe.js';
+
+// What `relaytop maintain` prints: the dry runs, live progress and outcomes, in plain text. Names
+// come from the database, so every line goes through terminalSafe.
+
+const MB = 1024 * 1024;
+
+export const megabytes = (bytes: number): string => (bytes >= 10 * MB ? `${thousands(Math.round(bytes / MB))} MB` : `${(bytes / MB).toFixed(1)} MB`);
+
+export function duration(seconds: number): string {
+	if (seconds < 1) return '< 1 s';
+	if (seconds < 90) return `${Math.round(seconds)} s`;
+	if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+	return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+const lines = (...parts: Array<string | false>): string => `${parts.filter((part): part is string => part !== false).map(terminalSafe).join('\n')}\n`;
+
+export function adviceText(advice: IndexAdvice, apply: boolean): string {
+	const table = advice.schema === null ? advice.table : `${advice.schema}.${advice.table}`;
+	const out: string[] = [`${table}: about ${thousands(advice.rows)} rows, ${megabytes(advice.tableBytes)} of data, ${megabytes(advice.totalBytes)} with indexes`];
+	for (const verdict of advice.verdicts) {
+		const by = verdict.servedBy.length > 0 ? ` by ${verdict.servedBy.join(', ')}` : '';
+		out.push(`  ${verdict.need}: ${verdict.status}${by}`);
+	}
+	for (const name of advice.building) out.push(`  being built now: ${name}`);
+	if (advice.proposals.length === 0 && advice.repairs.length === 0) {
+		out.push('nothing to do: every hot query has an index that serves it');
+		return lines(...out);
+	}
+	for (const proposal of advice.proposals) {
+		out.push('', `propose ${proposal.name} (${proposal.need}): ${proposal.reason}`, `  ${proposal.sql}`, `  build: about ${duration(proposal.estimateSeconds)}`);
+	}
+	for (const repair of advice.repairs) {
+		out.push('', `repair ${repair.index}: ${repair.reason}`);
+		for (const option of repair.options) out.push(`  ${option.kind}:`, ...option.sql.map(statement => `    ${statement}`));
+	}
+	out.push('', `estimates: ${advice.estimateBasis}`);
+	if (!apply) out.push('dry run: nothing changed; --apply runs the statements above');
+	return lines(...out);
+}
+
+export function indexProgressLine(index: string, progress: IndexBuildProgress): string {
+	const share = (done: number | null, total: number | null) => (done === null || total === null || total === 0 ? null : percent(done / total));
+	const parts = [progress.phase ?? 'starting', share(progress.blocksDone, progress.blocksTotal) ?? share(progress.tuplesDone, progress.tuplesTotal)];
+	if (progress.currentLockerPid !== null && progress.currentLockerPid !== 0) parts.push(`waiting for pid ${progress.currentLockerPid}`);
+	return terminalSafe(`${index}: ${parts.filter(part => part !== null).join(' · ')}`);
+}
+
+export function indexResultText(result: IndexJobResult): string {
+	const head = `${result.index}: ${result.status}${result.valid ? ', valid' : ''} in ${duration(result.seconds)}`;
+	return lines(
+		head,
+		result.error !== null && `  ${result.error}`,
+		result.leftovers.length > 0 && `  left INVALID: ${result.leftovers.join(', ')} (run maintain indexes again to repair)`,
+		result.dropped.length > 0 && `  dropped after the stop: ${result.dropped.join(', ')}`,
+	);
+}
+
+export function planText(plan: RetentionPlan, apply: boolean): string {
+	const bytes = plan.approxBytes === null ? 'size unknown' : `about ${megabytes(plan.approxBytes)}`;
+	return lines(
+		`${plan.table}: ${thousands(plan.rows)} rows before ${plan.cutoffIso} (${plan.timeColumn} < ${plan.cutoffValue}), ${bytes}`,
+		`  ${plan.bytesBasis}`,
+		plan.fts !== null && `  full-text index: ${thousands(plan.fts.rows)} rows go with them, ${thousands(plan.fts.orphans)} orphans removed too`,
+		plan.rows > 0 && `  ids ${plan.minId} to ${plan.maxId}, in batches; each batch:`,
+		...(plan.rows > 0 ? plan.statements.map(statement => `    ${statement}`) : []),
+		!apply && 'dry run: nothing changed; --apply deletes in batches (Ctrl-C stops after the batch in flight)',
+		apply && plan.rows === 0 && (plan.fts?.orphans ?? 0) === 0 && 'nothing to delete',
+	);
+}
+
+export function retentionProgressLine(progress: RetentionProgress): string {
+	const share = progress.total === 0 ? '' : ` (${percent(progress.deleted / progress.total)})`;
+	return progress.phase === 'deleting'
+		? `deleted ${thousands(progress.deleted)} of ${thousands(progress.total)} rows${share} · ${thousands(Math.round(progress.ratePerSecond))} rows/s · ${thousands(progress.batches)} batches`
+		: `${progress.phase}…`;
+}
+
+export function retentionResultText(result: RetentionResult): string {
+	const after = [result.vacuumed && 'vacuumed', result.analyzed && 'analyzed'].filter(Boolean).join(' and ');
+	return lines(
+		`${result.status === 'done' ? 'done' : 'interrupted'}: deleted ${thousands(result.deleted)} rows in ${thousands(result.batches)} batches, ${duration(result.elapsedMs / 1000)}${after === '' ? '' : `; ${after}`}`,
+		result.ftsDeleted > 0 && `  full-text index rows removed: ${thousands(result.ftsDeleted)}`,
+		result.retries > 0 && `  batches retried after a lock wait: ${result.retries}`,
+		result.status === 'interrupted' && `  resume with: --cutoff ${result.cutoffIso}`,
+	);
+}
