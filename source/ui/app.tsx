@@ -93,8 +93,8 @@ export function App({source, maintenance, initial, writable = false}: Props) {
 	const fields = FILTER_FIELDS.filter((field): field is FilterField => field === 'status' || source.capabilities.filters.includes(field));
 	// What is on screen, for key handling: Ink re-registers the input handler only after a frame is
 	// drawn, so a key pressed right after new data would otherwise see the data before it.
-	const onScreen = useRef({groupPage, currentPage, facets, sessions});
-	onScreen.current = {groupPage, currentPage, facets, sessions};
+	const onScreen = useRef({groupPage, currentPage, facets, sessions, maintenanceData, maintenanceActions});
+	onScreen.current = {groupPage, currentPage, facets, sessions, maintenanceData, maintenanceActions};
 
 	const askSignal = (state: DashboardState, kind: SignalKind): Action => {
 		const {sessions} = onScreen.current;
@@ -189,9 +189,9 @@ export function App({source, maintenance, initial, writable = false}: Props) {
 
 	/** The maintenance panel's keys: its own cursor, the retention window, and the two writes. */
 	const pressInMaintenance = (state: DashboardState, name: string) => {
-		const items = maintenanceActions;
+		const {maintenanceData, maintenanceActions: items} = onScreen.current;
 		const ask = (label: string, sql: readonly string[], note: string | null, action: MaintenanceAction) => {
-			if (maintenanceData.running) dispatch({type: 'notice', notice: {text: 'a job is running: x stops it', tone: 'warn'}});
+			if (maintenanceData.isRunning()) dispatch({type: 'notice', notice: {text: 'a job is running: x stops it', tone: 'warn'}});
 			else dispatch({type: 'askConfirm', confirm: {title: `${label}?`, sql, note, request: {kind: 'maintenance', label, action}}});
 		};
 		if (name === 'up' || name === 'k') dispatch({type: 'moveMaintenance', step: -1, size: items.length});
@@ -201,7 +201,9 @@ export function App({source, maintenance, initial, writable = false}: Props) {
 		else if (name === 'x') maintenanceData.stop();
 		else if (name === 'escape' || name === 'm') dispatch({type: 'back'});
 		else if (name === 'q') exit();
-		else if (name === 'A' && writable) {
+		else if ((name === 'A' || name === 'D') && writable && maintenanceData.overview === null) {
+			dispatch({type: 'notice', notice: {text: 'still reading the dry runs', tone: 'warn'}});
+		} else if (name === 'A' && writable) {
 			const item = items[Math.min(state.maintenanceSelected, items.length - 1)];
 			if (item === undefined) dispatch({type: 'notice', notice: {text: 'nothing to apply: every hot query is served', tone: 'ok'}});
 			else ask(item.label, item.sql, item.action.kind === 'index' && maintenanceData.overview?.advice?.engine === 'postgres' ? 'Built concurrently: writes go on; x stops it and drops what it left.' : null, item.action);

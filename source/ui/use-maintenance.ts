@@ -11,7 +11,8 @@ export interface MaintenanceView {
 }
 
 export interface Maintenance extends MaintenanceView {
-	readonly running: boolean;
+	/** Read at the moment of asking, not at the last render: a key may come between the two. */
+	isRunning(): boolean;
 	/** Moves the retention window along `choices` (several keys in one chunk each count). */
 	stepKeep(choices: readonly string[], step: number): void;
 	reload(): void;
@@ -53,7 +54,7 @@ export function useMaintenance(service: MaintenanceService | undefined, active: 
 		loading,
 		error,
 		job,
-		running: controller.current !== null,
+		isRunning: () => controller.current !== null,
 		stepKeep: (choices, step) =>
 			setKeep(current => {
 				const at = choices.indexOf(current);
