@@ -30,6 +30,33 @@ export interface RetentionEngine {
 	/** A lock wait that timed out (lock_timeout, SQLite busy): worth trying again. */
 	isLockFailure(error: unknown): boolean;
 	readonly after: readonly AfterStep[];
+	/** Set where a writer's lock request does not queue (SQLite): see WriterPacing. */
+	readonly pacing?: WriterPacing;
+}
+
+/**
+ * SQLite grants its write lock to whoever asks when it is free: a waiting writer polls (its busy
+ * handler sleeps up to 100 ms between tries) and a loop that takes the lock again at once starves it
+ * past its timeout (measured: 5 s waits and failed inserts, bench/results/maintenance.txt). So each
+ * transaction is kept near `targetBatchMs` by resizing the id window, and the lock is then left free
+ * for longer than a writer that started waiting during it sleeps before its next try: SQLite's
+ * sleeps grow with the wait (1, 2, 5, 10 … ms, at most 100), staying under twice the time waited plus
+ * a few ms, so a short batch needs only a short gap.
+ */
+export interface WriterPacing {
+	readonly targetBatchMs: number;
+	/** The longest gap: more than the busy handler's longest sleep. */
+	readonly maxGapMs: number;
+}
+
+/** The free time after a batch of `tookMs` that a writer waiting since its start is sure to catch. */
+export const writerGap = (tookMs: number, pacing: WriterPacing): number => Math.min(pacing.maxGapMs, Math.ceil(2 * tookMs) + 5);
+
+/** The next id window: shrunk in proportion when a batch ran over the target, doubled (up to `max`) when well under. */
+export function nextWindow(window: number, tookMs: number, targetMs: number, max: number): number {
+	if (tookMs > targetMs) return Math.max(1, Math.floor((window * targetMs) / tookMs));
+	if (tookMs < targetMs / 2) return Math.min(max, window * 2);
+	return window;
 }
 
 /** The run stopped on an error. Whatever was deleted stays deleted; a rerun with `cutoffIso` resumes. */
@@ -121,20 +148,25 @@ export async function runRetention(plan: RetentionPlan, engine: RetentionEngine,
 	try {
 		const range = engine.range;
 		let lo = range?.first ?? null;
+		let window = batchSize;
 		while (range !== null && lo !== null) {
 			if (aborted()) {
 				return result('interrupted');
 			}
 			const from = lo;
-			const hi = Math.min(from + batchSize, range.last + 1);
+			const hi = Math.min(from + window, range.last + 1);
+			const batchStarted = performance.now();
 			const done = await retrying(`the batch of ids ${from}–${hi - 1}`, false, () => engine.deleteWindow(from, hi));
+			const {pacing} = engine;
+			const tookMs = performance.now() - batchStarted;
+			if (pacing !== undefined) window = nextWindow(window, tookMs, pacing.targetBatchMs, batchSize);
 			deleted += done.deleted;
 			ftsDeleted += done.ftsDeleted;
 			batches++;
 			lastId = hi - 1;
 			deletingMs = performance.now() - started;
 			report('deleting');
-			await pause(options.pauseMs ?? 0, signal);
+			await pause(Math.max(options.pauseMs ?? 0, pacing === undefined ? 0 : writerGap(tookMs, pacing)), signal);
 			lo = hi > range.last || aborted() ? null : await retrying(`the lookup of the next id from ${hi}`, false, () => engine.nextId(hi));
 		}
 		for (const step of engine.after) {

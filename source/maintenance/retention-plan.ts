@@ -69,7 +69,7 @@ export interface RetentionProgress {
 }
 
 export interface ApplyRetentionOptions {
-	/** Ids per window, so at most this many rows per transaction. Default 5000. */
+	/** Ids per window, so at most this many rows per transaction. Default 5000 (SQLite: fewer when a batch runs long, see WriterPacing). */
 	readonly batchSize?: number;
 	/** Checked between batches: the batch in flight commits or rolls back as a whole, then the run stops. */
 	readonly signal?: AbortSignal;

@@ -38,6 +38,9 @@ function retentionSql(store: RetentionStore, cutoff: number, maxOldId: number) {
 	};
 }
 
+/** About 200 ms per transaction, then up to 120 ms free: a gateway insert waits ~⅓ s at worst (WriterPacing). */
+const SQLITE_PACING = {targetBatchMs: 200, maxGapMs: 120} as const;
+
 function pragmaNumber(db: Database.Database, name: string): number {
 	return db.pragma(name, {simple: true}) as number;
 }
@@ -139,6 +142,7 @@ export async function applySqliteRetention(db: Database.Database, plan: Retentio
 				return earliest((nextOld.get(from, maxOldId) as number | undefined) ?? null, fts?.nextOrphan(from) ?? null);
 			},
 			isLockFailure: isBusy,
+			pacing: SQLITE_PACING,
 			after: [...(plan.vacuum ? [step('vacuum', sql.vacuum)] : []), step('analyze', sql.analyze)],
 		};
 		return await runRetention(plan, engine, options);
