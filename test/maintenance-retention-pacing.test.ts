@@ -22,7 +22,7 @@ describe('nextWindow', () => {
 });
 
 describe('writerGap', () => {
-	const pacing = {targetBatchMs: 200, maxGapMs: 120};
+	const pacing = {targetBatchMs: 200, maxGapMs: 120, firstWindow: 250};
 
 	it('leaves the lock free longer than a writer waiting since the batch began sleeps before its next try', () => {
 		// SQLite's busy handler: sleeps of 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, then 100 ms.

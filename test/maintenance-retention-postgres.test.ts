@@ -172,8 +172,9 @@ describe('the dry run', () => {
 			`DELETE FROM "logs" WHERE id >= $1 AND id < $2 AND created_at < ${CUTOFF}`,
 			`SELECT id FROM "logs" WHERE id >= $1 AND id <= $2 AND created_at < ${CUTOFF} ORDER BY id LIMIT 1`,
 			'SET statement_timeout = 0',
+			"SET lock_timeout = '10s'",
 			'VACUUM (ANALYZE) "logs"',
-			"SELECT set_config('statement_timeout', $1, false)",
+			"SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
 		]);
 	});
 
@@ -247,6 +248,28 @@ describe('applying', () => {
 		expect(await ids()).toEqual(keptIds(rows));
 		const {rows: [settings]} = await client.query<{st: string}>("SELECT current_setting('statement_timeout') AS st");
 		expect(settings!.st).toBe('1s');
+	});
+
+	it('VACUUM outwaits a 1 s lock_timeout for its lock (an autovacuum gives way after deadlock_timeout), then both timeouts are back', async () => {
+		const rows = layoutRows();
+		await createLogs(rows);
+		// What a big delete sets off: another vacuum of the table, holding its lock for 2.5 s.
+		const holder = await connect();
+		await holder.query('BEGIN');
+		await holder.query('LOCK TABLE logs IN SHARE UPDATE EXCLUSIVE MODE');
+		const client = await maintenance(1000, 5000);
+		const plan = await planPostgresRetention(client, {keep: '30d', nowMs: NOW});
+		let release: NodeJS.Timeout | undefined;
+		const result = await applyPostgresRetention(client, plan, {
+			lockRetries: 0,
+			onProgress: ({phase}) => {
+				if (phase === 'vacuum') release = setTimeout(() => void holder.query('ROLLBACK'), 2500);
+			},
+		});
+		clearTimeout(release);
+		expect(result).toMatchObject({status: 'done', vacuumed: true, retries: 0});
+		const {rows: [settings]} = await client.query<{st: string; lt: string}>("SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt");
+		expect(settings).toEqual({st: '5s', lt: '1s'});
 	});
 
 	it('interrupted after three batches, then resumed on a new connection with the reported cutoff, ends with exactly the rows to keep', async () => {

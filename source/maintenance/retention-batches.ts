@@ -45,6 +45,8 @@ export interface RetentionEngine {
  */
 export interface WriterPacing {
 	readonly targetBatchMs: number;
+	/** The first window: small, since how long a batch takes is unknown until one has run. */
+	readonly firstWindow: number;
 	/** The longest gap: more than the busy handler's longest sleep. */
 	readonly maxGapMs: number;
 }
@@ -148,7 +150,7 @@ export async function runRetention(plan: RetentionPlan, engine: RetentionEngine,
 	try {
 		const range = engine.range;
 		let lo = range?.first ?? null;
-		let window = batchSize;
+		let window = engine.pacing === undefined ? batchSize : Math.min(batchSize, engine.pacing.firstWindow);
 		while (range !== null && lo !== null) {
 			if (aborted()) {
 				return result('interrupted');

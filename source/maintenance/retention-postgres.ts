@@ -23,6 +23,9 @@ export function quotePostgresTable(table: string): string {
 	return parts.map(part => `"${part.replaceAll('"', '""')}"`).join('.');
 }
 
+/** How long the VACUUM after the deletes waits for its lock (see retentionSql). */
+const VACUUM_LOCK_TIMEOUT = '10s';
+
 /** The statements of a run; the cutoff is written in, the id window is $1/$2. */
 function retentionSql(table: string, cutoff: number) {
 	const old = `created_at < ${cutoff}`;
@@ -35,8 +38,12 @@ function retentionSql(table: string, cutoff: number) {
 		// A primary-key probe: a gap in the ids costs one lookup, not one statement per window.
 		nextId: `SELECT id FROM ${table} WHERE id >= $1 AND id <= $2 AND ${old} ORDER BY id LIMIT 1`,
 		liftTimeout: 'SET statement_timeout = 0',
+		// VACUUM's SHARE UPDATE EXCLUSIVE conflicts with no insert, update or delete, only with other
+		// maintenance, such as the autovacuum a big delete sets off: a regular autovacuum gives way to a
+		// waiter after deadlock_timeout (1 s by default), which a 1 s lock_timeout never outlasts.
+		lockWait: `SET lock_timeout = '${VACUUM_LOCK_TIMEOUT}'`,
 		vacuum: `VACUUM (ANALYZE) ${table}`,
-		restoreTimeout: "SELECT set_config('statement_timeout', $1, false)",
+		restoreTimeout: "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
 		analyze: `ANALYZE ${table}`,
 	};
 }
@@ -96,21 +103,21 @@ export async function planPostgresRetention(db: Queryable, options: PostgresRete
 		...(rows === 0 ? {approxBytes: 0, bytesBasis: 'no rows to delete'} : await approxBytes(db, table, sql.sampleWidth, size, rows)),
 		fts: null,
 		vacuum,
-		statements: [sql.deleteWindow, sql.nextId, ...(vacuum ? [sql.liftTimeout, sql.vacuum, sql.restoreTimeout] : [sql.analyze])],
+		statements: [sql.deleteWindow, sql.nextId, ...(vacuum ? [sql.liftTimeout, sql.lockWait, sql.vacuum, sql.restoreTimeout] : [sql.analyze])],
 	};
 }
 
-/** Runs `work` with statement_timeout off (a VACUUM takes as long as it takes), then sets it back. */
-async function withoutStatementTimeout(client: Pick<pg.ClientBase, 'query'>, lift: string, restore: string, work: () => Promise<unknown>): Promise<void> {
-	const [setting] = (await client.query<{value: string}>(markSql("SELECT current_setting('statement_timeout') AS value"))).rows;
-	await client.query(markSql(lift));
+/** Runs `work` with statement_timeout off (a VACUUM takes as long as it takes) and the given lock wait, then sets both back. */
+async function withoutStatementTimeout(client: Pick<pg.ClientBase, 'query'>, lift: readonly string[], restore: string, work: () => Promise<unknown>): Promise<void> {
+	const [setting] = (await client.query<{statement: string; lock: string}>(markSql("SELECT current_setting('statement_timeout') AS statement, current_setting('lock_timeout') AS lock"))).rows;
+	for (const statement of lift) await client.query(markSql(statement));
 	let failed = true;
 	try {
 		await work();
 		failed = false;
 	} finally {
 		// After a failure the connection may be gone: report the failure, not the restore's.
-		await client.query(markSql(restore), [setting!.value]).catch((error: unknown) => {
+		await client.query(markSql(restore), [setting!.statement, setting!.lock]).catch((error: unknown) => {
 			if (!failed) throw error;
 		});
 	}
@@ -143,7 +150,7 @@ export async function applyPostgresRetention(client: Pick<pg.ClientBase, 'query'
 		// lock_not_available: lock_timeout ran out, on the table or on a row.
 		isLockFailure: error => (error as {code?: unknown}).code === '55P03',
 		after: plan.vacuum
-			? [{phase: 'vacuum', statement: sql.vacuum, vacuums: true, analyzes: true, run: () => withoutStatementTimeout(client, sql.liftTimeout, sql.restoreTimeout, () => client.query(markSql(sql.vacuum)))}]
+			? [{phase: 'vacuum', statement: sql.vacuum, vacuums: true, analyzes: true, run: () => withoutStatementTimeout(client, [sql.liftTimeout, sql.lockWait], sql.restoreTimeout, () => client.query(markSql(sql.vacuum)))}]
 			: [{phase: 'analyze', statement: sql.analyze, vacuums: false, analyzes: true, run: async () => void (await client.query(markSql(sql.analyze)))}],
 	};
 	return runRetention(plan, engine, options);
