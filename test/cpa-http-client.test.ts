@@ -1,0 +1,190 @@
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
+import type {AddressInfo} from 'node:net';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {packageRoot} from '../source/fixtures/fixture-files.js';
+import {fallsBackToLegacy, ManagementClient, ManagementError} from '../source/sources/cpa-http/management-client.js';
+import {managementKey} from '../source/sources/cpa-http/management-key.js';
+import {InputError} from '../source/usage/input-error.js';
+
+// The management API client against a real HTTP server started here, which replays the reference
+// payloads, answers as told, and records every request.
+
+const KEY = 'mgmt-secret-7f3a';
+const SUMMARY = readFileSync(join(packageRoot(), 'fixtures', 'cpa-payloads', 'usage-summary.json'), 'utf8');
+
+interface Recorded {
+	readonly method: string;
+	readonly url: string;
+	readonly authorization: string | undefined;
+	readonly accept: string | undefined;
+}
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+let server: Server;
+let base = '';
+const recorded: Recorded[] = [];
+let handler: Handler = (_request, response) => response.end('{}');
+
+beforeAll(async () => {
+	server = createServer((request, response) => {
+		recorded.push({method: request.method ?? '', url: request.url ?? '', authorization: request.headers.authorization, accept: request.headers.accept});
+		handler(request, response);
+	});
+	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+	base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+	server.closeAllConnections();
+	await new Promise(resolve => server.close(resolve));
+});
+
+const answer = (status: number, body: string, type = 'application/json'): Handler => (_request, response) => {
+	response.writeHead(status, {'content-type': type});
+	response.end(body);
+};
+
+const failure = async (promise: Promise<unknown>): Promise<ManagementError> => {
+	const error = await promise.then(
+		() => new Error('it succeeded'),
+		(caught: unknown) => caught,
+	);
+	expect(error).toBeInstanceOf(ManagementError);
+	expect((error as Error).message).not.toContain(KEY);
+	return error as ManagementError;
+};
+
+describe('ManagementClient', () => {
+	it('sends GET with the bearer key to the exact path and query, never with a trailing slash', async () => {
+		handler = answer(200, SUMMARY);
+		recorded.length = 0;
+		const client = new ManagementClient({baseUrl: `${base}/`, key: KEY});
+		const {body, bytes} = await client.get<{totals?: unknown}>('/v0/management/usage/summary', {start_ms: 1000, end_ms: 61_000, model: 'gpt 5', search: undefined});
+		expect(body).toEqual(JSON.parse(SUMMARY));
+		expect(bytes).toBe(Buffer.byteLength(SUMMARY));
+		expect(recorded).toEqual([{method: 'GET', url: '/v0/management/usage/summary?start_ms=1000&end_ms=61000&model=gpt+5', authorization: `Bearer ${KEY}`, accept: 'application/json'}]);
+		expect(() => client.url('/v0/management/usage/summary/')).toThrow(/never ends with one/u);
+	});
+
+	it('keeps a path prefix of the base address', async () => {
+		handler = answer(200, '{}');
+		recorded.length = 0;
+		await new ManagementClient({baseUrl: `${base}/manager//`, key: KEY}).get('/v0/management/usage/models', {page: 1, page_size: 500});
+		expect(recorded[0]!.url).toBe('/manager/v0/management/usage/models?page=1&page_size=500');
+	});
+
+	it('marks 404 and 405 as the only answers that fall back to the legacy payload', async () => {
+		const client = new ManagementClient({baseUrl: base, key: KEY});
+		for (const status of [404, 405]) {
+			handler = answer(status, '{"error":"method not allowed","code":"method_not_allowed"}');
+			const error = await failure(client.get('/v0/management/usage/realtime'));
+			expect(error).toMatchObject({kind: 'missing-endpoint', status});
+			expect(fallsBackToLegacy(error)).toBe(true);
+		}
+	});
+
+	it('does not fall back on 500, 401, 403, another 4xx, a timeout or a refused connection', async () => {
+		const client = new ManagementClient({baseUrl: base, key: KEY, timeoutMs: 300});
+		const cases: Array<[Handler, string]> = [
+			[answer(500, '{"error":"database is locked","code":"request_failed"}'), 'server'],
+			[answer(401, '{"error":"invalid management key","code":"invalid_management_key"}'), 'rejected-key'],
+			[answer(403, 'forbidden', 'text/plain'), 'rejected-key'],
+			[answer(400, '{"error":"invalid page_size","code":"request_failed"}'), 'request'],
+			[() => undefined, 'timeout'], // never answers
+		];
+		for (const [reply, kind] of cases) {
+			handler = reply;
+			const error = await failure(client.get('/v0/management/usage/accounts'));
+			expect(error.kind).toBe(kind);
+			expect(fallsBackToLegacy(error)).toBe(false);
+		}
+		handler = answer(401, '{}');
+		expect((await failure(client.get('/v0/management/usage/accounts'))).message).toMatch(/^management key rejected/u);
+		handler = answer(400, '{"error":"invalid page_size","code":"request_failed"}');
+		expect((await failure(client.get('/v0/management/usage/accounts'))).message).toContain('invalid page_size');
+
+		const closed = createServer();
+		await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', resolve));
+		const port = (closed.address() as AddressInfo).port;
+		await new Promise(resolve => closed.close(resolve));
+		const refused = await failure(new ManagementClient({baseUrl: `http://127.0.0.1:${port}`, key: KEY}).get('/v0/management/usage/summary'));
+		expect(refused).toMatchObject({kind: 'network', message: expect.stringContaining('ECONNREFUSED')});
+		expect(fallsBackToLegacy(refused)).toBe(false);
+	});
+
+	it('says an HTML page or a cut body is not JSON', async () => {
+		const client = new ManagementClient({baseUrl: base, key: KEY});
+		handler = answer(200, '<!doctype html><title>Login</title>', 'text/html');
+		expect(await failure(client.get('/v0/management/usage/summary'))).toMatchObject({kind: 'malformed', message: expect.stringContaining('an HTML page')});
+		handler = answer(200, SUMMARY.slice(0, 40));
+		expect(await failure(client.get('/v0/management/usage/summary'))).toMatchObject({kind: 'malformed', message: expect.stringContaining('not JSON')});
+	});
+
+	it('refuses a body over the size limit, declared or streamed, without reading it all', async () => {
+		const client = new ManagementClient({baseUrl: base, key: KEY, maxBytes: 1000});
+		handler = answer(200, JSON.stringify({events: 'x'.repeat(5000)}));
+		expect(await failure(client.get('/v0/management/usage'))).toMatchObject({kind: 'too-large'});
+		let written = 0;
+		handler = (_request, response) => {
+			response.writeHead(200, {'content-type': 'application/json'}); // chunked: no length declared
+			const timer = setInterval(() => {
+				if (response.destroyed || written > 10_000_000) {
+					clearInterval(timer);
+					response.end();
+					return;
+				}
+				written += 4096;
+				response.write('x'.repeat(4096));
+			}, 1);
+		};
+		expect(await failure(client.get('/v0/management/usage'))).toMatchObject({kind: 'too-large', message: expect.stringContaining('passed the 1000-byte limit')});
+		expect(written).toBeLessThan(10_000_000);
+	});
+
+	it('refuses a base address that carries credentials or a query', () => {
+		expect(() => new ManagementClient({baseUrl: 'http://admin:pw@127.0.0.1:8317', key: KEY})).toThrow(/without credentials/u);
+		expect(() => new ManagementClient({baseUrl: 'ftp://127.0.0.1', key: KEY})).toThrow(ManagementError);
+	});
+});
+
+describe('managementKey', () => {
+	const dir = mkdtempSync(join(tmpdir(), 'relaytop-key-'));
+	afterAll(() => rmSync(dir, {recursive: true, force: true}));
+
+	it('reads RELAYTOP_KEY or --key-file quietly, and --key with a warning', () => {
+		const file = join(dir, 'key');
+		writeFileSync(file, `  ${KEY}\n`);
+		expect(managementKey({keyFile: file, env: {}})).toEqual({key: KEY, warning: null});
+		expect(managementKey({env: {RELAYTOP_KEY: KEY}})).toEqual({key: KEY, warning: null});
+		const flagged = managementKey({keyFlag: KEY, env: {}});
+		expect(flagged.key).toBe(KEY);
+		expect(flagged.warning).toMatch(/RELAYTOP_KEY or --key-file/u);
+		expect(flagged.warning).not.toContain(KEY);
+	});
+
+	it('refuses no key, two keys, an empty or unreadable file, in one line without the key', () => {
+		const empty = join(dir, 'empty');
+		writeFileSync(empty, '\n');
+		const attempts = [
+			() => managementKey({env: {}}),
+			() => managementKey({keyFlag: KEY, env: {RELAYTOP_KEY: KEY}}),
+			() => managementKey({keyFile: empty, env: {}}),
+			() => managementKey({keyFile: join(dir, 'missing'), env: {}}),
+		];
+		for (const attempt of attempts) {
+			let thrown: unknown;
+			try {
+				attempt();
+			} catch (error) {
+				thrown = error;
+			}
+			expect(thrown).toBeInstanceOf(InputError);
+			expect((thrown as Error).message).not.toContain(KEY);
+			expect((thrown as Error).message).not.toContain('\n');
+		}
+	});
+});
