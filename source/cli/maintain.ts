@@ -1,12 +1,8 @@
-import {adviseIndexes, applyProposal, repairIndex, type IndexTarget} from '../maintenance/index-maintenance.js';
+import {adviseIndexes, applyProposal, repairIndex} from '../maintenance/index-maintenance.js';
 import type {IndexJobResult, IndexRepairKind} from '../maintenance/index-advisor.js';
 import {openMaintenanceTarget, type MaintenanceTarget} from '../maintenance/maintenance-target.js';
-import {openSqliteWritable} from '../maintenance/open-sqlite-writable.js';
-import {DEFAULT_LOCK_TIMEOUT_MS} from '../maintenance/maintenance-limits.js';
-import type {RetentionPlan, RetentionProgress, RetentionResult} from '../maintenance/retention-plan.js';
-import {applyPostgresRetention, planPostgresRetention} from '../maintenance/retention-postgres.js';
-import {applySqliteRetention, planSqliteRetention} from '../maintenance/retention-sqlite.js';
-import {openSqliteReadOnly} from '../sources/sqlite/open-sqlite.js';
+import {applyRetentionOn, indexTargetOf, planRetentionOn, retentionHasWork} from '../maintenance/maintenance-jobs.js';
+import type {RetentionProgress} from '../maintenance/retention-plan.js';
 import {adviceText, indexProgressLine, indexResultText, planText, retentionProgressLine, retentionResultText} from '../output/maintenance-text.js';
 import {terminalSafeJson} from '../output/json-snapshot.js';
 import {InputError} from '../usage/input-error.js';
@@ -74,11 +70,10 @@ function throttled<P>(format: (progress: P) => string, io: MaintainIo): (progres
 }
 
 async function indexes(target: MaintenanceTarget, flags: ParsedFlags, io: MaintainIo): Promise<number> {
-	const read: IndexTarget = target.engine === 'postgres' ? {engine: 'postgres', observer: target.observer} : {engine: 'sqlite', path: target.path, busyTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS};
-	const advice = await adviseIndexes(read);
+	const advice = await adviseIndexes(await indexTargetOf(target, false));
 	io.stdout(flags.json && !flags.apply ? `${terminalSafeJson(advice)}\n` : adviceText(advice, flags.apply));
 	if (!flags.apply) return 0;
-	const write: IndexTarget = target.engine === 'postgres' ? {...read, engine: 'postgres', observer: target.observer, maintenance: await target.writer()} : read;
+	const write = await indexTargetOf(target, true);
 	const kind = REPAIR_KINDS[flags.repairWith ?? 'rebuild']!;
 	const results: IndexJobResult[] = [];
 	const outcome = await interruptible(async signal => {
@@ -97,40 +92,15 @@ async function indexes(target: MaintenanceTarget, flags: ParsedFlags, io: Mainta
 	return outcome;
 }
 
-/** No old rows, and on a CPA store no orphaned full-text rows either. */
-const nothingToDo = (plan: RetentionPlan): boolean => plan.rows === 0 && (plan.fts?.orphans ?? 0) === 0;
-
 async function retention(target: MaintenanceTarget, flags: ParsedFlags, io: MaintainIo): Promise<number> {
 	const choice = {keep: flags.keep, cutoff: flags.cutoff, nowMs: io.now(), ...(flags.vacuum === undefined ? {} : {vacuum: flags.vacuum})};
 	const batchSize = flags.batch === undefined ? undefined : parsePositiveNumber('--batch', flags.batch);
 	if (batchSize !== undefined && !Number.isSafeInteger(batchSize)) throw new InputError(`--batch takes a whole number of rows, got ${flags.batch}`);
-	const report = (plan: RetentionPlan) => io.stdout(flags.json && !flags.apply ? `${terminalSafeJson(plan)}\n` : planText(plan, flags.apply));
 	const onProgress = throttled((progress: RetentionProgress) => retentionProgressLine(progress), io);
-	let result: RetentionResult | undefined;
-	if (target.engine === 'postgres') {
-		const plan = await planPostgresRetention(target.observer, choice);
-		report(plan);
-		if (!flags.apply || nothingToDo(plan)) return 0;
-		const writer = await target.writer();
-		result = await interruptible(signal => applyPostgresRetention(writer, plan, {batchSize, signal, onProgress}), io);
-	} else {
-		const store = target.schema;
-		const reader = openSqliteReadOnly(target.path);
-		let plan: RetentionPlan;
-		try {
-			plan = planSqliteRetention(reader, {...choice, store});
-		} finally {
-			reader.close();
-		}
-		report(plan);
-		if (!flags.apply || nothingToDo(plan)) return 0;
-		const db = openSqliteWritable(target.path, DEFAULT_LOCK_TIMEOUT_MS);
-		try {
-			result = await interruptible(signal => applySqliteRetention(db, plan, {batchSize, signal, onProgress}), io);
-		} finally {
-			db.close();
-		}
-	}
+	const plan = await planRetentionOn(target, choice);
+	io.stdout(flags.json && !flags.apply ? `${terminalSafeJson(plan)}\n` : planText(plan, flags.apply));
+	if (!flags.apply || !retentionHasWork(plan)) return 0;
+	const result = await interruptible(signal => applyRetentionOn(target, plan, {batchSize, signal, onProgress}), io);
 	io.stdout(flags.json ? `${terminalSafeJson(result)}\n` : retentionResultText(result));
 	return result.status === 'done' ? 0 : EXIT_INTERRUPTED;
 }

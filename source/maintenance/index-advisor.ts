@@ -193,7 +193,7 @@ function proposalFor(state: IndexAdvisorState, need: IndexNeed, verdict: IndexNe
 		notes.push(`${wanted} is taken${holder === undefined ? '' : ` by an index on ${describeColumns(holder.keyColumns)}`}, so: ${name}`);
 	}
 	notes.push(state.engine === 'postgres' ? 'built concurrently: the gateway keeps writing' : "SQLite holds the gateway's writes until it is built");
-	return {need: need.name, name, columns, sql: createSql(state, name, columns), estimateSeconds: estimateBuildSeconds(state.engine, state.tableBytes, state.rows), reason: `${need.name}: ${notes.join('; ')}`};
+	return {need: need.name, name, columns, sql: createSql(state, name, columns), estimateSeconds: estimateBuildSeconds(state.engine, state.tableBytes, state.rows), reason: notes.join('; ')};
 }
 
 /** SQLite compares names without case. */

@@ -1,13 +1,9 @@
 import {indexProgressLine, indexResultText, retentionProgressLine, retentionResultText} from '../output/maintenance-text.js';
-import {openSqliteReadOnly} from '../sources/sqlite/open-sqlite.js';
-import type {IndexAdvice, IndexProposal, IndexRepair, IndexRepairKind} from './index-advisor.js';
-import {adviseIndexes, applyProposal, repairIndex, type IndexTarget} from './index-maintenance.js';
-import {DEFAULT_LOCK_TIMEOUT_MS} from './maintenance-limits.js';
+import type {IndexAdvice, IndexBuildProgress, IndexProposal, IndexRepair, IndexRepairKind} from './index-advisor.js';
+import {adviseIndexes, applyProposal, repairIndex} from './index-maintenance.js';
+import {applyRetentionOn, indexTargetOf, planRetentionOn} from './maintenance-jobs.js';
 import type {MaintenanceTarget} from './maintenance-target.js';
-import {openSqliteWritable} from './open-sqlite-writable.js';
 import type {RetentionPlan} from './retention-plan.js';
-import {applyPostgresRetention, planPostgresRetention} from './retention-postgres.js';
-import {applySqliteRetention, planSqliteRetention} from './retention-sqlite.js';
 
 // The dashboard's maintenance panel talks to this: what the advisor and a retention dry run say,
 // and running one action with progress. In the dashboard process for PostgreSQL; inside a worker
@@ -42,19 +38,9 @@ const message = (error: unknown): string => (error instanceof Error ? error.mess
 
 /** The service over a target opened in this thread. */
 export function localMaintenance(target: MaintenanceTarget): MaintenanceService {
-	const reader: IndexTarget = target.engine === 'postgres' ? {engine: 'postgres', observer: target.observer} : {engine: 'sqlite', path: target.path, busyTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS};
-	const plan = async (keep: string): Promise<RetentionPlan> => {
-		if (target.engine === 'postgres') return planPostgresRetention(target.observer, {keep});
-		const db = openSqliteReadOnly(target.path);
-		try {
-			return planSqliteRetention(db, {keep, store: target.schema});
-		} finally {
-			db.close();
-		}
-	};
 	return {
 		async overview(keep) {
-			const [advice, planned] = await Promise.allSettled([adviseIndexes(reader), plan(keep)]);
+			const [advice, planned] = await Promise.allSettled([indexTargetOf(target, false).then(adviseIndexes), planRetentionOn(target, {keep})]);
 			return {
 				advice: advice.status === 'fulfilled' ? advice.value : null,
 				adviceError: advice.status === 'rejected' ? message(advice.reason) : null,
@@ -64,22 +50,12 @@ export function localMaintenance(target: MaintenanceTarget): MaintenanceService 
 		},
 		async run(action, onProgress, signal) {
 			if (action.kind === 'retention') {
-				const progress = {signal, onProgress: (update: Parameters<typeof retentionProgressLine>[0]) => onProgress(retentionProgressLine(update))};
-				if (target.engine === 'postgres') {
-					const result = await applyPostgresRetention(await target.writer(), action.plan, progress);
-					return {ok: result.status === 'done', text: retentionResultText(result).trim()};
-				}
-				const db = openSqliteWritable(target.path, DEFAULT_LOCK_TIMEOUT_MS);
-				try {
-					const result = await applySqliteRetention(db, action.plan, progress);
-					return {ok: result.status === 'done', text: retentionResultText(result).trim()};
-				} finally {
-					db.close();
-				}
+				const result = await applyRetentionOn(target, action.plan, {signal, onProgress: update => onProgress(retentionProgressLine(update))});
+				return {ok: result.status === 'done', text: retentionResultText(result).trim()};
 			}
-			const writer: IndexTarget = target.engine === 'postgres' ? {engine: 'postgres', observer: target.observer, maintenance: await target.writer()} : reader;
+			const writer = await indexTargetOf(target, true);
 			const name = action.kind === 'index' ? action.proposal.name : action.repair.index;
-			const options = {signal, onProgress: (update: Parameters<typeof indexProgressLine>[1]) => onProgress(indexProgressLine(name, update))};
+			const options = {signal, onProgress: (update: IndexBuildProgress) => onProgress(indexProgressLine(name, update))};
 			const result = action.kind === 'index' ? await applyProposal(writer, action.proposal, options) : await repairIndex(writer, action.repair, action.option, options);
 			return {ok: result.status === 'done', text: indexResultText(result).trim()};
 		},

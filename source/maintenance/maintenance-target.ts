@@ -32,6 +32,8 @@ export type MaintenanceTarget =
 
 /** A dry run reads the old rows' count and id range once: more than a dashboard query may take. */
 const DRY_RUN_TIMEOUT_MS = 120_000;
+/** The dashboard's panel reads seldom: its connection goes once the panel has been left a while. */
+const OBSERVER_IDLE_CLOSE_MS = 30_000;
 
 export async function openMaintenanceTarget(target: string, options: {readonly logsDb?: string} = {}): Promise<MaintenanceTarget> {
 	if (/^https?:\/\//iu.test(target)) {
@@ -43,7 +45,7 @@ export async function openMaintenanceTarget(target: string, options: {readonly l
 		}
 		const url = options.logsDb ?? target;
 		const config = postgresConfig(url);
-		const observer = new PgSession(config, {statementTimeoutMs: DRY_RUN_TIMEOUT_MS, lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS});
+		const observer = new PgSession(config, {statementTimeoutMs: DRY_RUN_TIMEOUT_MS, lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS, idleCloseMs: OBSERVER_IDLE_CLOSE_MS});
 		let writer: Promise<pg.Client> | undefined;
 		return {
 			engine: 'postgres',

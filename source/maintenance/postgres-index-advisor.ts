@@ -1,3 +1,4 @@
+import {InputError} from '../usage/input-error.js';
 import {NEWAPI_LOGS_INDEX_NEEDS, type IndexNeed} from '../postgres/monitor/index-needs.js';
 import {readIndexes} from '../postgres/monitor/index-list.js';
 import {markSql, numberOrNull, queryRows, type Queryable} from '../postgres/monitor/queryable.js';
@@ -71,7 +72,7 @@ async function readTable(target: PostgresIndexTarget): Promise<TableRow> {
 	const table = target.table ?? 'logs';
 	const requested = target.schema === undefined ? quoteIdent(table) : qualifiedName(target.schema, table);
 	const [row] = await queryRows<TableRow>(target.observer, TABLE_SQL, [requested]);
-	if (row === undefined) throw new Error(`table ${requested} not found`);
+	if (row === undefined) throw new InputError(`table ${requested} not found: is this new-api's logs database (--logs-db when logs live apart)?`);
 	return row;
 }
 

@@ -80,3 +80,18 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
 	const gap = ' '.repeat(Math.max(0, width - stringWidth(cut)));
 	return align === 'right' ? gap + cut : cut + gap;
 }
+
+const SIZE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'] as const;
+
+/** Bytes as pg_size_pretty writes them (1024 steps): 812 B, 15.3 MB, 1.2 GB. */
+export function bytes(value: number | null): string {
+	if (value === null) return '-';
+	let scaled = value;
+	let unit = 0;
+	while (Math.abs(scaled) >= 1024 && unit < SIZE_UNITS.length - 1) {
+		scaled /= 1024;
+		unit++;
+	}
+	const digits = unit === 0 || Math.abs(scaled) >= 100 ? 0 : 1;
+	return `${scaled.toFixed(digits)} ${SIZE_UNITS[unit]}`;
+}

@@ -1,14 +1,11 @@
 import type {IndexAdvice, IndexBuildProgress, IndexJobResult} from '../maintenance/index-advisor.js';
+import {retentionHasWork} from '../maintenance/maintenance-jobs.js';
 import type {RetentionPlan, RetentionProgress, RetentionResult} from '../maintenance/retention-plan.js';
-import {percent, thousands} from './format.js';
+import {bytes, percent, thousands} from './format.js';
 import {terminalSafe} from './terminal-safe.js';
 
 // What `relaytop maintain` prints: the dry runs, live progress and outcomes, in plain text. Names
 // come from the database, so every line goes through terminalSafe.
-
-const MB = 1024 * 1024;
-
-export const megabytes = (bytes: number): string => (bytes >= 10 * MB ? `${thousands(Math.round(bytes / MB))} MB` : `${(bytes / MB).toFixed(1)} MB`);
 
 export function duration(seconds: number): string {
 	if (seconds < 1) return '< 1 s';
@@ -21,7 +18,7 @@ const lines = (...parts: Array<string | false>): string => `${parts.filter((part
 
 export function adviceText(advice: IndexAdvice, apply: boolean): string {
 	const table = advice.schema === null ? advice.table : `${advice.schema}.${advice.table}`;
-	const out: string[] = [`${table}: about ${thousands(advice.rows)} rows, ${megabytes(advice.tableBytes)} of data, ${megabytes(advice.totalBytes)} with indexes`];
+	const out: string[] = [`${table}: about ${thousands(advice.rows)} rows, ${bytes(advice.tableBytes)} of data, ${bytes(advice.totalBytes)} with indexes`];
 	for (const verdict of advice.verdicts) {
 		const by = verdict.servedBy.length > 0 ? ` by ${verdict.servedBy.join(', ')}` : '';
 		out.push(`  ${verdict.need}: ${verdict.status}${by}`);
@@ -61,15 +58,15 @@ export function indexResultText(result: IndexJobResult): string {
 }
 
 export function planText(plan: RetentionPlan, apply: boolean): string {
-	const bytes = plan.approxBytes === null ? 'size unknown' : `about ${megabytes(plan.approxBytes)}`;
+	const size = plan.approxBytes === null ? 'size unknown' : `about ${bytes(plan.approxBytes)}`;
 	return lines(
-		`${plan.table}: ${thousands(plan.rows)} rows before ${plan.cutoffIso} (${plan.timeColumn} < ${plan.cutoffValue}), ${bytes}`,
+		`${plan.table}: ${thousands(plan.rows)} rows before ${plan.cutoffIso} (${plan.timeColumn} < ${plan.cutoffValue}), ${size}`,
 		`  ${plan.bytesBasis}`,
 		plan.fts !== null && `  full-text index: ${thousands(plan.fts.rows)} rows go with them, ${thousands(plan.fts.orphans)} orphans removed too`,
-		plan.rows > 0 && `  ids ${plan.minId} to ${plan.maxId}, in batches; each batch:`,
+		plan.rows > 0 && `  ids ${plan.minId} to ${plan.maxId}, in batches; the statements it sends (each ? pair is a batch's id window):`,
 		...(plan.rows > 0 ? plan.statements.map(statement => `    ${statement}`) : []),
 		!apply && 'dry run: nothing changed; --apply deletes in batches (Ctrl-C stops after the batch in flight)',
-		apply && plan.rows === 0 && (plan.fts?.orphans ?? 0) === 0 && 'nothing to delete',
+		apply && !retentionHasWork(plan) && 'nothing to delete',
 	);
 }
 

@@ -1,12 +1,10 @@
 import type {PanelResult} from '../postgres/monitor/panel-result.js';
 import type {MonitorSnapshot} from '../postgres/monitor/postgres-monitor.js';
-import {percent, thousands} from './format.js';
+import {bytes, percent, thousands} from './format.js';
 import {terminalSafe} from './terminal-safe.js';
 
 // The --once frame's PostgreSQL block: the few lines an on-call check reads first. The full
 // picture is the Postgres view and the JSON's postgres section.
-
-const MB = 1024 * 1024;
 
 /** A panel's lines, or its reason and fix in one line when the server would not give it. */
 function section<T>(name: string, result: PanelResult<T> | undefined, lines: (data: T) => string[]): string[] {
@@ -49,7 +47,7 @@ export function postgresText(snapshot: MonitorSnapshot): string[] {
 			if (table === null) {
 				return [`no table ${terminalSafe(tables.requested)}`];
 			}
-			const size = table.sizeBytes === null ? 'size unknown (locked)' : `${(table.sizeBytes / MB).toFixed(1)} MB`;
+			const size = table.sizeBytes === null ? 'size unknown (locked)' : bytes(table.sizeBytes);
 			const dead = table.deadRatio === null ? '' : ` (${percent(table.deadRatio)})`;
 			return [`${terminalSafe(table.qualifiedName)} · ${size} · ${thousands(table.nLiveTup)} live · ${thousands(table.nDeadTup)} dead${dead}`];
 		}),

@@ -1,8 +1,8 @@
 import {Box, Text} from 'ink';
 import type {ReactElement} from 'react';
 import type {MaintenanceAction, MaintenanceOverview} from '../../maintenance/maintenance-service.js';
-import {duration, megabytes} from '../../output/maintenance-text.js';
-import {thousands} from '../../output/format.js';
+import {duration} from '../../output/maintenance-text.js';
+import {bytes, thousands} from '../../output/format.js';
 import {terminalSafe} from '../../output/terminal-safe.js';
 import {THEME} from '../theme.js';
 import type {MaintenanceView} from '../use-maintenance.js';
@@ -56,7 +56,7 @@ export function MaintenancePanel({view, selected, writable, height}: Props) {
 	const plan = overview?.plan ?? null;
 	const items = maintenanceItems(overview);
 	const rows: ReactElement[] = [];
-	const title = advice === null ? 'Maintenance' : `Maintenance · ${advice.table} · about ${thousands(advice.rows)} rows · ${megabytes(advice.tableBytes)} data, ${megabytes(advice.totalBytes)} with indexes`;
+	const title = advice === null ? 'Maintenance' : `Maintenance · ${advice.table} · about ${thousands(advice.rows)} rows · ${bytes(advice.tableBytes)} data, ${bytes(advice.totalBytes)} with indexes`;
 	rows.push(<Text key="title" bold wrap="truncate-end">{terminalSafe(title)}{view.loading ? <Text color={THEME.muted}> · reading…</Text> : null}</Text>);
 	if (view.error !== null) rows.push(line(view.error, THEME.error, 'error'));
 	rows.push(line('Indexes for the hot queries', THEME.accent, 'indexes'));
@@ -78,8 +78,8 @@ export function MaintenancePanel({view, selected, writable, height}: Props) {
 	rows.push(line(`Retention · keep ${view.keep}`, THEME.accent, 'retention'));
 	if (overview?.planError) rows.push(line(`  ${overview.planError}`, THEME.error, 'plan-error'));
 	if (plan !== null) {
-		const bytes = plan.approxBytes === null ? '' : `, about ${megabytes(plan.approxBytes)}`;
-		rows.push(line(`  ${thousands(plan.rows)} rows before ${plan.cutoffIso}${bytes}${plan.fts === null ? '' : ` (+${thousands(plan.fts.rows + plan.fts.orphans)} full-text rows)`}`, undefined, 'plan'));
+		const size = plan.approxBytes === null ? '' : `, about ${bytes(plan.approxBytes)}`;
+		rows.push(line(`  ${thousands(plan.rows)} rows before ${plan.cutoffIso}${size}${plan.fts === null ? '' : ` (+${thousands(plan.fts.rows + plan.fts.orphans)} full-text rows)`}`, undefined, 'plan'));
 	}
 	if (view.job !== null) {
 		const {label, line: progress, outcome} = view.job;

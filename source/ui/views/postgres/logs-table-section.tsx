@@ -1,13 +1,13 @@
 import {Box, Text} from 'ink';
 import type {ReactNode} from 'react';
-import {percent, thousands, truncate} from '../../../output/format.js';
+import {bytes, percent, thousands, truncate} from '../../../output/format.js';
 import {terminalSafe} from '../../../output/terminal-safe.js';
 import type {IndexNeedVerdict} from '../../../postgres/monitor/index-needs.js';
 import type {IndexesPanel} from '../../../postgres/monitor/postgres-monitor.js';
 import type {PanelResult} from '../../../postgres/monitor/panel-result.js';
 import type {TablesSnapshot, TableStats} from '../../../postgres/monitor/table-stats.js';
 import {THEME, type Tone} from '../../theme.js';
-import {ago, bytes, type LinePart} from './pg-format.js';
+import {ago, type LinePart} from './pg-format.js';
 import {PartsLine} from './server-header.js';
 import {UnavailableNotice, unavailableLines} from './unavailable-notice.js';
 

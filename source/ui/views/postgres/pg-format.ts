@@ -1,23 +1,8 @@
 import stringWidth from 'string-width';
 import {terminalSafe} from '../../../output/terminal-safe.js';
 
-// Formatting for the PostgreSQL view: sizes, ages, session states and text that came from the
+// Formatting for the PostgreSQL view: ages, session states and text that came from the
 // server (queries, names), made one line or wrapped to the width. Pure.
-
-const SIZE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'] as const;
-
-/** Bytes as pg_size_pretty writes them (1024 steps): 812 B, 15.3 MB, 1.2 GB. */
-export function bytes(value: number | null): string {
-	if (value === null) return '-';
-	let scaled = value;
-	let unit = 0;
-	while (Math.abs(scaled) >= 1024 && unit < SIZE_UNITS.length - 1) {
-		scaled /= 1024;
-		unit++;
-	}
-	const digits = unit === 0 || Math.abs(scaled) >= 100 ? 0 : 1;
-	return `${scaled.toFixed(digits)} ${SIZE_UNITS[unit]}`;
-}
 
 /** A duration in seconds, short: 0.4s, 12s, 4m12s, 3h04m, 2d03h; '-' for none. */
 export function age(seconds: number | null): string {

@@ -1,12 +1,12 @@
 import {Text} from 'ink';
-import {percent, thousands, truncate} from '../../../output/format.js';
+import {bytes, percent, thousands, truncate} from '../../../output/format.js';
 import {terminalSafe} from '../../../output/terminal-safe.js';
 import type {ConnectionsSummary} from '../../../postgres/monitor/connections-summary.js';
 import type {DatabaseStatsSnapshot} from '../../../postgres/monitor/database-stats.js';
 import type {PanelResult} from '../../../postgres/monitor/panel-result.js';
 import type {ServerInfo} from '../../../postgres/monitor/server-info.js';
 import {THEME, type Tone} from '../../theme.js';
-import {bytes, cells, fitParts, perSecond, SEPARATOR, type LinePart} from './pg-format.js';
+import {cells, fitParts, perSecond, SEPARATOR, type LinePart} from './pg-format.js';
 
 // The two lines at the top of the PostgreSQL view: the server and its load, then its sessions by
 // state. Parts that do not fit the width are left out, least important first. Pure but for the
