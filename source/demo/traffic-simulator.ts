@@ -80,7 +80,10 @@ export function startTrafficProcess(script: string, settings: (seed: number) => 
 					return;
 				}
 				child.ref(); // keep the dashboard's process up until the simulator is gone
-				child.send(STOP_MESSAGE);
+				// The child may be exiting on its own already (its store failed): its channel can close
+				// before 'exit' arrives, and a send without a callback would then throw ERR_IPC_CHANNEL_CLOSED
+				// as an unhandled 'error'. The fallback below ends it either way.
+				child.send(STOP_MESSAGE, () => undefined);
 				const fallback = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
 				await exited;
 				clearTimeout(fallback);
