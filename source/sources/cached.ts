@@ -15,22 +15,33 @@ export function cachedFor<T>(ttlMs: number, load: () => T, now: () => number = D
 }
 
 /**
- * An asynchronous value read at most once every `ttlMs`; a load that fails is forgotten, so the
- * next call tries again rather than repeating the failure until the time is up.
+ * An asynchronous value read at most once every `ttlMs`, counted from when the last load settled
+ * (a slow load is shared, never doubled); a load that fails is forgotten, so the next call tries
+ * again rather than repeating the failure until the time is up.
  */
 export function cachedPromise<T>(ttlMs: number, load: () => Promise<T>, now: () => number = Date.now): () => Promise<T> {
 	let value: Promise<T> | undefined;
-	let loadedAt = Number.NEGATIVE_INFINITY;
+	let settledAt = Number.NEGATIVE_INFINITY;
+	let pending = false;
 	return () => {
-		if (value === undefined || now() - loadedAt >= ttlMs) {
+		if (value === undefined || (!pending && now() - settledAt >= ttlMs)) {
 			const loading = load();
 			value = loading;
-			loadedAt = now();
-			loading.catch(() => {
-				if (value === loading) {
-					value = undefined;
-				}
-			});
+			pending = true;
+			loading.then(
+				() => {
+					if (value === loading) {
+						pending = false;
+						settledAt = now();
+					}
+				},
+				() => {
+					if (value === loading) {
+						pending = false;
+						value = undefined;
+					}
+				},
+			);
 		}
 		return value;
 	};
