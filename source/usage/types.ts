@@ -186,7 +186,9 @@ export interface UsageSource {
 	 * Exactly `buckets` buckets of `bucketMs`, oldest first, empty ones as zeros: bucket i covers
 	 * (endMs − (buckets − i)·bucketMs, endMs − (buckets − 1 − i)·bucketMs] with endMs = range.endMs,
 	 * so a request on a boundary belongs to the older bucket. range.startMs is ignored; filters and
-	 * search apply. bucketMs: a whole number ≥ 1; buckets: 1 to 1440 (else InputError).
+	 * search apply. bucketMs: a whole number ≥ 1; buckets: 1 to 1440 (else InputError). A source
+	 * that cannot count arbitrary windows (CPA-Manager's paged API) aligns the buckets to multiples
+	 * of bucketMs instead, the newest one counting up to endMs; each bucket's startMs says which.
 	 */
 	timeline(query: UsageQuery, bucketMs: number, buckets: number): Promise<TimelineBucket[]>;
 	models(query: UsageQuery): Promise<ModelUsage[]>;

@@ -158,7 +158,8 @@ export class ManagementClient {
 
 	private transportError(where: string, error: unknown, timeout: AbortSignal): ManagementError {
 		if (timeout.aborted) return new ManagementError('timeout', `${where}: no answer within ${this.timeoutMs} ms`);
-		const cause = (error as {cause?: {code?: string}}).cause;
-		return new ManagementError('network', `${where}: ${cause?.code ?? (error instanceof Error ? error.message : String(error))}`);
+		// fetch says only "fetch failed"; what happened is in its cause (ECONNREFUSED, bad port …).
+		const cause = (error as {cause?: {code?: string; message?: string}}).cause;
+		return new ManagementError('network', `${where}: ${cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error))}`);
 	}
 }
