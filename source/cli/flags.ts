@@ -10,6 +10,7 @@ export const HELP = `
     a new-api/one-api SQLite file (logs) or a CPA-Manager store (usage_events);
     postgres://user@host:port/db: new-api on PostgreSQL; what the URL leaves out comes from
       PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD and ~/.pgpass, as with psql
+    http(s)://host:port: a CPA-Manager's usage API (its paged endpoints, else the legacy payload)
     nothing: DATABASE_URL if it is a postgres:// URL, else the demo: the new-api fixture with
       live traffic on an embedded PostgreSQL server (a SQLite copy where it cannot start)
 
@@ -44,6 +45,10 @@ export const HELP = `
     --logs-db <url>        new-api's logs database, when it is not the main one (LOG_SQL_DSN)
     --read-only            never write: no cancel/terminate keys, no maintenance --apply
 
+  CPA-Manager over HTTP (the management key: RELAYTOP_KEY, or one of)
+    --key-file <path>      a file holding the key
+    --key <key>            works, but shows in ps and shell history (a warning says so)
+
   Cost
     --quota-per-unit <n>   new-api quota per 1 USD (default 500000)
 
@@ -66,6 +71,7 @@ export const HELP = `
   Examples
     $ relaytop ./one-api.db --once --range 1h
     $ relaytop /data/usage.sqlite --json --sort totalCost --page-size 50
+    $ RELAYTOP_KEY=… relaytop http://127.0.0.1:18317 --range 1h
     $ PGPASSWORD=… relaytop postgres://newapi@127.0.0.1:5432/newapi
     $ relaytop maintain retention postgres://newapi@127.0.0.1/newapi --keep 30d --apply
 `;
@@ -94,6 +100,8 @@ export const FLAGS = {
 	status: {type: 'string'},
 	quotaPerUnit: {type: 'string'},
 	logsDb: {type: 'string'},
+	key: {type: 'string'},
+	keyFile: {type: 'string'},
 	readOnly: {type: 'boolean', default: false},
 	apply: {type: 'boolean', default: false},
 	keep: {type: 'string'},
@@ -127,6 +135,8 @@ export interface ParsedFlags {
 	status?: string;
 	quotaPerUnit?: string;
 	logsDb?: string;
+	key?: string;
+	keyFile?: string;
 	readOnly: boolean;
 	apply: boolean;
 	keep?: string;

@@ -4,6 +4,8 @@ import {openDemo} from '../demo/demo-target.js';
 import {jsonSnapshot, terminalSafeJson} from '../output/json-snapshot.js';
 import {textFrame} from '../output/text-frame.js';
 import {terminalSafe} from '../output/terminal-safe.js';
+import {isHttpTarget} from '../sources/cpa-http/http-target.js';
+import {managementKey} from '../sources/cpa-http/management-key.js';
 import {openSource, type OpenOptions} from '../sources/open-target.js';
 import {isPostgresTarget, targetFromEnvironment} from '../sources/postgres/pg-target.js';
 import {redactTargetIn} from '../sources/redact-target.js';
@@ -67,8 +69,9 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, options
 		const {openMaintenanceService} = await import('../maintenance/open-maintenance-service.js');
 		// A SQLite query blocks its thread, so SQLite runs in a worker (a slow query never freezes
 		// keys or drawing); a server's queries do not block.
-		source = isPostgresTarget(path) ? await openSource(path, options) : await openTargetInWorker(path, options);
-		maintenance = await openMaintenanceService(path, {logsDb: options.logsDb});
+		source = isPostgresTarget(path) || isHttpTarget(path) ? await openSource(path, options) : await openTargetInWorker(path, options);
+		// Over HTTP there is no database to maintain.
+		maintenance = isHttpTarget(path) ? undefined : await openMaintenanceService(path, {logsDb: options.logsDb});
 		const signal = await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range, writable: !flags.readOnly, maintenance});
 		return signal === undefined ? EXIT_OK : 128 + constants.signals[signal];
 	} finally {
@@ -88,6 +91,21 @@ async function printSnapshot(target: string | undefined, flags: ParsedFlags, opt
 	} finally {
 		await source.close();
 	}
+}
+
+/** The management key, for a CPA-Manager address only; its warning (if any) goes to stderr. */
+function keyFor(target: string | undefined, flags: ParsedFlags, io: Io): string | undefined {
+	if (target === undefined || !isHttpTarget(target)) {
+		if (flags.key !== undefined || flags.keyFile !== undefined) {
+			throw new InputError(`${flags.key === undefined ? '--key-file' : '--key'} goes with an http(s):// CPA-Manager address`);
+		}
+		return undefined;
+	}
+	const {key, warning} = managementKey({keyFile: flags.keyFile, keyFlag: flags.key});
+	if (warning !== null) {
+		io.stderr(`relaytop: warning: ${warning}\n`);
+	}
+	return key;
 }
 
 export async function run(argv: readonly string[], io: Io, importMeta: ImportMeta): Promise<number> {
@@ -128,7 +146,7 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 		if (target === undefined && flags.logsDb !== undefined) {
 			throw new InputError('--logs-db goes with a postgres:// target (the main database)');
 		}
-		const options: OpenOptions = {quotaPerUnit: parseQuotaPerUnit(flags), logsDb: flags.logsDb};
+		const options: OpenOptions = {quotaPerUnit: parseQuotaPerUnit(flags), logsDb: flags.logsDb, managementKey: keyFor(target, flags, io)};
 		parseRangeFlags(flags); // validated before anything opens, whichever mode runs
 		if (flags.json || flags.once || !io.interactive) {
 			await printSnapshot(target, flags, options, io);

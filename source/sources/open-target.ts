@@ -1,6 +1,7 @@
 import {InputError} from '../usage/input-error.js';
 import type {UsageSource} from '../usage/types.js';
 import {CpaSqliteSource} from './cpa/cpa-sqlite-source.js';
+import {isHttpTarget} from './cpa-http/http-target.js';
 import {newApiSqlite} from './newapi/newapi-sqlite.js';
 import {isPostgresTarget, postgresConfig} from './postgres/pg-target.js';
 import {redactTarget} from './redact-target.js';
@@ -10,10 +11,22 @@ export interface OpenOptions {
 	readonly quotaPerUnit?: number;
 	/** new-api's logs database, when it is not the target (PostgreSQL only). */
 	readonly logsDb?: string;
+	/** The management key of a CPA-Manager address (never printed). */
+	readonly managementKey?: string;
 }
 
 /** The positional target, by its form: a URL scheme, or else a file whose schema decides. */
 export async function openSource(target: string, options: OpenOptions = {}): Promise<UsageSource> {
+	if (isHttpTarget(target)) {
+		if (options.logsDb !== undefined || options.quotaPerUnit !== undefined) {
+			throw new InputError(`${options.logsDb === undefined ? '--quota-per-unit' : '--logs-db'} applies to new-api only; a CPA-Manager address prices with its model-prices`);
+		}
+		if (options.managementKey === undefined) {
+			throw new InputError('a CPA-Manager address needs its management key: set RELAYTOP_KEY, or give --key-file');
+		}
+		const {openCpaHttp} = await import('./cpa-http/open-cpa-http.js');
+		return openCpaHttp(target, options.managementKey);
+	}
 	if (isPostgresTarget(target)) {
 		if (options.logsDb !== undefined && !isPostgresTarget(options.logsDb)) {
 			throw new InputError(`--logs-db takes a postgres:// URL, got ${redactTarget(options.logsDb)}`);
@@ -34,8 +47,8 @@ export function openTarget(target: string, options: OpenOptions = {}): UsageSour
 	if (options.logsDb !== undefined) {
 		throw new InputError('--logs-db applies to a PostgreSQL target only');
 	}
-	if (/^https?:\/\//iu.test(target)) {
-		throw new InputError(`CPA-Manager HTTP targets are not supported yet: ${redactTarget(target)}`);
+	if (isHttpTarget(target)) {
+		throw new InputError(`a CPA-Manager address opens asynchronously (openSource): ${redactTarget(target)}`);
 	}
 	const db = openSqliteReadOnly(target); // its errors name the target; the caller redacts it
 	try {
