@@ -8,6 +8,7 @@ import {packageRoot} from '../source/fixtures/fixture-files.js';
 import {fallsBackToLegacy, ManagementClient, ManagementError} from '../source/sources/cpa-http/management-client.js';
 import {managementKey} from '../source/sources/cpa-http/management-key.js';
 import {InputError} from '../source/usage/input-error.js';
+import {managementFailure} from './support/management-failure.js';
 
 // The management API client against a real HTTP server started here, which replays the reference
 // payloads, answers as told, and records every request.
@@ -48,15 +49,7 @@ const answer = (status: number, body: string, type = 'application/json'): Handle
 	response.end(body);
 };
 
-const failure = async (promise: Promise<unknown>): Promise<ManagementError> => {
-	const error = await promise.then(
-		() => new Error('it succeeded'),
-		(caught: unknown) => caught,
-	);
-	expect(error).toBeInstanceOf(ManagementError);
-	expect((error as Error).message).not.toContain(KEY);
-	return error as ManagementError;
-};
+const failure = (promise: Promise<unknown>) => managementFailure(promise, KEY);
 
 describe('ManagementClient', () => {
 	it('sends GET with the bearer key to the exact path and query, never with a trailing slash', async () => {
