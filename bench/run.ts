@@ -7,6 +7,8 @@
 // - rss: the real `relaytop` demo's resident memory over ten minutes, in tmux;
 // - pgqueries: relaytop's own server time per dashboard refresh on a 10M-row new-api `logs` table on
 //   the embedded PostgreSQL, with upstream's indexes and with an advisor's, and the plan of every query;
+// - cpa-http: bytes and time of one full refresh from a CPA-Manager over HTTP holding 50,000
+//   requests, through the paged endpoints and through the legacy payload (the manager's API replica);
 // - maintenance (only when asked: --only=maintenance; minutes, and it rebuilds indexes of the cached
 //   10M-row table, putting upstream's set back at the end): the index advisor's indexes (query time
 //   before/after, build time vs estimate) and batched retention (rows/s, a concurrent writer's
@@ -18,6 +20,7 @@ import {APPROACH_LABELS, APPROACHES, type Approach, type WorkerReport} from './a
 import {ensureBenchStore} from './bench-store.js';
 import {pageDifference} from './compare-pages.js';
 import {renderResultsFile, renderSettings, renderTable, runRenderBenchmark} from './dashboard-render.js';
+import {cpaHttpResultsFile, cpaHttpSettings, cpaHttpTable, runCpaHttpBenchmark} from './cpa-http.js';
 import {cpuResultsFile, cpuSettings, cpuTable, runCpuBenchmark} from './demo-cpu.js';
 import {rssResultsFile, rssSettings, rssTable, runRssBenchmark} from './demo-rss.js';
 import {maintenanceResultsFile, maintenanceSettings, maintenanceTable, runMaintenanceBenchmark, writeMaintenanceText} from './maintenance.js';
@@ -31,7 +34,7 @@ import {runWorker} from './spawn-worker.js';
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'maintenance'] as const;
+const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'maintenance'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 /** What runs without --only: maintenance takes minutes and rebuilds the cached table's indexes, so it runs only when named. */
@@ -209,6 +212,12 @@ async function main(): Promise<void> {
 		const results = await runPgQueriesBenchmark(pgqueries, log);
 		const path = writeResults(pgqueries.resultsName, {...header(), ...pgQueriesResultsFile(pgqueries, results)});
 		return {summary: pgQueriesTable(results), path};
+	});
+	await attempt('cpa-http', async () => {
+		const cpaHttp = cpaHttpSettings(settings.quick);
+		const results = await runCpaHttpBenchmark(cpaHttp, log);
+		const path = writeResults(resultsName('cpa-http', settings.quick), {...header(), ...cpaHttpResultsFile(cpaHttp, results)});
+		return {summary: cpaHttpTable(results), path};
 	});
 	await attempt('maintenance', async () => {
 		const maintenance = maintenanceSettings(settings.quick);
