@@ -5,6 +5,7 @@ export const HELP = `
     $ relaytop [TARGET] [--json | --once] [options]
     $ relaytop maintain indexes TARGET [--apply] [--repair-with rebuild|reindex]
     $ relaytop maintain retention TARGET (--keep 30d | --cutoff <t>) [--apply] [--batch N]
+    $ relaytop tokens [--model M] [--json] [FILE | -]   |   relaytop tokens --bench [--model M]
 
   TARGET
     a new-api/one-api SQLite file (logs) or a CPA-Manager store (usage_events);
@@ -51,6 +52,13 @@ export const HELP = `
 
   Cost
     --quota-per-unit <n>   new-api quota per 1 USD (default 500000)
+
+  Tokens
+    tokens [FILE | -]      the exact token count of a text (stdin with -), the estimate used for long
+                           texts and the 3-chars rule beside it, with the time each took
+    --model <m>            whose tokenizer (default gpt-4o); models that are not OpenAI's count
+                           with o200k_base, marked approximate
+    --bench                both methods on the sample texts: throughput and error per kind
 
   Maintenance (a dry run unless --apply; --json prints the dry run as JSON)
     maintain indexes       the indexes the hot queries need on logs (or usage_events), each with its
@@ -103,6 +111,7 @@ export const FLAGS = {
 	key: {type: 'string'},
 	keyFile: {type: 'string'},
 	readOnly: {type: 'boolean', default: false},
+	bench: {type: 'boolean', default: false},
 	apply: {type: 'boolean', default: false},
 	keep: {type: 'string'},
 	cutoff: {type: 'string'},
@@ -138,6 +147,7 @@ export interface ParsedFlags {
 	key?: string;
 	keyFile?: string;
 	readOnly: boolean;
+	bench: boolean;
 	apply: boolean;
 	keep?: string;
 	cutoff?: string;

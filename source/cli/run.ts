@@ -9,10 +9,12 @@ import {managementKey} from '../sources/cpa-http/management-key.js';
 import {openSource, type OpenOptions} from '../sources/open-target.js';
 import {isPostgresTarget, targetFromEnvironment} from '../sources/postgres/pg-target.js';
 import {redactTargetIn} from '../sources/redact-target.js';
+import {countingCost, type CountingCost} from '../tokens/counting-cost.js';
+import {tokenizerThroughput} from '../tokens/tokenizer-throughput.js';
 import {InputError} from '../usage/input-error.js';
 import {parsePositiveNumber} from '../usage/parse-options.js';
 import {parseRangePreset} from '../usage/time-range.js';
-import {takeSnapshot} from '../usage/take-snapshot.js';
+import {takeSnapshot, type Snapshot} from '../usage/take-snapshot.js';
 import type {UsageSource} from '../usage/types.js';
 import type {MaintenanceService} from '../maintenance/maintenance-service.js';
 import {FLAGS, HELP, type ParsedFlags} from './flags.js';
@@ -87,9 +89,20 @@ async function printSnapshot(target: string | undefined, flags: ParsedFlags, opt
 	try {
 		const request = snapshotRequest(flags, source.capabilities, range, nowMs);
 		const snapshot = await takeSnapshot(source, request);
-		io.stdout(flags.json ? `${terminalSafeJson(jsonSnapshot(snapshot))}\n` : textFrame(snapshot, io.columns));
+		const counting = await countingCostOf(snapshot, io);
+		io.stdout(flags.json ? `${terminalSafeJson(jsonSnapshot(snapshot, counting))}\n` : textFrame(snapshot, io.columns, counting));
 	} finally {
 		await source.close();
+	}
+}
+
+/** What counting prompts costs at the snapshot's rate; null, with a warning, when the tokenizer cannot be measured. */
+async function countingCostOf(snapshot: Snapshot, io: Io): Promise<CountingCost | null> {
+	try {
+		return countingCost(snapshot.rate, snapshot.summary, await tokenizerThroughput());
+	} catch (error) {
+		io.stderr(`relaytop: warning: the cost of token counting is left out: ${describe(error)}\n`);
+		return null;
 	}
 }
 
@@ -131,8 +144,21 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 			return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;
 		}
 	}
+	if (cli.input[0] === 'tokens') {
+		try {
+			const {runTokens} = await import('./tokens.js');
+			await runTokens(cli.input.slice(1), flags, io);
+			return EXIT_OK;
+		} catch (error) {
+			io.stderr(`relaytop: ${describe(error)}\n`);
+			return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;
+		}
+	}
 	const target = cli.input[0] ?? targetFromEnvironment();
 	try {
+		if (flags.bench) {
+			throw new InputError('--bench goes with relaytop tokens');
+		}
 		const maintenanceFlag = (['apply', 'keep', 'cutoff', 'batch', 'vacuum', 'repairWith'] as const).find(name => flags[name] !== undefined && flags[name] !== false);
 		if (maintenanceFlag !== undefined) {
 			throw new InputError(`--${maintenanceFlag.replace(/[A-Z]/gu, upper => `-${upper.toLowerCase()}`)} goes with relaytop maintain indexes|retention TARGET`);

@@ -1,5 +1,6 @@
 import type {Choice, GroupPage, GroupUsage} from '../usage/types.js';
 import type {Snapshot} from '../usage/take-snapshot.js';
+import type {CountingCost} from '../tokens/counting-cost.js';
 import {postgresJson} from './postgres-json.js';
 
 // The stable scripting interface (design.md "JSON snapshot"): snake case, numbers as numbers.
@@ -40,7 +41,28 @@ const UNSAFE_IN_TERMINAL = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-
 export const terminalSafeJson = (value: unknown): string =>
 	JSON.stringify(value, null, 2).replace(UNSAFE_IN_TERMINAL, character => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-export function jsonSnapshot(snapshot: Snapshot): object {
+/** The cost of counting prompt tokens at the current rate, or null when the tokenizer could not be measured. */
+function tokenCountingJson(cost: CountingCost | null): object | null {
+	if (cost === null) return null;
+	return {
+		rpm: cost.rpm,
+		prompt_tokens_per_request: cost.promptTokensPerRequest,
+		tokens_per_s: cost.tokensPerS,
+		core_share: {latin: cost.coreShare.latin, cjk: cost.coreShare.cjk},
+		verdict: cost.verdict,
+		advice: cost.advice,
+		assumptions: cost.assumptions,
+		tokenizer: {
+			encoding: cost.throughput.encoding,
+			latin_tokens_per_s: cost.throughput.latinTokensPerS,
+			cjk_tokens_per_s: cost.throughput.cjkTokensPerS,
+			measured_at_ms: cost.throughput.measuredAtMs,
+		},
+	};
+}
+
+/** `counting` undefined leaves token_counting out (it was not asked for); null says it could not be measured. */
+export function jsonSnapshot(snapshot: Snapshot, counting?: CountingCost | null): object {
 	const {summary, rate, realtime} = snapshot;
 	return {
 		source: {kind: snapshot.source.kind, target: snapshot.source.target},
@@ -99,6 +121,7 @@ export function jsonSnapshot(snapshot: Snapshot): object {
 				cost_usd: item.costUsd,
 			})),
 		},
+		...(counting === undefined ? {} : {token_counting: tokenCountingJson(counting)}),
 		...(snapshot.postgres === undefined ? {} : {postgres: postgresJson(snapshot.postgres)}),
 	};
 }

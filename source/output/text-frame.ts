@@ -1,3 +1,4 @@
+import {countingPhrase, type CountingCost} from '../tokens/counting-cost.js';
 import type {GroupPage} from '../usage/types.js';
 import type {Snapshot} from '../usage/take-snapshot.js';
 import {compact, localTime, milliseconds, percent, thousands, usd} from './format.js';
@@ -40,7 +41,7 @@ function emptyRangeHint({newestRequestMs, range}: Snapshot): string {
 }
 
 /** The snapshot as a readable frame, for `--once` and for pasting into an incident channel. */
-export function textFrame(snapshot: Snapshot, width: number): string {
+export function textFrame(snapshot: Snapshot, width: number, counting: CountingCost | null = null): string {
 	const {summary, rate, range} = snapshot;
 	const requested = summary.totalRequests;
 	const successRate = requested === 0 ? 1 : summary.successCount / requested;
@@ -60,6 +61,7 @@ export function textFrame(snapshot: Snapshot, width: number): string {
 		`cost ${usd(summary.costUsd)}${summary.unpricedRequests > 0 ? ` + ${thousands(summary.unpricedRequests)} unpriced` : ''} · latency ${milliseconds(summary.latencyMsAvg)}`,
 		...(summary.unpricedRequests > 0 ? ['* leaves out requests to models without a price; -- none had one'] : []),
 		`tokens ${compact(summary.totalTokens)} · in ${compact(summary.tokens.input)} · out ${compact(summary.tokens.output)} · cached ${compact(summary.tokens.cached)} · reasoning ${compact(summary.tokens.reasoning)}`,
+		...(counting === null ? [] : [`${countingPhrase(counting)}: ${counting.advice}`]),
 		'',
 		'MODELS',
 		...(snapshot.models.length === 0

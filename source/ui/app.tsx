@@ -4,6 +4,8 @@ import {truncate} from '../output/format.js';
 import {terminalSafe} from '../output/terminal-safe.js';
 import type {MonitorSnapshot} from '../postgres/monitor/postgres-monitor.js';
 import type {PanelState} from '../poll/poll-scheduler.js';
+import {countingCost, type CountingCost} from '../tokens/counting-cost.js';
+import type {TokenizerThroughput} from '../tokens/tokenizer-throughput.js';
 import type {Facets, GroupPage, ModelUsage, Rate, RequestPage, Summary, TimelineBucket, UsageSource} from '../usage/types.js';
 import {filterChoices, FilterMenu} from './components/filter-menu.js';
 import {HelpOverlay, KeyHints} from './components/key-hints.js';
@@ -37,6 +39,9 @@ interface Props {
 	/** Writes are offered (not --read-only); each still asks y/N with its SQL. */
 	readonly writable?: boolean;
 }
+
+const countingOf = (summary: Summary | undefined, rate: Rate | undefined, throughput: TokenizerThroughput | undefined): CountingCost | undefined =>
+	summary === undefined || rate === undefined || throughput === undefined ? undefined : countingCost(rate, summary, throughput);
 
 /** The panels that feed what is on screen, for the status bar. */
 function visiblePanels(data: DashboardData): Array<PanelState<unknown>> {
@@ -293,6 +298,7 @@ export function App({source, maintenance, initial, writable = false}: Props) {
 						timeline={data.panel<TimelineBucket[]>('timeline')?.data}
 						models={data.panel<ModelUsage[]>('models')?.data}
 						newestRequestMs={data.panel<number | null>('newest')?.data}
+						counting={countingOf(summary, data.panel<Rate>('rate')?.data, data.panel<TokenizerThroughput>('tokenizer')?.data)}
 						width={size.columns}
 						height={bodyHeight}
 					/>

@@ -1,3 +1,4 @@
+import {tokenizerThroughput} from '../tokens/tokenizer-throughput.js';
 import {rangeSpec, resolveRange} from '../usage/time-range.js';
 import type {Dimension, FilterName, UsageQuery, UsageSource} from '../usage/types.js';
 import {queryFilters, type DashboardState} from './dashboard-state.js';
@@ -43,6 +44,9 @@ export function planPanels(source: UsageSource, state: DashboardState, pageSize:
 			plans.newest = {every: 5, inputs: '', load: () => source.newestRequestMs()};
 			plans.timeline = {every: 1, inputs: common, load: () => source.timeline(query(), MINUTE_MS, SPARKLINE_MINUTES)};
 			plans.models = {every: 3, inputs: common, load: () => source.models(query())};
+			// This machine's tokenizer speed, for the cost of counting prompts: measured once in a worker
+			// thread (the dashboard never loads an encoder itself), then read back from the cache file.
+			plans.tokenizer = {every: 600, inputs: '', load: () => tokenizerThroughput()};
 			break;
 		case 'accounts':
 		case 'apiKeys': {

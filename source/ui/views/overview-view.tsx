@@ -1,4 +1,5 @@
 import {Box, Text} from 'ink';
+import {countingPhrase, type CountingCost} from '../../tokens/counting-cost.js';
 import {compact, localTime, milliseconds, percent, thousands, usd} from '../../output/format.js';
 import {modelColumns} from '../../output/usage-columns.js';
 import type {ModelUsage, Rate, Summary, TimelineBucket} from '../../usage/types.js';
@@ -13,6 +14,8 @@ interface Props {
 	readonly timeline: readonly TimelineBucket[] | undefined;
 	readonly models: readonly ModelUsage[] | undefined;
 	readonly newestRequestMs: number | null | undefined;
+	/** The cost of counting prompt tokens at this rpm, once the tokenizer's speed is known. */
+	readonly counting: CountingCost | undefined;
 	readonly width: number;
 	readonly height: number;
 }
@@ -23,7 +26,7 @@ export const OVERVIEW_CHROME = 6;
 const emptyText = (newest: number | null | undefined): string =>
 	newest === null ? 'no requests: the store is empty' : newest === undefined ? 'no requests in this range' : `no requests in this range; the newest is from ${localTime(newest)} (t: a longer range)`;
 
-export function OverviewView({summary, rate, timeline, models, newestRequestMs, width, height}: Props) {
+export function OverviewView({summary, rate, timeline, models, newestRequestMs, counting, width, height}: Props) {
 	const requests = summary?.totalRequests ?? 0;
 	const success = requests === 0 ? 1 : (summary?.successCount ?? 0) / requests;
 	const perMinute = (pick: (bucket: TimelineBucket) => number) => (timeline ?? []).map(pick);
@@ -39,6 +42,13 @@ export function OverviewView({summary, rate, timeline, models, newestRequestMs, 
 			<Text wrap="truncate-end" color={THEME.muted}>
 				tokens in {compact(summary?.tokens.input ?? 0)} · out {compact(summary?.tokens.output ?? 0)} · cached {compact(summary?.tokens.cached ?? 0)} · reasoning{' '}
 				{compact(summary?.tokens.reasoning ?? 0)}
+				{counting === undefined ? null : (
+					<Text color={counting.verdict === 'heavy' ? THEME.warn : undefined}>
+						{' · '}
+						{countingPhrase(counting)}
+						{counting.verdict === 'heavy' ? ': CountToken=false?' : ''}
+					</Text>
+				)}
 			</Text>
 			<Text> </Text>
 			<Sparkline label="requests/min" values={perMinute(b => b.requests)} summary={peak(perMinute(b => b.requests))} />
