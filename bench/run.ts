@@ -9,11 +9,14 @@
 //   the embedded PostgreSQL, with upstream's indexes and with an advisor's, and the plan of every query;
 // - cpa-http: bytes and time of one full refresh from a CPA-Manager over HTTP holding 50,000
 //   requests, through the paged endpoints and through the legacy payload (the manager's API replica);
+// - tokens: exact token counting (js-tiktoken, and gpt-tokenizer as a reference) against the
+//   estimate in both encodings: time per 10k/100k/1M-character text of each sample kind, the
+//   estimate's error per kind, and each encoder's first-use load time and memory, each in its own process;
 // - maintenance (only when asked: --only=maintenance; minutes, and it rebuilds indexes of the cached
 //   10M-row table, putting upstream's set back at the end): the index advisor's indexes (query time
 //   before/after, build time vs estimate) and batched retention (rows/s, a concurrent writer's
 //   latency, against upstream's one unbounded DELETE), on PostgreSQL and SQLite.
-// `--quick`: sizes for CI (100k events, fewer frames, 15 s of CPU, 30 s of memory, 1M logs rows),
+// `--quick`: sizes for CI (100k events, fewer frames, 15 s of CPU, 30 s of memory, 1M logs rows, no 1M-character texts),
 // written to *-quick.json. `--only=render,cpu` runs some; without it, every benchmark but maintenance.
 // Figures are reported, never asserted.
 import {APPROACH_LABELS, APPROACHES, type Approach, type WorkerReport} from './accounts-page.js';
@@ -30,11 +33,12 @@ import {tmuxAvailable} from './relaytop-in-tmux.js';
 import {describeMachine, machine, writeResults, type Machine} from './results-file.js';
 import {distSourceBuiltAt, sourceVersion} from './source-version.js';
 import {runWorker} from './spawn-worker.js';
+import {runTokensBenchmark, tokensResultsFile, tokensSettings, tokensTable} from './tokens.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'maintenance'] as const;
+const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'tokens', 'maintenance'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 /** What runs without --only: maintenance takes minutes and rebuilds the cached table's indexes, so it runs only when named. */
@@ -218,6 +222,12 @@ async function main(): Promise<void> {
 		const results = await runCpaHttpBenchmark(cpaHttp, log);
 		const path = writeResults(resultsName('cpa-http', settings.quick), {...header(), ...cpaHttpResultsFile(cpaHttp, results)});
 		return {summary: cpaHttpTable(results), path};
+	});
+	await attempt('tokens', async () => {
+		const tokens = tokensSettings(settings.quick);
+		const results = await runTokensBenchmark(tokens, log);
+		const path = writeResults(resultsName('tokens', settings.quick), {...header(), ...tokensResultsFile(tokens, results)});
+		return {summary: tokensTable(results), path};
 	});
 	await attempt('maintenance', async () => {
 		const maintenance = maintenanceSettings(settings.quick);
