@@ -8,7 +8,7 @@ import {countingCost, HEAVY_SHARE} from '../source/tokens/counting-cost.js';
 import {encoderFor} from '../source/tokens/encoders.js';
 import {encodingForModel, ENCODINGS, type Encoding} from '../source/tokens/model-encoding.js';
 import {SAMPLE_KINDS, sampleTexts} from '../source/tokens/sample-texts.js';
-import {countOrEstimate, countTokens, EXACT_UP_TO_UNITS} from '../source/tokens/token-counter.js';
+import {countTokens, EXACT_UP_TO_UNITS, exactIsCheap, LONGEST_EXACT_PIECE} from '../source/tokens/token-counter.js';
 import {ESTIMATE_ERROR_BOUND, estimateTokens, threeCharsPerToken} from '../source/tokens/token-estimate.js';
 import type {TokenizerThroughput} from '../source/tokens/tokenizer-throughput.js';
 import type {Rate, Summary} from '../source/usage/types.js';
@@ -57,6 +57,9 @@ describe('model → encoding', () => {
 		['gpt-4o-2024-11-20', 'gpt-4o', 'o200k_base'],
 		['openai/GPT-4o-mini', 'gpt-4o-mini', 'o200k_base'],
 		['ft:gpt-4o-mini-2024-07-18:acme::AbC123', 'gpt-4o-mini', 'o200k_base'],
+		['openai/ft:gpt-4o-mini:acme::AbC123', 'gpt-4o-mini', 'o200k_base'],
+		['gpt-realtime-2025-08-28', 'gpt-realtime', 'o200k_base'],
+		['davinci-002', 'davinci-002', 'cl100k_base'],
 		['chatgpt-4o-latest', 'chatgpt-4o', 'o200k_base'],
 		['gpt-4.1-mini', 'gpt-4.1-mini', 'o200k_base'],
 		['gpt-5-codex', 'gpt-5-codex', 'o200k_base'],
@@ -74,7 +77,7 @@ describe('model → encoding', () => {
 		const mapping = encodingForModel(name);
 		expect(mapping).toMatchObject({encoding: 'o200k_base', approximate: true});
 		const count = await countTokens('お誕生日おめでとう', name);
-		expect(count).toEqual({tokens: 8, encoding: 'o200k_base', exact: true, approximate: true});
+		expect(count).toEqual({tokens: 8, encoding: 'o200k_base', approximate: true});
 	});
 });
 
@@ -104,15 +107,19 @@ describe('the estimate', () => {
 		for (const encoding of ENCODINGS) expect(estimateTokens('', encoding)).toBe(0);
 	});
 
-	it('takes the exact count up to the limit, the estimate above it, without loading an encoder for the estimate', async () => {
-		const short = await countOrEstimate('hello world', 'gpt-4o');
-		expect(short).toEqual({tokens: 2, encoding: 'o200k_base', exact: true, approximate: false});
-		const long = 'the quick brown fox jumps over the lazy dog '.repeat(Math.ceil(EXACT_UP_TO_UNITS / 40));
-		const estimated = await countOrEstimate(long, 'gpt-4');
-		expect(estimated).toEqual({tokens: estimateTokens(long, 'cl100k_base'), encoding: 'cl100k_base', exact: false, approximate: false});
-		// A CJK character weighs more: 1,000 of them are past the limit already.
-		expect((await countOrEstimate('誕'.repeat(1000), 'gpt-4o')).exact).toBe(false);
-		expect((await countOrEstimate('誕'.repeat(100), 'gpt-4o')).exact).toBe(true);
+	it('counts exactly up to about 10 ms of work: a CJK character weighs more, and a long piece is never cheap', () => {
+		expect(exactIsCheap('hello world')).toBe(true);
+		const words = 'the quick brown fox jumps over the lazy dog ';
+		expect(exactIsCheap(words.repeat(Math.floor(EXACT_UP_TO_UNITS / words.length)))).toBe(true);
+		expect(exactIsCheap(words.repeat(Math.ceil(EXACT_UP_TO_UNITS / words.length) + 1))).toBe(false);
+		expect(exactIsCheap('誕生日。'.repeat(100))).toBe(true);
+		expect(exactIsCheap('誕生日。'.repeat(250))).toBe(false); // 250 × (3 × 30 + 1) units
+		// js-tiktoken's merge is quadratic in a piece: letters, spaces or Han with no break in between.
+		for (const piece of ['a', ' ', '誕']) {
+			expect(exactIsCheap(piece.repeat(LONGEST_EXACT_PIECE))).toBe(true);
+			expect(exactIsCheap(piece.repeat(LONGEST_EXACT_PIECE + 1))).toBe(false);
+		}
+		expect(exactIsCheap('a.'.repeat(LONGEST_EXACT_PIECE * 2))).toBe(true);
 	});
 });
 
@@ -189,6 +196,8 @@ describe('relaytop tokens', () => {
 		[['--bench', 'prompt.txt'], /^relaytop: --bench measures the sample texts; it takes no FILE\n$/u],
 		[['a.txt', 'b.txt'], /^relaytop: expected one FILE \(or -\), got 2\n$/u],
 		[['--model', ' ', '-'], /^relaytop: --model is empty\n$/u],
+		[['--once', 'prompt.txt'], /^relaytop: --once does not go with relaytop tokens\n$/u],
+		[['--bench', '--json'], /^relaytop: --bench prints a table; --json goes with a FILE\n$/u],
 	])('%j is one line and exit 2', (args, message) => {
 		const result = run(args);
 		expect(result.status).toBe(2);

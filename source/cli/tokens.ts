@@ -1,20 +1,23 @@
 import {readFileSync} from 'node:fs';
 import {percent, thousands} from '../output/format.js';
+import {terminalSafeJson} from '../output/json-snapshot.js';
 import {terminalSafe} from '../output/terminal-safe.js';
 import {textTable} from '../output/text-table.js';
 import {encoderFor, encoderLoads} from '../tokens/encoders.js';
 import {encodingForModel, type ModelEncoding} from '../tokens/model-encoding.js';
 import {sampleTexts, SAMPLE_KINDS} from '../tokens/sample-texts.js';
-import {CJK_UNIT_COST, EXACT_UP_TO_UNITS, exactCostUnits} from '../tokens/token-counter.js';
+import {CJK_UNIT_COST, countTokens, EXACT_UP_TO_UNITS, exactIsCheap, LONGEST_EXACT_PIECE} from '../tokens/token-counter.js';
 import {ESTIMATE_ERROR_BOUND, estimateTokens, threeCharsPerToken} from '../tokens/token-estimate.js';
 import {InputError} from '../usage/input-error.js';
-import type {ParsedFlags} from './flags.js';
+import {FLAGS, type ParsedFlags} from './flags.js';
 import type {Io} from './run.js';
 
 // relaytop tokens [--model M] [FILE|-]: the exact count of a text, the estimate and the seed's
 // 3-chars rule beside it, with what each took. --bench: both methods on the sample texts, per kind.
 
 const DEFAULT_MODEL = 'gpt-4o';
+/** The flags relaytop tokens reads; any other one given is a mistake worth saying. */
+const TOKENS_FLAGS: ReadonlySet<string> = new Set(['model', 'json', 'bench', 'color', 'altScreen']);
 
 const signed = (ratio: number): string => `${ratio >= 0 ? '+' : '−'}${percent(Math.abs(ratio))}`;
 const duration = (ms: number): string => (ms >= 100 ? `${ms.toFixed(0)} ms` : ms >= 1 ? `${ms.toFixed(1)} ms` : `${(ms * 1000).toFixed(1)} µs`);
@@ -62,26 +65,24 @@ const modelLine = (mapping: ModelEncoding, given: string): string =>
 async function countText(text: string, model: string, flags: ParsedFlags, io: Io): Promise<void> {
 	const mapping = encodingForModel(model);
 	const loadStarted = performance.now();
-	const encoder = await encoderFor(mapping.encoding);
+	await encoderFor(mapping.encoding); // loaded first, so the exact count is timed without the load
 	const loadMs = performance.now() - loadStarted;
-	let exact = 0;
 	const exactStarted = performance.now();
-	exact = encoder.encode(text, [], []).length;
+	const exact = (await countTokens(text, model)).tokens;
 	const exactMs = performance.now() - exactStarted;
 	let estimate = 0;
 	const estimateMs = timed(() => (estimate = estimateTokens(text, mapping.encoding)), 20);
 	const rule = threeCharsPerToken(text);
 	const error = (value: number): number => (exact === 0 ? 0 : value / exact - 1);
-	const units = exactCostUnits(text, EXACT_UP_TO_UNITS);
-	const choice = units <= EXACT_UP_TO_UNITS ? 'exact' : 'the estimate';
+	const cheap = exactIsCheap(text);
 	if (flags.json) {
 		io.stdout(
-			`${JSON.stringify({
-				model: terminalSafe(model),
+			`${terminalSafeJson({
+				model,
 				encoding: mapping.encoding,
 				approximate: mapping.approximate,
 				characters: text.length,
-				counter_uses: units <= EXACT_UP_TO_UNITS ? 'exact' : 'estimate',
+				counter_uses: cheap ? 'exact' : 'estimate',
 				exact_tokens: exact,
 				exact_ms: exactMs,
 				encoder_load_ms: loadMs,
@@ -99,7 +100,7 @@ async function countText(text: string, model: string, flags: ParsedFlags, io: Io
 		['estimate', `${thousands(estimate)} tokens`, signed(error(estimate)), duration(estimateMs)],
 		['3 chars/token', `${thousands(rule)} tokens`, signed(error(rule)), ''],
 	];
-	io.stdout(`model     ${modelLine(mapping, model)}\nencoder   loaded in ${duration(loadMs)}\ntext      ${thousands(text.length)} characters; relaytop's counter takes ${choice} for it (exact up to ${thousands(EXACT_UP_TO_UNITS)} cost units, a CJK character ${CJK_UNIT_COST})\n\n${table(['method', 'count', 'error', 'time'], rows)}\n`);
+	io.stdout(`model     ${modelLine(mapping, model)}\nencoder   loaded in ${duration(loadMs)}\ntext      ${thousands(text.length)} characters; ${cheap ? 'cheap enough to count exactly' : 'the estimate stands in: an exact count costs more than about 10 ms'} (up to ${thousands(EXACT_UP_TO_UNITS)} cost units, a CJK character ${CJK_UNIT_COST}, no piece over ${LONGEST_EXACT_PIECE} characters)\n\n${table(['method', 'count', 'error', 'time'], rows)}\n`);
 }
 
 async function bench(model: string, io: Io): Promise<void> {
@@ -135,6 +136,9 @@ async function bench(model: string, io: Io): Promise<void> {
 
 /** relaytop tokens: `input` is what follows the word tokens. */
 export async function runTokens(input: readonly string[], flags: ParsedFlags, io: Io): Promise<void> {
+	const stray = (Object.keys(FLAGS) as Array<keyof typeof FLAGS>).find(name => !TOKENS_FLAGS.has(name) && flags[name] !== (FLAGS[name] as {default?: unknown}).default);
+	if (stray !== undefined) throw new InputError(`--${stray.replace(/[A-Z]/gu, upper => `-${upper.toLowerCase()}`)} does not go with relaytop tokens`);
+	if (flags.bench && flags.json) throw new InputError('--bench prints a table; --json goes with a FILE');
 	if (input.length > 1) throw new InputError(`expected one FILE (or -), got ${input.length}`);
 	const model = flags.model ?? DEFAULT_MODEL;
 	if (model.trim() === '') throw new InputError('--model is empty');

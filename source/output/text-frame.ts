@@ -61,7 +61,7 @@ export function textFrame(snapshot: Snapshot, width: number, counting: CountingC
 		`cost ${usd(summary.costUsd)}${summary.unpricedRequests > 0 ? ` + ${thousands(summary.unpricedRequests)} unpriced` : ''} · latency ${milliseconds(summary.latencyMsAvg)}`,
 		...(summary.unpricedRequests > 0 ? ['* leaves out requests to models without a price; -- none had one'] : []),
 		`tokens ${compact(summary.totalTokens)} · in ${compact(summary.tokens.input)} · out ${compact(summary.tokens.output)} · cached ${compact(summary.tokens.cached)} · reasoning ${compact(summary.tokens.reasoning)}`,
-		...(counting === null ? [] : [`${countingPhrase(counting)}: ${counting.advice}`]),
+		...(counting === null ? [] : [`${countingPhrase(counting)} · ${counting.advice}`]),
 		'',
 		'MODELS',
 		...(snapshot.models.length === 0

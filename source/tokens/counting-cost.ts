@@ -60,4 +60,4 @@ export function countingCost(rate: Rate, summary: Summary, throughput: Tokenizer
 
 /** One short phrase for a status line: "counting ≈ 0.4% of a core (CJK 9%)". */
 export const countingPhrase = (cost: CountingCost): string =>
-	cost.verdict === 'idle' ? 'counting: idle' : `counting ≈ ${share(cost.coreShare.latin)} of a core (CJK ${share(cost.coreShare.cjk)})`;
+	cost.verdict === 'idle' ? 'counting idle' : `counting ≈ ${share(cost.coreShare.latin)} of a core (CJK ${share(cost.coreShare.cjk)})`;

@@ -25,11 +25,17 @@ const FAMILIES: ReadonlyArray<readonly [prefix: string, encoding: Encoding]> = [
 	['o3', 'o200k_base'],
 	['o4', 'o200k_base'],
 	['codex-mini', 'o200k_base'],
+	['gpt-realtime', 'o200k_base'],
+	['gpt-audio', 'o200k_base'],
+	['gpt-image', 'o200k_base'],
+	['omni-moderation', 'o200k_base'],
 	['gpt-4', 'cl100k_base'],
 	['gpt-3.5', 'cl100k_base'],
 	['gpt-35', 'cl100k_base'], // Azure's spelling
 	['text-embedding-ada-002', 'cl100k_base'],
 	['text-embedding-3', 'cl100k_base'],
+	['davinci-002', 'cl100k_base'],
+	['babbage-002', 'cl100k_base'],
 ];
 
 /** What stands in for a model without a published encoding: the newer, multilingual vocabulary. */
@@ -42,9 +48,11 @@ export const FALLBACK_ENCODING: Encoding = 'o200k_base';
  */
 export function normaliseModel(name: string): string {
 	let model = name.trim().toLowerCase();
+	// The provider's prefix ends at the last '/' before any ':' (a fine-tune id has colons, no slash).
+	const colon = model.indexOf(':');
+	model = model.slice(model.lastIndexOf('/', colon === -1 ? model.length : colon) + 1);
 	const fineTuned = /^ft:([^:]+)/u.exec(model);
 	if (fineTuned !== null) model = fineTuned[1]!;
-	model = model.slice(model.lastIndexOf('/') + 1);
 	for (;;) {
 		const shorter = model.replace(/-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|preview|latest)$/u, '');
 		if (shorter === model) return model;

@@ -1,6 +1,6 @@
 import {readdirSync, readFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {packageRoot} from '../fixtures/fixture-files.js';
+import {packageRoot} from '../package-root.js';
 
 // The sample texts in fixtures/texts, by kind: the file name's first word (english-licence.txt is
 // english). They measure the estimate's error and calibrate the tokenizer's speed.

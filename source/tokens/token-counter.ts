@@ -1,15 +1,13 @@
 import {encoderFor} from './encoders.js';
 import {encodingForModel, type Encoding} from './model-encoding.js';
-import {estimateTokens} from './token-estimate.js';
+import {continuesPiece, isCjk} from './token-estimate.js';
 
-// Token counts for a model: exact through its encoder, or estimated when an exact count would cost
-// more than it is worth.
+// Token counts for a model through its encoder, and when an exact count costs more than it is worth
+// (then the estimate, token-estimate.ts, stands in).
 
 export interface TokenCount {
 	readonly tokens: number;
 	readonly encoding: Encoding;
-	/** Counted by the encoder; false: estimated. */
-	readonly exact: boolean;
 	/** The model is not OpenAI's: its own tokenizer would count differently. */
 	readonly approximate: boolean;
 }
@@ -22,16 +20,27 @@ export interface TokenCount {
  */
 export const EXACT_UP_TO_UNITS = 20_000;
 export const CJK_UNIT_COST = 30;
+/**
+ * js-tiktoken's merge loop is quadratic in one piece's length: 20,000 letters without a space take
+ * half a minute, 666 Han characters without punctuation 0.3 s. A piece longer than this is estimated.
+ */
+export const LONGEST_EXACT_PIECE = 256;
 
-/** What an exact count of `text` would cost, in units (stops counting once past the limit). */
+/** What an exact count of `text` would cost, in units; Infinity for a piece too long to count exactly. */
 export function exactCostUnits(text: string, limit = Number.POSITIVE_INFINITY): number {
 	let units = 0;
+	let piece = 0;
 	for (let i = 0; i < text.length && units <= limit; i++) {
 		const code = text.charCodeAt(i);
-		units += (code >= 0x3040 && code <= 0x30ff) || (code >= 0x3400 && code <= 0x9fff) || (code >= 0xac00 && code <= 0xd7af) ? CJK_UNIT_COST : 1;
+		piece = i > 0 && continuesPiece(text.charCodeAt(i - 1), code) ? piece + 1 : 1;
+		if (piece > LONGEST_EXACT_PIECE) return Number.POSITIVE_INFINITY;
+		units += isCjk(code) ? CJK_UNIT_COST : 1;
 	}
 	return units;
 }
+
+/** An exact count of `text` is cheap enough: about 10 ms at most. */
+export const exactIsCheap = (text: string): boolean => exactCostUnits(text, EXACT_UP_TO_UNITS) <= EXACT_UP_TO_UNITS;
 
 /**
  * The exact count of `text` for `model`. Special-token text such as `<|endoftext|>` in the input is
@@ -40,12 +49,5 @@ export function exactCostUnits(text: string, limit = Number.POSITIVE_INFINITY): 
 export async function countTokens(text: string, model: string): Promise<TokenCount> {
 	const {encoding, approximate} = encodingForModel(model);
 	const encoder = await encoderFor(encoding);
-	return {tokens: encoder.encode(text, [], []).length, encoding, exact: true, approximate};
-}
-
-/** Exact up to EXACT_UP_TO_UNITS, the estimate above it (no encoder is loaded for a long text). */
-export async function countOrEstimate(text: string, model: string): Promise<TokenCount> {
-	if (exactCostUnits(text, EXACT_UP_TO_UNITS) <= EXACT_UP_TO_UNITS) return countTokens(text, model);
-	const {encoding, approximate} = encodingForModel(model);
-	return {tokens: estimateTokens(text, encoding), encoding, exact: false, approximate};
+	return {tokens: encoder.encode(text, [], []).length, encoding, approximate};
 }

@@ -25,10 +25,12 @@ const enum Kind {
 	Hangul,
 	/** Letters of other scripts (Latin-1, Greek, Cyrillic…): word letters. */
 	OtherLetter,
+	/** Half of a character beyond U+FFFF: emoji, rare Han. */
+	Surrogate,
 }
-const KIND_COUNT = 11;
+const KIND_COUNT = 12;
 
-/** The kind of every UTF-16 code unit; surrogate halves (emoji and the like) count as punctuation. */
+/** The kind of every UTF-16 code unit. */
 const KINDS = ((): Uint8Array => {
 	const kinds = new Uint8Array(0x10000).fill(Kind.OtherLetter);
 	const set = (from: number, to: number, kind: Kind) => kinds.fill(kind, from, to + 1);
@@ -39,10 +41,14 @@ const KINDS = ((): Uint8Array => {
 	set(0x2000, 0x206f, Kind.Punct); // general punctuation
 	set(0x3001, 0x303f, Kind.Punct); // CJK punctuation
 	set(0xff00, 0xffef, Kind.Punct); // full-width forms
-	set(0xd800, 0xdfff, Kind.Punct);
+	set(0xd800, 0xdfff, Kind.Surrogate);
 	set(0x3040, 0x309f, Kind.Hiragana);
 	set(0x30a0, 0x30ff, Kind.Katakana);
 	set(0x31f0, 0x31ff, Kind.Katakana);
+	set(0xff66, 0xff9f, Kind.Katakana); // half-width
+	set(0xffa0, 0xffdc, Kind.Hangul); // half-width
+	set(0x1100, 0x11ff, Kind.Hangul); // jamo
+	set(0x3130, 0x318f, Kind.Hangul); // compatibility jamo
 	set(0x3400, 0x4dbf, Kind.Han);
 	set(0x4e00, 0x9fff, Kind.Han);
 	set(0xf900, 0xfaff, Kind.Han);
@@ -67,6 +73,9 @@ interface Coefficients {
 	readonly hangul: number;
 }
 
+/** Per UTF-16 unit of a character beyond U+FFFF (not in the samples: emoji and rare Han take 2-4 tokens). */
+const SURROGATE = 1.25;
+
 const LATIN = {wordRun: 0.6, letter: 0.08, punctRun: 0.6, punct: 0.2};
 const COEFFICIENTS: Record<Encoding, Coefficients> = {
 	o200k_base: {...LATIN, han: 0.77, hiragana: 0.84, katakana: 0.73, hangul: 0.7},
@@ -74,6 +83,18 @@ const COEFFICIENTS: Record<Encoding, Coefficients> = {
 };
 
 const isLetter = (kind: number): boolean => kind === Kind.Lower || kind === Kind.Upper || kind === Kind.OtherLetter;
+
+/** Han, kana and Hangul: the characters js-tiktoken is slowest on. */
+export const isCjk = (code: number): boolean => {
+	const kind = KINDS[code];
+	return kind === Kind.Han || kind === Kind.Hiragana || kind === Kind.Katakana || kind === Kind.Hangul;
+};
+
+/** Where a tokenizer piece may go on: the same kind of word character or whitespace as before. */
+export const continuesPiece = (previous: number, code: number): boolean => {
+	const [a, b] = [KINDS[previous]!, KINDS[code]!];
+	return a === b ? a !== Kind.Punct && a !== Kind.Digit && a !== Kind.Newline : (isLetter(a) || isCjk(previous)) && (isLetter(b) || isCjk(code));
+};
 
 /** Counts of each (previous kind, kind) pair, reused: the estimate allocates nothing. */
 const pairs = new Uint32Array(KIND_COUNT * KIND_COUNT);
@@ -106,13 +127,18 @@ export function estimateTokens(text: string, encoding: Encoding): number {
 					tokens += count * c.punct + (starts ? count * c.punctRun : 0);
 					break;
 				case Kind.Digit:
-					tokens += count / 3 + (starts ? (count * 2) / 3 : 0); // ⌈run / 3⌉, on average
+					// ⌈run / 3⌉, where runs of one or two digits dominate (so 2/3 a run, not the uniform 1/3);
+					// a space before a number is a token of its own.
+					tokens += count / 3 + (starts ? (count * 2) / 3 : 0) + (before === Kind.Space ? count : 0);
 					break;
 				case Kind.Newline:
 					tokens += starts ? count : 0;
 					break;
 				case Kind.Space:
 					tokens += before === Kind.Newline ? count : 0; // indentation; a space between words rides on the next one
+					break;
+				case Kind.Surrogate:
+					tokens += count * SURROGATE; // a 4-byte character is two to four byte tokens
 					break;
 				default:
 					tokens += count * (kind === Kind.Han ? c.han : kind === Kind.Hiragana ? c.hiragana : kind === Kind.Katakana ? c.katakana : c.hangul);

@@ -1,8 +1,8 @@
 import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
 import {cpus, homedir} from 'node:os';
-import {dirname, join} from 'node:path';
+import {dirname, isAbsolute, join} from 'node:path';
 import {Worker} from 'node:worker_threads';
-import {packageRoot} from '../fixtures/fixture-files.js';
+import {packageRoot} from '../package-root.js';
 import type {Encoding} from './model-encoding.js';
 
 // How fast this machine counts tokens exactly, measured once and remembered. The measurement runs in
@@ -22,8 +22,14 @@ export interface TokenizerThroughput {
 const WORKER_SCRIPT = join(packageRoot(), 'dist', 'source', 'tokens', 'throughput-worker.js');
 export const CALIBRATION_ENCODING: Encoding = 'o200k_base';
 
-export const defaultThroughputFile = (): string =>
-	join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'relaytop', 'tokenizer-throughput.json');
+/** $XDG_CACHE_HOME/relaytop/…, where an empty or relative XDG_CACHE_HOME counts as unset (the spec says so). */
+export function defaultThroughputFile(): string {
+	const xdg = process.env.XDG_CACHE_HOME ?? '';
+	return join(isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'relaytop', 'tokenizer-throughput.json');
+}
+
+/** The measurement takes about 2 s; a worker silent for this long is ended. */
+const MEASURE_TIMEOUT_MS = 60_000;
 
 function tiktokenVersion(): string {
 	try {
@@ -38,10 +44,12 @@ function machineKey(): string {
 	return `${cpus()[0]?.model ?? 'unknown cpu'} · node ${process.version} · js-tiktoken ${tiktoken}`;
 }
 
+const isSpeed = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value > 0;
+
 function remembered(file: string, machine: string): TokenizerThroughput | null {
 	try {
 		const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<TokenizerThroughput>;
-		const valid = value.machine === machine && value.encoding === CALIBRATION_ENCODING && (value.latinTokensPerS ?? 0) > 0 && (value.cjkTokensPerS ?? 0) > 0;
+		const valid = value.machine === machine && value.encoding === CALIBRATION_ENCODING && isSpeed(value.latinTokensPerS) && isSpeed(value.cjkTokensPerS);
 		return valid ? (value as TokenizerThroughput) : null;
 	} catch {
 		return null;
@@ -51,8 +59,9 @@ function remembered(file: string, machine: string): TokenizerThroughput | null {
 function remember(file: string, throughput: TokenizerThroughput): void {
 	try {
 		mkdirSync(dirname(file), {recursive: true});
-		writeFileSync(`${file}.tmp`, `${JSON.stringify(throughput, null, '\t')}\n`);
-		renameSync(`${file}.tmp`, file);
+		const temporary = `${file}.${process.pid}.tmp`; // two processes measuring at once never mix their writes
+		writeFileSync(temporary, `${JSON.stringify(throughput, null, '\t')}\n`);
+		renameSync(temporary, file);
 	} catch {
 		// An unwritable cache only means measuring again next time.
 	}
@@ -63,22 +72,47 @@ export async function measureThroughput(): Promise<Pick<TokenizerThroughput, 'la
 	const worker = new Worker(WORKER_SCRIPT, {workerData: {encoding: CALIBRATION_ENCODING}, stdout: true, stderr: true});
 	worker.stdout.resume();
 	worker.stderr.resume();
-	return new Promise((resolve, reject) => {
-		worker.once('message', (message: {latinTokensPerS: number; cjkTokensPerS: number} | {error: string}) =>
-			'error' in message ? reject(new Error(message.error)) : resolve(message),
-		);
-		worker.once('error', reject);
-		worker.once('exit', code => reject(new Error(`the tokenizer measurement stopped (exit ${code})`)));
-	});
+	try {
+		return await new Promise((resolve, reject) => {
+			const timer = setTimeout(() => reject(new Error(`the tokenizer measurement gave no answer within ${MEASURE_TIMEOUT_MS / 1000} s`)), MEASURE_TIMEOUT_MS);
+			worker.once('message', (message: {latinTokensPerS: number; cjkTokensPerS: number} | {error: string}) => {
+				clearTimeout(timer);
+				if ('error' in message) reject(new Error(message.error));
+				else if (isSpeed(message.latinTokensPerS) && isSpeed(message.cjkTokensPerS)) resolve(message);
+				else reject(new Error('the tokenizer measurement gave no usable speed'));
+			});
+			worker.once('error', error => {
+				clearTimeout(timer);
+				reject(error);
+			});
+			worker.once('exit', code => {
+				clearTimeout(timer);
+				reject(new Error(`the tokenizer measurement stopped (exit ${code})`));
+			});
+		});
+	} finally {
+		await worker.terminate();
+	}
 }
+
+/** One measurement per process and file: concurrent callers share it, and it stands in for a file that could not be written. */
+const measuring = new Map<string, Promise<TokenizerThroughput>>();
 
 /** This machine's throughput: remembered in `file`, else measured now (about 2 s, once). */
 export async function tokenizerThroughput(file = defaultThroughputFile()): Promise<TokenizerThroughput> {
 	const machine = machineKey();
 	const known = remembered(file, machine);
 	if (known !== null) return known;
-	const measured = await measureThroughput();
-	const throughput: TokenizerThroughput = {encoding: CALIBRATION_ENCODING, ...measured, machine, measuredAtMs: Date.now()};
-	remember(file, throughput);
-	return throughput;
+	let measurement = measuring.get(file);
+	if (measurement === undefined) {
+		measurement = measureThroughput().then(measured => {
+			const throughput: TokenizerThroughput = {encoding: CALIBRATION_ENCODING, ...measured, machine, measuredAtMs: Date.now()};
+			remember(file, throughput);
+			return throughput;
+		});
+		measuring.set(file, measurement);
+		// A failed one is tried again next time.
+		measurement.catch(() => measuring.delete(file));
+	}
+	return measurement;
 }
