@@ -155,3 +155,10 @@ export interface ParsedFlags {
 	vacuum?: boolean;
 	repairWith?: string;
 }
+
+/** How a flag is typed: repairWith is --repair-with, vacuum set to false --no-vacuum. */
+export const flagName = (name: string, value?: unknown): string => `--${value === false ? 'no-' : ''}${name.replace(/[A-Z]/gu, upper => `-${upper.toLowerCase()}`)}`;
+
+/** The flags the command line set to something other than their default. */
+export const givenFlags = (flags: ParsedFlags): Array<keyof typeof FLAGS> =>
+	(Object.keys(FLAGS) as Array<keyof typeof FLAGS>).filter(name => flags[name] !== (FLAGS[name] as {default?: unknown}).default);

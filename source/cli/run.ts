@@ -17,7 +17,7 @@ import {parseRangePreset} from '../usage/time-range.js';
 import {takeSnapshot, type Snapshot} from '../usage/take-snapshot.js';
 import type {UsageSource} from '../usage/types.js';
 import type {MaintenanceService} from '../maintenance/maintenance-service.js';
-import {FLAGS, HELP, type ParsedFlags} from './flags.js';
+import {FLAGS, flagName, givenFlags, HELP, type ParsedFlags} from './flags.js';
 import {runMaintain} from './maintain.js';
 import {parseQuotaPerUnit, parseRangeFlags, snapshotRequest} from './snapshot-request.js';
 
@@ -33,6 +33,10 @@ export interface Io {
 	/** Both stdin and stdout are terminals: the dashboard can take keys and draw. */
 	readonly interactive: boolean;
 }
+
+const MAINTAIN = 'relaytop maintain indexes|retention TARGET';
+/** Flags of a subcommand only, and where they belong. */
+const SUBCOMMAND_FLAGS = {apply: MAINTAIN, keep: MAINTAIN, cutoff: MAINTAIN, batch: MAINTAIN, vacuum: MAINTAIN, repairWith: MAINTAIN, bench: 'relaytop tokens'} as const;
 
 /** One line, no stack: what went wrong and, where it helps, what was expected. */
 function describe(error: unknown): string {
@@ -156,12 +160,9 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 	}
 	const target = cli.input[0] ?? targetFromEnvironment();
 	try {
-		if (flags.bench) {
-			throw new InputError('--bench goes with relaytop tokens');
-		}
-		const maintenanceFlag = (['apply', 'keep', 'cutoff', 'batch', 'vacuum', 'repairWith'] as const).find(name => flags[name] !== undefined && flags[name] !== false);
-		if (maintenanceFlag !== undefined) {
-			throw new InputError(`--${maintenanceFlag.replace(/[A-Z]/gu, upper => `-${upper.toLowerCase()}`)} goes with relaytop maintain indexes|retention TARGET`);
+		const misplaced = givenFlags(flags).find(name => Object.hasOwn(SUBCOMMAND_FLAGS, name));
+		if (misplaced !== undefined) {
+			throw new InputError(`${flagName(misplaced, flags[misplaced])} goes with ${SUBCOMMAND_FLAGS[misplaced as keyof typeof SUBCOMMAND_FLAGS]}`);
 		}
 		if (cli.input.length > 1) {
 			throw new InputError(`expected one target, got ${cli.input.length}`);

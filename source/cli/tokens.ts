@@ -4,12 +4,13 @@ import {terminalSafeJson} from '../output/json-snapshot.js';
 import {terminalSafe} from '../output/terminal-safe.js';
 import {textTable} from '../output/text-table.js';
 import {encoderFor, encoderLoads} from '../tokens/encoders.js';
-import {encodingForModel, type ModelEncoding} from '../tokens/model-encoding.js';
+import {encodingForModel, type Encoding, type ModelEncoding} from '../tokens/model-encoding.js';
+import {meanRunMs} from '../tokens/mean-run-ms.js';
 import {sampleTexts, SAMPLE_KINDS} from '../tokens/sample-texts.js';
 import {CJK_UNIT_COST, countTokens, EXACT_UP_TO_UNITS, exactIsCheap, LONGEST_EXACT_PIECE} from '../tokens/token-counter.js';
 import {ESTIMATE_ERROR_BOUND, estimateTokens, threeCharsPerToken} from '../tokens/token-estimate.js';
 import {InputError} from '../usage/input-error.js';
-import {FLAGS, type ParsedFlags} from './flags.js';
+import {flagName, givenFlags, type ParsedFlags} from './flags.js';
 import type {Io} from './run.js';
 
 // relaytop tokens [--model M] [FILE|-]: the exact count of a text, the estimate and the seed's
@@ -48,30 +49,20 @@ function table(titles: readonly string[], rows: ReadonlyArray<readonly string[]>
 	return textTable(columns, rows, Number.POSITIVE_INFINITY).join('\n');
 }
 
-/** Runs `work` until at least `minMs` have passed; the mean ms per run. */
-function timed(work: () => void, minMs: number): number {
-	let runs = 0;
-	const started = performance.now();
-	do {
-		work();
-		runs++;
-	} while (performance.now() - started < minMs);
-	return (performance.now() - started) / runs;
-}
+const loadMsOf = (encoding: Encoding): number => encoderLoads().find(load => load.encoding === encoding)?.loadMs ?? 0;
 
 const modelLine = (mapping: ModelEncoding, given: string): string =>
 	`${terminalSafe(given)} → ${mapping.encoding}${mapping.approximate ? ' (≈ not an OpenAI model: its own tokenizer counts differently)' : ''}`;
 
 async function countText(text: string, model: string, flags: ParsedFlags, io: Io): Promise<void> {
 	const mapping = encodingForModel(model);
-	const loadStarted = performance.now();
 	await encoderFor(mapping.encoding); // loaded first, so the exact count is timed without the load
-	const loadMs = performance.now() - loadStarted;
+	const loadMs = loadMsOf(mapping.encoding);
 	const exactStarted = performance.now();
 	const exact = (await countTokens(text, model)).tokens;
 	const exactMs = performance.now() - exactStarted;
 	let estimate = 0;
-	const estimateMs = timed(() => (estimate = estimateTokens(text, mapping.encoding)), 20);
+	const estimateMs = meanRunMs(() => (estimate = estimateTokens(text, mapping.encoding)), 20);
 	const rule = threeCharsPerToken(text);
 	const error = (value: number): number => (exact === 0 ? 0 : value / exact - 1);
 	const cheap = exactIsCheap(text);
@@ -113,8 +104,8 @@ async function bench(model: string, io: Io): Promise<void> {
 		const megabytes = Buffer.byteLength(text) / 1_000_000;
 		let exact = 0;
 		let estimate = 0;
-		const exactMs = timed(() => (exact = encoder.encode(text, [], []).length), 200);
-		const estimateMs = timed(() => (estimate = estimateTokens(text, mapping.encoding)), 200);
+		const exactMs = meanRunMs(() => (exact = encoder.encode(text, [], []).length), 200);
+		const estimateMs = meanRunMs(() => (estimate = estimateTokens(text, mapping.encoding)), 200);
 		const rule = threeCharsPerToken(text);
 		return [
 			kind,
@@ -127,17 +118,16 @@ async function bench(model: string, io: Io): Promise<void> {
 			signed(rule / exact - 1),
 		];
 	});
-	const [load] = encoderLoads();
 	io.stdout(
-		`model     ${modelLine(mapping, model)}\nencoder   loaded in ${duration(load?.loadMs ?? 0)}\nsamples   fixtures/texts; the estimate is held to ±${percent(ESTIMATE_ERROR_BOUND)} on each kind\n\n` +
+		`model     ${modelLine(mapping, model)}\nencoder   loaded in ${duration(loadMsOf(mapping.encoding))}\nsamples   fixtures/texts; the estimate is held to ±${percent(ESTIMATE_ERROR_BOUND)} on each kind\n\n` +
 			`${table(['kind', 'chars', 'tokens', 'exact MB/s', 'estimate MB/s', 'faster', 'estimate error', '3-chars error'], rows)}\n`,
 	);
 }
 
 /** relaytop tokens: `input` is what follows the word tokens. */
 export async function runTokens(input: readonly string[], flags: ParsedFlags, io: Io): Promise<void> {
-	const stray = (Object.keys(FLAGS) as Array<keyof typeof FLAGS>).find(name => !TOKENS_FLAGS.has(name) && flags[name] !== (FLAGS[name] as {default?: unknown}).default);
-	if (stray !== undefined) throw new InputError(`--${stray.replace(/[A-Z]/gu, upper => `-${upper.toLowerCase()}`)} does not go with relaytop tokens`);
+	const stray = givenFlags(flags).find(name => !TOKENS_FLAGS.has(name));
+	if (stray !== undefined) throw new InputError(`${flagName(stray, flags[stray])} does not go with relaytop tokens`);
 	if (flags.bench && flags.json) throw new InputError('--bench prints a table; --json goes with a FILE');
 	if (input.length > 1) throw new InputError(`expected one FILE (or -), got ${input.length}`);
 	const model = flags.model ?? DEFAULT_MODEL;

@@ -9,8 +9,6 @@ export interface EncoderLoad {
 	readonly encoding: Encoding;
 	/** Import of the ranks and construction of the encoder, ms. */
 	readonly loadMs: number;
-	/** Growth of the heap over the load, bytes (after a GC when the process exposes one). */
-	readonly heapBytes: number;
 }
 
 const encoders = new Map<Encoding, Promise<Tiktoken>>();
@@ -21,18 +19,12 @@ const RANKS: Record<Encoding, () => Promise<{default: ConstructorParameters<type
 	cl100k_base: async () => import('js-tiktoken/ranks/cl100k_base'),
 };
 
-const heapUsed = (): number => {
-	(globalThis as {gc?: () => void}).gc?.();
-	return process.memoryUsage().heapUsed;
-};
-
 async function load(encoding: Encoding): Promise<Tiktoken> {
-	const heapBefore = heapUsed();
 	const started = performance.now();
 	const [{Tiktoken}, ranks] = await Promise.all([import('js-tiktoken/lite'), RANKS[encoding]()]);
 	const encoder = new Tiktoken(ranks.default);
 	encoder.encode('warm up'); // the first encode builds the rank lookups
-	loads.push({encoding, loadMs: performance.now() - started, heapBytes: Math.max(0, heapUsed() - heapBefore)});
+	loads.push({encoding, loadMs: performance.now() - started});
 	return encoder;
 }
 

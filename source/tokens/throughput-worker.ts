@@ -1,5 +1,6 @@
 import {parentPort, workerData} from 'node:worker_threads';
 import {encoderFor} from './encoders.js';
+import {meanRunMs} from './mean-run-ms.js';
 import type {Encoding} from './model-encoding.js';
 import {sampleTexts, type SampleText} from './sample-texts.js';
 
@@ -12,11 +13,11 @@ async function tokensPerSecond(encoding: Encoding, samples: readonly SampleText[
 	const encoder = await encoderFor(encoding);
 	for (const sample of samples) encoder.encode(sample.text.slice(0, 2000), [], []); // warm up
 	let tokens = 0;
-	const started = performance.now();
-	while (performance.now() - started < MIN_MS) {
+	const ms = meanRunMs(() => {
+		tokens = 0;
 		for (const sample of samples) tokens += encoder.encode(sample.text, [], []).length;
-	}
-	return tokens / ((performance.now() - started) / 1000);
+	}, MIN_MS);
+	return tokens / (ms / 1000);
 }
 
 const {encoding} = workerData as {encoding: Encoding};
