@@ -6,6 +6,7 @@ export const HELP = `
     $ relaytop maintain indexes TARGET [--apply] [--repair-with rebuild|reindex]
     $ relaytop maintain retention TARGET (--keep 30d | --cutoff <t>) [--apply] [--batch N]
     $ relaytop tokens [--model M] [--json] [FILE | -]   |   relaytop tokens --bench [--model M]
+    $ relaytop doctor [TARGET] [--json] [--ram 2GB] [--cores 1]
 
   TARGET
     a new-api/one-api SQLite file (logs) or a CPA-Manager store (usage_events);
@@ -60,6 +61,15 @@ export const HELP = `
                            with o200k_base, marked approximate
     --bench                both methods on the sample texts: throughput and error per kind
 
+  Health (relaytop doctor, and the dashboard's Health view)
+    doctor [TARGET]        the small-server checklist: connections and the gateway's pool, indexes
+                           on logs, dead rows and autovacuum, settings against RAM and cores, top
+                           statements, load and token counting; SQLite: journal mode, free pages.
+                           Each finding with its evidence and the exact fix. Exit code: 0 all well,
+                           1 warnings, 2 something critical, 3 target unreachable, 4 bad usage
+    --ram <size>           the database host's RAM (2GB, 512MB); detected when it is this machine
+    --cores <n>            its cores, the same way
+
   Maintenance (a dry run unless --apply; --json prints the dry run as JSON)
     maintain indexes       the indexes the hot queries need on logs (or usage_events), each with its
                            SQL, the table size and a build estimate; INVALID leftovers and their repair.
@@ -82,6 +92,7 @@ export const HELP = `
     $ RELAYTOP_KEY=… relaytop http://127.0.0.1:18317 --range 1h
     $ PGPASSWORD=… relaytop postgres://newapi@127.0.0.1:5432/newapi
     $ relaytop maintain retention postgres://newapi@127.0.0.1/newapi --keep 30d --apply
+    $ relaytop doctor postgres://newapi@db.internal/newapi --ram 2GB --cores 1
 `;
 
 export const FLAGS = {
@@ -118,6 +129,8 @@ export const FLAGS = {
 	batch: {type: 'string'},
 	vacuum: {type: 'boolean'},
 	repairWith: {type: 'string'},
+	ram: {type: 'string'},
+	cores: {type: 'string'},
 } as const;
 
 export interface ParsedFlags {
@@ -154,6 +167,8 @@ export interface ParsedFlags {
 	batch?: string;
 	vacuum?: boolean;
 	repairWith?: string;
+	ram?: string;
+	cores?: string;
 }
 
 /** How a flag is typed: repairWith is --repair-with, vacuum set to false --no-vacuum. */

@@ -17,6 +17,7 @@ import {parseRangePreset} from '../usage/time-range.js';
 import {takeSnapshot, type Snapshot} from '../usage/take-snapshot.js';
 import type {UsageSource} from '../usage/types.js';
 import type {MaintenanceService} from '../maintenance/maintenance-service.js';
+import {DOCTOR_EXIT} from '../health/health-report.js';
 import {FLAGS, flagName, givenFlags, HELP, type ParsedFlags} from './flags.js';
 import {runMaintain} from './maintain.js';
 import {parseQuotaPerUnit, parseRangeFlags, snapshotRequest} from './snapshot-request.js';
@@ -125,17 +126,44 @@ function keyFor(target: string | undefined, flags: ParsedFlags, io: Io): string 
 	return key;
 }
 
+const DOCTOR_FLAGS: ReadonlyArray<keyof typeof FLAGS> = ['json', 'ram', 'cores', 'logsDb', 'key', 'keyFile', 'quotaPerUnit', 'color'];
+
+/** `relaytop doctor`: its own exit codes (health-report.ts), usage errors included. */
+async function doctorCommand(args: readonly string[], flags: ParsedFlags, io: Io): Promise<number> {
+	const unknown = Object.keys(flags).filter(name => !Object.hasOwn(FLAGS, name));
+	const misplaced = givenFlags(flags).find(name => !DOCTOR_FLAGS.includes(name));
+	if (unknown.length > 0 || misplaced !== undefined) {
+		const what = unknown.length > 0 ? `unknown flag ${flagName(unknown[0]!)}` : `${flagName(misplaced!, flags[misplaced!])} does not go with relaytop doctor`;
+		io.stderr(`relaytop: ${terminalSafe(what)}\n`);
+		return DOCTOR_EXIT.usage;
+	}
+	const target = args[0] ?? targetFromEnvironment();
+	let options: OpenOptions;
+	try {
+		options = {quotaPerUnit: parseQuotaPerUnit(flags), logsDb: flags.logsDb, managementKey: keyFor(target, flags, io)};
+	} catch (error) {
+		io.stderr(`relaytop: ${describe(error)}\n`);
+		return DOCTOR_EXIT.usage;
+	}
+	const {runDoctor} = await import('./doctor.js');
+	return runDoctor(target === undefined ? args : [target, ...args.slice(1)], flags, options, io);
+}
+
 export async function run(argv: readonly string[], io: Io, importMeta: ImportMeta): Promise<number> {
+	// meow exits with 2 for an unknown flag, which doctor's exit codes keep for "critical": doctor
+	// takes unknown flags from meow and reports them itself.
+	const doctor = argv[0] === 'doctor';
 	let cli;
 	try {
 		// booleanDefault undefined: a boolean without a default (--vacuum) is absent unless given, so its engine default applies.
-		cli = meow(HELP, {importMeta, argv: [...argv], flags: FLAGS, allowUnknownFlags: false, inferType: false, booleanDefault: undefined});
+		cli = meow(HELP, {importMeta, argv: [...argv], flags: FLAGS, allowUnknownFlags: doctor, inferType: false, booleanDefault: undefined});
 	} catch (error) {
 		// meow throws for a flag given twice; it exits by itself for --help and unknown flags.
 		io.stderr(`relaytop: ${describe(error)}\n`);
-		return EXIT_USAGE;
+		return doctor ? DOCTOR_EXIT.usage : EXIT_USAGE;
 	}
 	const flags = cli.flags as ParsedFlags;
+	if (doctor) return doctorCommand(cli.input.slice(1), flags, io);
 	if (cli.input[0] === 'maintain') {
 		const target = cli.input[2] ?? targetFromEnvironment();
 		try {
@@ -169,6 +197,10 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 		}
 		if (flags.json && flags.once) {
 			throw new InputError('give either --json or --once, not both');
+		}
+		const health = flags.ram === undefined ? (flags.cores === undefined ? undefined : '--cores') : '--ram';
+		if (health !== undefined && (flags.json || flags.once || !io.interactive)) {
+			throw new InputError(`${health} goes with relaytop doctor or the dashboard's Health view`);
 		}
 		if (target === undefined && flags.logsDb !== undefined) {
 			throw new InputError('--logs-db goes with a postgres:// target (the main database)');

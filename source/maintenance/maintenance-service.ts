@@ -1,9 +1,13 @@
+import {postgresHealth, type HealthOptions, type HealthResult} from '../health/postgres-health.js';
+import {sqliteHealth} from '../health/sqlite-health.js';
+import {signalBackend, signalSqlShown, type SignalTarget} from '../postgres/backend-signal.js';
 import {indexProgressLine, indexResultText, retentionProgressLine, retentionResultText} from '../output/maintenance-text.js';
 import type {IndexAdvice, IndexBuildProgress, IndexProposal, IndexRepair, IndexRepairKind} from './index-advisor.js';
 import {adviseIndexes, applyProposal, repairIndex} from './index-maintenance.js';
 import {applyRetentionOn, indexTargetOf, planRetentionOn} from './maintenance-jobs.js';
 import type {MaintenanceTarget} from './maintenance-target.js';
 import type {RetentionPlan} from './retention-plan.js';
+import {setTableSettings, tableSettingsSql, vacuumSql, vacuumTable, type TableSetting} from './table-maintenance.js';
 
 // The dashboard's maintenance panel talks to this: what the advisor and a retention dry run say,
 // and running one action with progress. In the dashboard process for PostgreSQL; inside a worker
@@ -19,7 +23,28 @@ export interface MaintenanceOverview {
 export type MaintenanceAction =
 	| {readonly kind: 'index'; readonly proposal: IndexProposal}
 	| {readonly kind: 'repair'; readonly repair: IndexRepair; readonly option: IndexRepairKind}
-	| {readonly kind: 'retention'; readonly plan: RetentionPlan};
+	| {readonly kind: 'retention'; readonly plan: RetentionPlan}
+	| {readonly kind: 'vacuum'; readonly table: string}
+	| {readonly kind: 'tableSettings'; readonly table: string; readonly settings: Readonly<Partial<Record<TableSetting, number>>>}
+	| {readonly kind: 'terminate'; readonly target: SignalTarget};
+
+/** The statements an action runs, as its confirm shows them. */
+export function actionStatements(action: MaintenanceAction): readonly string[] {
+	switch (action.kind) {
+		case 'index':
+			return [action.proposal.sql];
+		case 'repair':
+			return action.repair.options.find(option => option.kind === action.option)?.sql ?? [];
+		case 'retention':
+			return action.plan.statements;
+		case 'vacuum':
+			return [vacuumSql(action.table)];
+		case 'tableSettings':
+			return [tableSettingsSql(action.table, action.settings)];
+		case 'terminate':
+			return [signalSqlShown('terminate', action.target)];
+	}
+}
 
 export interface MaintenanceOutcome {
 	readonly ok: boolean;
@@ -31,6 +56,8 @@ export interface MaintenanceService {
 	overview(keep: string): Promise<MaintenanceOverview>;
 	/** Runs one action; `onProgress` gets a line to show; aborting stops it at a safe point. */
 	run(action: MaintenanceAction, onProgress: (line: string) => void, signal: AbortSignal): Promise<MaintenanceOutcome>;
+	/** The health checks of the store: sessions, settings, tables, indexes, statements (PostgreSQL); file and indexes (SQLite). */
+	health(options: HealthOptions): Promise<HealthResult>;
 	close(): Promise<void>;
 }
 
@@ -49,6 +76,7 @@ export function localMaintenance(target: MaintenanceTarget): MaintenanceService 
 			};
 		},
 		async run(action, onProgress, signal) {
+			if (action.kind === 'vacuum' || action.kind === 'tableSettings' || action.kind === 'terminate') return runTableAction(target, action);
 			if (action.kind === 'retention') {
 				const result = await applyRetentionOn(target, action.plan, {signal, onProgress: update => onProgress(retentionProgressLine(update))});
 				return {ok: result.status === 'done', text: retentionResultText(result).trim()};
@@ -59,6 +87,27 @@ export function localMaintenance(target: MaintenanceTarget): MaintenanceService 
 			const result = action.kind === 'index' ? await applyProposal(writer, action.proposal, options) : await repairIndex(writer, action.repair, action.option, options);
 			return {ok: result.status === 'done', text: indexResultText(result).trim()};
 		},
+		health: options => (target.engine === 'postgres' ? postgresHealth(target.observer, options) : sqliteHealth(target.path)),
 		close: () => target.close(),
 	};
+}
+
+const TERMINATED: Record<string, string> = {sent: 'the session was ended', gone: 'that session had already ended: nothing was sent'};
+
+/** The health checks' fixes on one table or session: PostgreSQL only. */
+async function runTableAction(target: MaintenanceTarget, action: Extract<MaintenanceAction, {kind: 'vacuum' | 'tableSettings' | 'terminate'}>): Promise<MaintenanceOutcome> {
+	if (target.engine !== 'postgres') return {ok: false, text: `${action.kind} works on PostgreSQL only`};
+	if (action.kind === 'terminate') {
+		const outcome = await signalBackend(target.observer, 'terminate', action.target);
+		return {ok: outcome.kind !== 'refused', text: outcome.kind === 'refused' ? outcome.reason : TERMINATED[outcome.kind]!};
+	}
+	const writer = await target.writer();
+	const startedAt = performance.now();
+	try {
+		if (action.kind === 'vacuum') await vacuumTable(writer, action.table);
+		else await setTableSettings(writer, action.table, action.settings);
+		return {ok: true, text: `${actionStatements(action)[0]}: done in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`};
+	} catch (error) {
+		return {ok: false, text: `${actionStatements(action)[0]}: ${message(error)}`};
+	}
 }

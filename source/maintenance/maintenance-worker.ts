@@ -1,4 +1,5 @@
 import {parentPort, workerData} from 'node:worker_threads';
+import type {HealthOptions} from '../health/postgres-health.js';
 import {localMaintenance, type MaintenanceAction} from './maintenance-service.js';
 import {openMaintenanceTarget} from './maintenance-target.js';
 
@@ -8,6 +9,7 @@ import {openMaintenanceTarget} from './maintenance-target.js';
 export type ToMaintenanceWorker =
 	| {readonly op: 'overview'; readonly id: number; readonly keep: string}
 	| {readonly op: 'run'; readonly id: number; readonly action: MaintenanceAction}
+	| {readonly op: 'health'; readonly id: number; readonly options: HealthOptions}
 	| {readonly op: 'stop'; readonly id: number};
 
 export type FromMaintenanceWorker =
@@ -29,6 +31,10 @@ port.on('message', (message: ToMaintenanceWorker) => {
 		port.postMessage({id: message.id, type: 'error', message: error instanceof Error ? error.message : String(error)} satisfies FromMaintenanceWorker);
 	if (message.op === 'overview') {
 		service.overview(message.keep).then(reply, fail);
+		return;
+	}
+	if (message.op === 'health') {
+		service.health(message.options).then(reply, fail);
 		return;
 	}
 	const controller = new AbortController();

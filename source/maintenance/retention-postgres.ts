@@ -3,6 +3,7 @@ import {markSql, queryRows, type Queryable} from '../postgres/monitor/queryable.
 import {InputError} from '../usage/input-error.js';
 import {runRetention, type RetentionEngine} from './retention-batches.js';
 import {columnCutoff, resolveCutoff} from './retention-cutoff.js';
+import {RESTORE_TIMEOUTS, VACUUM_LOCK_TIMEOUT, vacuumSql, withoutStatementTimeout} from './table-maintenance.js';
 import type {ApplyRetentionOptions, PlanRetentionOptions, RetentionPlan, RetentionResult} from './retention-plan.js';
 
 // Retention of new-api's `logs` on PostgreSQL: id windows, each DELETE its own autocommit
@@ -23,8 +24,6 @@ export function quotePostgresTable(table: string): string {
 	return parts.map(part => `"${part.replaceAll('"', '""')}"`).join('.');
 }
 
-/** How long the VACUUM after the deletes waits for its lock (see retentionSql). */
-const VACUUM_LOCK_TIMEOUT = '10s';
 
 /** The statements of a run; the cutoff is written in, the id window is $1/$2. */
 function retentionSql(table: string, cutoff: number) {
@@ -42,8 +41,8 @@ function retentionSql(table: string, cutoff: number) {
 		// maintenance, such as the autovacuum a big delete sets off: a regular autovacuum gives way to a
 		// waiter after deadlock_timeout (1 s by default), which a 1 s lock_timeout never outlasts.
 		lockWait: `SET lock_timeout = '${VACUUM_LOCK_TIMEOUT}'`,
-		vacuum: `VACUUM (ANALYZE) ${table}`,
-		restoreTimeout: "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
+		vacuum: vacuumSql(table),
+		restoreTimeout: RESTORE_TIMEOUTS,
 		analyze: `ANALYZE ${table}`,
 	};
 }
@@ -107,21 +106,6 @@ export async function planPostgresRetention(db: Queryable, options: PostgresRete
 	};
 }
 
-/** Runs `work` with statement_timeout off (a VACUUM takes as long as it takes) and the given lock wait, then sets both back. */
-async function withoutStatementTimeout(client: Pick<pg.ClientBase, 'query'>, lift: readonly string[], restore: string, work: () => Promise<unknown>): Promise<void> {
-	const [setting] = (await client.query<{statement: string; lock: string}>(markSql("SELECT current_setting('statement_timeout') AS statement, current_setting('lock_timeout') AS lock"))).rows;
-	for (const statement of lift) await client.query(markSql(statement));
-	let failed = true;
-	try {
-		await work();
-		failed = false;
-	} finally {
-		// After a failure the connection may be gone: report the failure, not the restore's.
-		await client.query(markSql(restore), [setting!.statement, setting!.lock]).catch((error: unknown) => {
-			if (!failed) throw error;
-		});
-	}
-}
 
 /**
  * Carries out a plan of planPostgresRetention on `client`: a dedicated maintenance connection

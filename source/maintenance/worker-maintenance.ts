@@ -1,6 +1,7 @@
 import {join} from 'node:path';
 import {Worker} from 'node:worker_threads';
 import {packageRoot} from '../fixtures/fixture-files.js';
+import type {HealthResult} from '../health/postgres-health.js';
 import type {MaintenanceOutcome, MaintenanceOverview, MaintenanceService} from './maintenance-service.js';
 import type {FromMaintenanceWorker, ToMaintenanceWorker} from './maintenance-worker.js';
 
@@ -51,6 +52,7 @@ export function workerMaintenance(path: string): MaintenanceService {
 		});
 	return {
 		overview: async keep => (await call({op: 'overview', id: nextId++, keep})) as MaintenanceOverview,
+		health: async options => (await call({op: 'health', id: nextId++, options})) as HealthResult,
 		run: async (action, onProgress, signal) => {
 			const id = nextId++;
 			const onAbort = () => worker?.postMessage({op: 'stop', id} satisfies ToMaintenanceWorker);

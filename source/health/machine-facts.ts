@@ -1,0 +1,73 @@
+import {availableParallelism, networkInterfaces, totalmem} from 'node:os';
+import {InputError} from '../usage/input-error.js';
+
+// The database host's memory and cores: what the settings and the connection pool are judged
+// against. Detected when relaytop runs on that host, given with --ram / --cores otherwise, and
+// else assumed to be the small server this tool is for, saying so.
+
+export type FactOrigin = 'given' | 'detected' | 'assumed';
+
+export interface MachineFacts {
+	readonly ramBytes: number;
+	readonly ramFrom: FactOrigin;
+	readonly cores: number;
+	readonly coresFrom: FactOrigin;
+}
+
+/** The small server the tuning notes are written for: 1 vCPU, 2 GB. */
+export const ASSUMED_MACHINE = {ramBytes: 2 * 1024 ** 3, cores: 1} as const;
+
+const SIZE_FACTORS: Readonly<Record<string, number>> = {'': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4};
+
+/** '2GB', '2g', '1.5GiB', '512MB', '2147483648' → bytes (1024 steps, as PostgreSQL counts). */
+export function parseRam(text: string): number {
+	const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*?)(?:i?b)?\s*$/iu.exec(text);
+	const unit = match?.[2]?.toLowerCase() ?? '';
+	const factor = match === null ? undefined : SIZE_FACTORS[unit];
+	const value = match === null || factor === undefined ? Number.NaN : Number(match[1]) * factor;
+	if (!Number.isFinite(value) || value < 64 * 1024 ** 2 || value > 64 * 1024 ** 4) {
+		throw new InputError(`--ram takes a size between 64MB and 64TB, like 2GB or 512MB; got ${JSON.stringify(text)}`);
+	}
+	return Math.round(value);
+}
+
+export function parseCores(text: string): number {
+	if (!/^\s*\d{1,4}\s*$/u.test(text) || Number(text) < 1) {
+		throw new InputError(`--cores takes a whole number of cores, 1 or more; got ${JSON.stringify(text)}`);
+	}
+	return Number(text);
+}
+
+const LOOPBACK = /^(?:127\.|::1$|::ffff:127\.)/u;
+
+/**
+ * Whether the server's address (inet_server_addr(); null over a Unix socket) is this machine's:
+ * then os.totalmem() and the cores are the database host's.
+ */
+export function isThisHost(serverAddress: string | null): boolean {
+	if (serverAddress === null) return true;
+	const address = serverAddress.replace(/\/\d+$/u, '');
+	if (LOOPBACK.test(address)) return true;
+	return Object.values(networkInterfaces()).some(entries => entries?.some(entry => entry.address === address) ?? false);
+}
+
+export interface GivenMachine {
+	readonly ram?: string | undefined;
+	readonly cores?: string | undefined;
+}
+
+export function machineFacts(given: GivenMachine, local: boolean): MachineFacts {
+	const origin = (flag: string | undefined): FactOrigin => (flag !== undefined ? 'given' : local ? 'detected' : 'assumed');
+	return {
+		ramBytes: given.ram !== undefined ? parseRam(given.ram) : local ? totalmem() : ASSUMED_MACHINE.ramBytes,
+		ramFrom: origin(given.ram),
+		cores: given.cores !== undefined ? parseCores(given.cores) : local ? availableParallelism() : ASSUMED_MACHINE.cores,
+		coresFrom: origin(given.cores),
+	};
+}
+
+/** What to pass when a fact is assumed; '' when every fact is known. */
+export const originNote = (facts: MachineFacts): string => {
+	const flags = [facts.ramFrom === 'assumed' ? '--ram' : null, facts.coresFrom === 'assumed' ? '--cores' : null].filter(flag => flag !== null);
+	return flags.length === 0 ? '' : `the database host is not this machine, so a 1-core 2 GB server is assumed: give ${flags.join(' and ')}`;
+};
