@@ -27,7 +27,7 @@ describe('keymap', () => {
 
 	it('puts every write on a capital letter, and offers none unless writable', () => {
 		const writes = KEYMAP.filter(binding => binding.write === true);
-		expect(writes.map(binding => binding.command).sort()).toEqual(['cancelQuery', 'terminateSession']);
+		expect(writes.map(binding => binding.command).sort()).toEqual(['applyFix', 'cancelQuery', 'terminateSession']);
 		for (const binding of writes) {
 			for (const key of binding.keys) expect(key, binding.command).toMatch(/^[A-Z]$/u);
 			for (const view of VIEWS) {
@@ -36,6 +36,8 @@ describe('keymap', () => {
 			}
 		}
 		expect(commandFor('C', 'postgres', true)).toBe('cancelQuery');
+		expect(commandFor('F', 'health', true)).toBe('applyFix');
+		expect(commandFor('F', 'health')).toBeUndefined();
 	});
 });
 
@@ -90,6 +92,22 @@ describe('dashboard state', () => {
 		expect(queryFilters(state, false)).toEqual({model: 'o3'});
 		expect(queryFilters(run(state, {type: 'clearFilters'}), true)).toEqual({});
 		expect(run(state, {type: 'openFilters'}, {type: 'chooseFilterField', field: 'model'}, {type: 'chooseFilterValue', value: null}).filters).toEqual({});
+	});
+
+	it('sends a confirm’s answer back to where it was asked: the maintenance panel, or the view', () => {
+		const action = {kind: 'vacuum', table: 'logs'} as const;
+		const confirm = {title: 'vacuum logs?', sql: ['VACUUM (ANALYZE) logs'], note: null, request: {kind: 'maintenance', label: 'vacuum logs', action}} as const;
+		const fromPanel = run(start(), {type: 'openMaintenance'}, {type: 'askConfirm', confirm});
+		expect(fromPanel.overlay).toBe('confirm');
+		expect(run(fromPanel, {type: 'closeConfirm'})).toMatchObject({overlay: 'maintenance', confirm: null});
+		const fromHealth = run(start(), {type: 'view', view: 'health'}, {type: 'askConfirm', confirm});
+		expect(run(fromHealth, {type: 'closeConfirm'})).toMatchObject({view: 'health', overlay: 'none', confirm: null});
+	});
+
+	it('moves the health cursor within the checks', () => {
+		const health = run(start(), {type: 'view', view: 'health'});
+		expect(run(health, {type: 'move', step: 5, rowsOnPage: 3}).cursors.health.selected).toBe(2);
+		expect(run(health, {type: 'move', step: 1, rowsOnPage: 3}, {type: 'move', step: -4, rowsOnPage: 3}).cursors.health.selected).toBe(0);
 	});
 
 	it('steps the interval within its bounds and toggles pause', () => {

@@ -364,12 +364,15 @@ describe('statements, load and SQLite files', () => {
 		expect(slow.evidence.map(evidence => evidence.label)).toEqual(['most time #1', 'most calls #1']);
 	});
 
-	it('turns heavy token counting into a warning with CountToken=false', () => {
+	it('turns heavy token counting on new-api into a warning with CountToken=false, and leaves it out for CPA-Manager', () => {
 		const rate = {windowS: 60, rpm: 600, tpm: 1e6, fromMs: 0, toMs: 60_000};
 		const cost = (verdict: 'heavy' | 'negligible') => ({rpm: 600, promptTokensPerRequest: 5000, tokensPerS: 50_000, coreShare: {latin: verdict === 'heavy' ? 0.5 : 0.01, cjk: 0.02}, verdict, advice: verdict, assumptions: [], throughput: {encoding: 'o200k_base' as const, latinTokensPerS: 1e5, cjkTokensPerS: 1e4, machine: 'x', measuredAtMs: 0}});
-		expect(loadCheck(rate, cost('heavy')).fix?.lines).toEqual(['CountToken=false']);
-		expect(loadCheck(rate, cost('negligible')).status).toBe('ok');
-		expect(loadCheck(rate, null).summary).toMatch(/unknown/u);
+		expect(loadCheck(rate, cost('heavy'), 'newapi-postgres').fix?.lines).toEqual(['CountToken=false']);
+		expect(loadCheck(rate, cost('negligible'), 'newapi-sqlite').status).toBe('ok');
+		expect(loadCheck(rate, null, 'newapi-sqlite').summary).toMatch(/unknown/u);
+		const cpa = loadCheck(rate, cost('heavy'), 'cpa-http');
+		expect(cpa).toMatchObject({status: 'ok', summary: '600 rpm, 1000000 tpm', fix: null});
+		expect(cpa.evidence.map(evidence => evidence.label)).toEqual(['rpm', 'tpm']);
 	});
 
 	it('wants WAL and gives free pages back past a quarter of the file', () => {

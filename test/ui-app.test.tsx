@@ -68,6 +68,7 @@ describe('views', () => {
 		['3', 'API keys'],
 		['4', 'Requests · newest first'],
 		['5', 'PostgreSQL'],
+		['6', 'The database checks need a SQLite file or a postgres:// target'],
 		['1', 'requests/min'],
 	])('key %s shows its view', async (key, text) => {
 		const app = start({view: key === '1' ? 'postgres' : 'overview'});
@@ -81,6 +82,8 @@ describe('views', () => {
 		app.press(KEY.tab);
 		await app.until(screen => screen.includes('Accounts by user'));
 		app.press(KEY.shiftTab, KEY.shiftTab);
+		await app.until(screen => screen.includes('The database checks need a SQLite file or a postgres:// target'));
+		app.press(KEY.shiftTab);
 		await app.until(screen => screen.includes('relaytop can show PostgreSQL') || screen.includes('PostgreSQL'));
 		app.unmount();
 	});

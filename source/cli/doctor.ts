@@ -37,7 +37,7 @@ async function loadCheckOf(source: UsageSource | Error, nowMs: number): Promise<
 		const query = {range: resolveRange(rangeSpec({preset: PROMPT_WINDOW}), nowMs), filters: {}};
 		const [rate, summary] = [await source.rate(query), await source.summary(query)];
 		const throughput = await tokenizerThroughput().catch(() => null);
-		return loadCheck(rate, throughput === null ? null : countingCost(rate, summary, throughput));
+		return loadCheck(rate, throughput === null ? null : countingCost(rate, summary, throughput), source.kind);
 	} catch (error) {
 		return {
 			id: 'load.unreadable',

@@ -18,6 +18,7 @@ import {takeSnapshot, type Snapshot} from '../usage/take-snapshot.js';
 import type {UsageSource} from '../usage/types.js';
 import type {MaintenanceService} from '../maintenance/maintenance-service.js';
 import {DOCTOR_EXIT} from '../health/health-report.js';
+import {parseCores, parseRam} from '../health/machine-facts.js';
 import {FLAGS, flagName, givenFlags, HELP, type ParsedFlags} from './flags.js';
 import {runMaintain} from './maintain.js';
 import {parseQuotaPerUnit, parseRangeFlags, snapshotRequest} from './snapshot-request.js';
@@ -59,6 +60,9 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, options
 		throw new InputError('--from and --to fix a window for --json and --once; the dashboard moves with the clock: use --range');
 	}
 	const intervalMs = flags.interval === undefined ? undefined : Math.round(parsePositiveNumber('--interval', flags.interval) * 1000);
+	// Checked now: the Health view reads them only when it is first opened.
+	if (flags.ram !== undefined) parseRam(flags.ram);
+	if (flags.cores !== undefined) parseCores(flags.cores);
 	const range = flags.range === undefined ? undefined : parseRangePreset(flags.range);
 	// React's development build checks and records every render: several times the cost per frame.
 	process.env.NODE_ENV ??= 'production';
@@ -79,7 +83,8 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, options
 		source = isPostgresTarget(path) || isHttpTarget(path) ? await openSource(path, options) : await openTargetInWorker(path, options);
 		// Over HTTP there is no database to maintain.
 		maintenance = isHttpTarget(path) ? undefined : await openMaintenanceService(path, {logsDb: options.logsDb});
-		const signal = await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range, writable: !flags.readOnly, maintenance});
+		const healthOptions = {machine: {ram: flags.ram, cores: flags.cores}};
+		const signal = await runDashboard(source, {altScreen: flags.altScreen, intervalMs, range, writable: !flags.readOnly, maintenance, healthOptions});
 		return signal === undefined ? EXIT_OK : 128 + constants.signals[signal];
 	} finally {
 		await maintenance?.close();

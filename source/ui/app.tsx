@@ -20,7 +20,11 @@ import {useTerminalSize} from './use-terminal-size.js';
 import {GroupsView, pagesOf, TABLE_CHROME} from './views/groups-view.js';
 import {OVERVIEW_CHROME, OverviewView} from './views/overview-view.js';
 import {activityRows} from './views/postgres/activity-rows.js';
-import type {MaintenanceAction, MaintenanceService} from '../maintenance/maintenance-service.js';
+import {actionStatements, type MaintenanceAction, type MaintenanceService} from '../maintenance/maintenance-service.js';
+import type {HealthOptions, HealthResult} from '../health/postgres-health.js';
+import type {HealthCheck} from '../health/health-check.js';
+import {HealthView} from './views/health-view.js';
+import {byHandNotice, fixLabel, healthChecks, loadCheckOf} from './views/health/health-lines.js';
 import {useMaintenance} from './use-maintenance.js';
 import {KEEP_CHOICES, MaintenancePanel, maintenanceItems} from './views/maintenance-panel.js';
 import {signalConfirm, signalNotice} from './views/postgres/signal-confirm.js';
@@ -38,6 +42,8 @@ interface Props {
 	readonly initial?: DashboardState;
 	/** Writes are offered (not --read-only); each still asks y/N with its SQL. */
 	readonly writable?: boolean;
+	/** What the Health view judges the server against (--ram, --cores). */
+	readonly healthOptions?: HealthOptions;
 }
 
 const countingOf = (summary: Summary | undefined, rate: Rate | undefined, throughput: TokenizerThroughput | undefined): CountingCost | undefined =>
@@ -45,15 +51,15 @@ const countingOf = (summary: Summary | undefined, rate: Rate | undefined, throug
 
 /** The panels that feed what is on screen, for the status bar. */
 function visiblePanels(data: DashboardData): Array<PanelState<unknown>> {
-	return ['summary', 'rate', 'timeline', 'models', 'accounts', 'apiKeys', 'realtime', 'drill', 'facets', 'postgres']
+	return ['summary', 'rate', 'timeline', 'models', 'accounts', 'apiKeys', 'realtime', 'drill', 'facets', 'postgres', 'health']
 		.map(id => data.panel<unknown>(id))
 		.filter((panel): panel is PanelState<unknown> => panel !== undefined);
 }
 
 function Header({state, width}: {readonly state: DashboardState; readonly width: number}) {
 	const filters = Object.entries(state.filters).map(([field, value]) => `${field}=${value}`);
-	// The range, filters and search select usage data; the PostgreSQL view shows the server as it is now.
-	const context = state.view === 'postgres' ? '' : [`range ${state.range}`, ...filters, ...(state.search === '' ? [] : [`search "${state.search}"`])].join(' · ');
+	// The range, filters and search select usage data; the PostgreSQL and Health views show the store as it is now.
+	const context = state.view === 'postgres' || state.view === 'health' ? '' : [`range ${state.range}`, ...filters, ...(state.search === '' ? [] : [`search "${state.search}"`])].join(' · ');
 	return (
 		<Text wrap="truncate-end">
 			<Text bold color={THEME.accent}>
@@ -67,7 +73,7 @@ function Header({state, width}: {readonly state: DashboardState; readonly width:
 	);
 }
 
-export function App({source, maintenance, initial, writable = false}: Props) {
+export function App({source, maintenance, initial, writable = false, healthOptions}: Props) {
 	const {exit} = useApp();
 	// Keys read and change the newest state through a ref: several keys can arrive in one chunk,
 	// and each must see what the one before it did.
@@ -78,13 +84,16 @@ export function App({source, maintenance, initial, writable = false}: Props) {
 		setState(stateRef.current);
 	};
 	// Signals go through the PostgreSQL monitor's session: only a target that has one offers them.
-	const canWrite = writable && source.postgres !== undefined;
+	// The Health view's fixes go through the maintenance service: only a target with one offers them.
+	const writableIn = (view: DashboardState['view']): boolean => writable && (view === 'health' ? maintenance !== undefined : source.postgres !== undefined);
+	const canWrite = writableIn(state.view);
 	const size = useTerminalSize();
 	const bodyHeight = Math.max(4, size.rows - 1 - FRAME_CHROME);
 	const chrome = state.view === 'overview' ? OVERVIEW_CHROME : TABLE_CHROME;
 	const pageSize = Math.max(1, Math.min(500, bodyHeight - chrome - 1));
-	const data = useDashboardData(source, state, pageSize);
-	const maintenanceData = useMaintenance(maintenance, state.overlay === 'maintenance' || state.confirm?.request.kind === 'maintenance');
+	const data = useDashboardData(source, state, pageSize, {maintenance, healthOptions});
+	// The dry runs are read for the maintenance panel (and while a confirm asked from it is open), not for the Health view's fixes.
+	const maintenanceData = useMaintenance(maintenance, state.overlay === 'maintenance' || (state.overlay === 'confirm' && state.confirmReturn === 'maintenance'));
 	const maintenanceActions = maintenanceItems(maintenanceData.overview);
 
 	const summary = data.panel<Summary>('summary')?.data;
@@ -95,11 +104,14 @@ export function App({source, maintenance, initial, writable = false}: Props) {
 	const postgresPanel = state.view === 'postgres' ? data.panel<MonitorSnapshot>('postgres') : undefined;
 	const activity = postgresPanel?.data?.activity;
 	const sessions = activity?.status === 'ok' ? activityRows(activity.data) : [];
+	const healthPanel = state.view === 'health' ? data.panel<HealthResult>('health') : undefined;
+	const load = state.view === 'health' ? loadCheckOf(data.panel<Rate>('rate')?.data, summary, data.panel<TokenizerThroughput>('tokenizer'), source.kind) : null;
+	const checks: HealthCheck[] = state.view === 'health' ? healthChecks(healthPanel?.data, load) : [];
 	const fields = FILTER_FIELDS.filter((field): field is FilterField => field === 'status' || source.capabilities.filters.includes(field));
 	// What is on screen, for key handling: Ink re-registers the input handler only after a frame is
 	// drawn, so a key pressed right after new data would otherwise see the data before it.
-	const onScreen = useRef({groupPage, currentPage, facets, sessions, maintenanceData, maintenanceActions});
-	onScreen.current = {groupPage, currentPage, facets, sessions, maintenanceData, maintenanceActions};
+	const onScreen = useRef({groupPage, currentPage, facets, sessions, checks, maintenanceData, maintenanceActions});
+	onScreen.current = {groupPage, currentPage, facets, sessions, checks, maintenanceData, maintenanceActions};
 
 	const askSignal = (state: DashboardState, kind: SignalKind): Action => {
 		const {sessions} = onScreen.current;
@@ -109,11 +121,25 @@ export function App({source, maintenance, initial, writable = false}: Props) {
 		return 'request' in asked ? {type: 'askConfirm', confirm: asked} : {type: 'notice', notice: asked};
 	};
 
+	/** F: the selected check's fix, when relaytop can run it; else where to apply it by hand. */
+	const askFix = (state: DashboardState): Action => {
+		const {checks, maintenanceData} = onScreen.current;
+		const check = checks[Math.min(state.cursors.health.selected, checks.length - 1)];
+		if (check === undefined) return {type: 'notice', notice: {text: 'still reading the checks', tone: 'warn'}};
+		const action = check.fix?.action ?? null;
+		if (action === null) return {type: 'notice', notice: {text: byHandNotice(check), tone: check.status === 'ok' ? 'ok' : 'warn'}};
+		if (maintenanceData.isRunning()) return {type: 'notice', notice: {text: 'a job is running: x stops it', tone: 'warn'}};
+		const label = fixLabel(action);
+		// The statements the action runs, exactly: the fix's lines may add advice that nothing runs.
+		return {type: 'askConfirm', confirm: {title: `${label}? (${check.title})`, sql: actionStatements(action), note: check.fix?.note ?? null, request: {kind: 'maintenance', label, action}}};
+	};
+
 	/** Runs the write the user said y to; its outcome replaces the status bar until the next key. */
 	const perform = (confirm: Confirm) => {
 		const {request} = confirm;
 		if (request.kind === 'maintenance') {
-			maintenanceData.start(request.label, request.action);
+			// Afterwards the Health view reads the store again (a no-op when it is not on screen).
+			maintenanceData.start(request.label, request.action, () => data.invalidate('health'));
 			return;
 		}
 		const observer = source.postgres;
@@ -156,6 +182,14 @@ export function App({source, maintenance, initial, writable = false}: Props) {
 				return askSignal(state, 'cancel');
 			case 'terminateSession':
 				return askSignal(state, 'terminate');
+			case 'applyFix':
+				return askFix(state);
+			case 'stopJob': {
+				const {maintenanceData} = onScreen.current;
+				if (!maintenanceData.isRunning()) return {type: 'notice', notice: {text: 'no job is running', tone: 'warn'}};
+				maintenanceData.stop();
+				return {type: 'notice', notice: {text: 'stopping the job at its next safe point…', tone: 'warn'}};
+			}
 			case 'pause':
 				return {type: 'togglePause'};
 			case 'slower':
@@ -168,7 +202,7 @@ export function App({source, maintenance, initial, writable = false}: Props) {
 				return {type: 'cycleView', step: -1};
 			case 'up':
 			case 'down':
-				return {type: 'move', step: command === 'up' ? -1 : 1, rowsOnPage: state.view === 'postgres' ? sessions.length : (currentPage?.items.length ?? 0)};
+				return {type: 'move', step: command === 'up' ? -1 : 1, rowsOnPage: state.view === 'postgres' ? sessions.length : state.view === 'health' ? onScreen.current.checks.length : (currentPage?.items.length ?? 0)};
 			case 'pageUp':
 			case 'pageDown':
 				return {type: 'page', step: command === 'pageUp' ? -1 : 1, pages: pagesOf(currentPage)};
@@ -262,7 +296,7 @@ export function App({source, maintenance, initial, writable = false}: Props) {
 			}
 			return;
 		}
-		const command = commandFor(name, state.view, canWrite);
+		const command = commandFor(name, state.view, writableIn(state.view));
 		if (command === undefined || (state.overlay === 'help' && command !== 'help' && command !== 'back' && command !== 'quit')) {
 			return;
 		}
@@ -317,6 +351,21 @@ export function App({source, maintenance, initial, writable = false}: Props) {
 				);
 			case 'realtime':
 				return <RealtimeView page={requestPage} recent={data.panel<RequestPage>('recent')?.data} selected={state.cursors.realtime.selected} failedOnly={state.failedOnly} width={size.columns} />;
+			case 'health':
+				return (
+					<HealthView
+						checks={checks}
+						panel={healthPanel}
+						checkable={maintenance !== undefined}
+						loadPending={load === null}
+						selected={state.cursors.health.selected}
+						writable={canWrite}
+						job={maintenanceData.job}
+						running={maintenanceData.job !== null && maintenanceData.job.outcome === null}
+						width={size.columns}
+						height={bodyHeight}
+					/>
+				);
 			case 'postgres':
 				return (
 					<PostgresView

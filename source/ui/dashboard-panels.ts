@@ -1,3 +1,5 @@
+import type {HealthOptions} from '../health/postgres-health.js';
+import type {MaintenanceService} from '../maintenance/maintenance-service.js';
 import {tokenizerThroughput} from '../tokens/tokenizer-throughput.js';
 import {rangeSpec, resolveRange} from '../usage/time-range.js';
 import type {Dimension, FilterName, UsageQuery, UsageSource} from '../usage/types.js';
@@ -17,11 +19,19 @@ export interface PanelPlan {
 export const SPARKLINE_MINUTES = 30;
 const RECENT_WINDOW = 500;
 const MINUTE_MS = 60_000;
+/** The health checks read catalogs and statistics: every this many ticks (30 s at the default 2 s), on R, and after a fix. */
+export const HEALTH_EVERY = 15;
+
+/** What the Health view reads besides the usage source: the store's maintenance service, and what to judge against. */
+export interface HealthInputs {
+	readonly maintenance?: MaintenanceService;
+	readonly healthOptions?: HealthOptions;
+}
 
 /** The filter that selects exactly one row of a table, by dimension. */
 const FILTER_OF: Record<Dimension | 'apiKeys', FilterName> = {account: 'account', user: 'account', provider: 'provider', channel: 'channel', group: 'group', apiKeys: 'apiKey'};
 
-export function planPanels(source: UsageSource, state: DashboardState, pageSize: number, now: () => number): Record<string, PanelPlan> {
+export function planPanels(source: UsageSource, state: DashboardState, pageSize: number, now: () => number, health: HealthInputs = {}): Record<string, PanelPlan> {
 	// A relative range is resolved at every load, so its end keeps up with the clock.
 	const query = (forRealtime = false): UsageQuery => ({range: resolveRange(rangeSpec({preset: state.range}), now()), filters: queryFilters(state, forRealtime)});
 	if (state.view === 'postgres' && source.postgres !== undefined) {
@@ -30,6 +40,7 @@ export function planPanels(source: UsageSource, state: DashboardState, pageSize:
 		const observer = source.postgres;
 		return {postgres: {every: 1, inputs: '', load: () => observer.snapshot()}};
 	}
+	if (state.view === 'health') return healthPanels(source, state, now, health);
 	const common = JSON.stringify({range: state.range, filters: state.filters, search: state.search});
 	const plans: Record<string, PanelPlan> = {
 		summary: {every: 3, inputs: common, load: () => source.summary(query())},
@@ -78,6 +89,26 @@ export function planPanels(source: UsageSource, state: DashboardState, pageSize:
 		case 'postgres':
 			// No server to watch: the view says how to attach one.
 			break;
+	}
+	return plans;
+}
+
+/**
+ * The Health view: the store's checks, slowly (they read catalogs, not the logs); and the
+ * gateway's whole load for the load check, so the rate and summary ignore search and filters. With
+ * none set, their queries are the overview's: switching between the two reloads nothing.
+ */
+function healthPanels(source: UsageSource, state: DashboardState, now: () => number, {maintenance, healthOptions}: HealthInputs): Record<string, PanelPlan> {
+	const query = (): UsageQuery => ({range: resolveRange(rangeSpec({preset: state.range}), now()), filters: {}});
+	const whole = JSON.stringify({range: state.range, filters: {}, search: ''});
+	const plans: Record<string, PanelPlan> = {
+		summary: {every: 3, inputs: whole, load: () => source.summary(query())},
+		rate: {every: 1, inputs: whole, load: () => source.rate(query())},
+		tokenizer: {every: 600, inputs: '', load: () => tokenizerThroughput()},
+	};
+	if (maintenance !== undefined) {
+		const options = healthOptions ?? {};
+		plans.health = {every: HEALTH_EVERY, inputs: JSON.stringify(options), load: () => maintenance.health(options)};
 	}
 	return plans;
 }

@@ -6,8 +6,8 @@ import {VIEWS, type ViewId} from './keymap.js';
 
 // Everything the dashboard's screen depends on except the data itself; changed only by reduce().
 
-/** Views with a cursor: the usage tables, and the PostgreSQL view's sessions. */
-export type TableId = 'accounts' | 'apiKeys' | 'realtime' | 'postgres';
+/** Views with a cursor: the usage tables, the PostgreSQL view's sessions and the health checks. */
+export type TableId = 'accounts' | 'apiKeys' | 'realtime' | 'postgres' | 'health';
 export type GroupTableId = 'accounts' | 'apiKeys';
 /** Views whose rows open with Enter. */
 export type DrillTable = GroupTableId | 'postgres';
@@ -74,6 +74,8 @@ export interface DashboardState {
 	readonly paused: boolean;
 	readonly intervalMs: number;
 	readonly confirm: Confirm | null;
+	/** Where the answer to the confirm goes back to: the maintenance panel, or the view it was asked from. */
+	readonly confirmReturn: Overlay;
 	readonly notice: Notice | null;
 	/** The maintenance panel's cursor over its actions. */
 	readonly maintenanceSelected: number;
@@ -95,12 +97,13 @@ export function initialState(dimensions: readonly Dimension[], options: {interva
 		dimensions,
 		dimension: dimensions[0]!,
 		sort: {accounts: {key: 'totalCalls', direction: 'desc'}, apiKeys: {key: 'totalCalls', direction: 'desc'}},
-		cursors: {accounts: START, apiKeys: START, realtime: START, postgres: START},
+		cursors: {accounts: START, apiKeys: START, realtime: START, postgres: START, health: START},
 		drill: null,
 		filterMenu: {field: null, index: 0},
 		paused: false,
 		intervalMs: options.intervalMs ?? 2000,
 		confirm: null,
+		confirmReturn: 'none',
 		notice: null,
 		maintenanceSelected: 0,
 	};
@@ -230,10 +233,10 @@ export function reduce(state: DashboardState, action: Action): DashboardState {
 			return {...state, intervalMs: next};
 		}
 		case 'askConfirm':
-			return {...state, overlay: 'confirm', confirm: action.confirm};
+			return {...state, overlay: 'confirm', confirm: action.confirm, confirmReturn: state.overlay === 'confirm' ? state.confirmReturn : state.overlay};
 		case 'closeConfirm':
-			// A maintenance action's answer goes back to its panel.
-			return {...state, overlay: state.confirm?.request.kind === 'maintenance' ? 'maintenance' : 'none', confirm: null};
+			// The answer goes back to where the question came from: the maintenance panel, or the view.
+			return {...state, overlay: state.overlay === 'confirm' ? state.confirmReturn : state.overlay, confirm: null, confirmReturn: 'none'};
 		case 'openMaintenance':
 			return {...state, overlay: 'maintenance'};
 		case 'moveMaintenance':

@@ -1,6 +1,6 @@
 // The one keymap: input dispatch, the footer hints and the `?` help are all generated from it.
 
-export const VIEWS = ['overview', 'accounts', 'apiKeys', 'realtime', 'postgres'] as const;
+export const VIEWS = ['overview', 'accounts', 'apiKeys', 'realtime', 'postgres', 'health'] as const;
 export type ViewId = (typeof VIEWS)[number];
 
 export const VIEW_TITLES: Record<ViewId, string> = {
@@ -9,6 +9,7 @@ export const VIEW_TITLES: Record<ViewId, string> = {
 	apiKeys: 'API keys',
 	realtime: 'Realtime',
 	postgres: 'Postgres',
+	health: 'Health',
 };
 
 export type Command =
@@ -38,6 +39,8 @@ export type Command =
 	| 'cancelQuery'
 	| 'maintenance'
 	| 'terminateSession'
+	| 'applyFix'
+	| 'stopJob'
 	| `view:${ViewId}`;
 
 export interface Binding {
@@ -55,10 +58,10 @@ export interface Binding {
 
 const TABLES: readonly ViewId[] = ['accounts', 'apiKeys', 'realtime'];
 const GROUPS: readonly ViewId[] = ['accounts', 'apiKeys'];
-/** Views with a cursor: the tables, and the PostgreSQL view's sessions. */
-const CURSORS: readonly ViewId[] = [...TABLES, 'postgres'];
+/** Views with a cursor: the tables, the PostgreSQL view's sessions and the health checks. */
+const CURSORS: readonly ViewId[] = [...TABLES, 'postgres', 'health'];
 /** Views of the usage data, which searching, filtering and the time range change. */
-const USAGE: readonly ViewId[] = VIEWS.filter(view => view !== 'postgres');
+const USAGE: readonly ViewId[] = VIEWS.filter(view => view !== 'postgres' && view !== 'health');
 
 export const KEYMAP: readonly Binding[] = [
 	{command: 'quit', keys: ['q', 'ctrl+c'], hint: 'quit', help: 'quit'},
@@ -77,6 +80,8 @@ export const KEYMAP: readonly Binding[] = [
 	{command: 'open', keys: ['return'], hint: 'query', help: 'the selected session: its whole query, who it waits on or blocks', views: ['postgres']},
 	{command: 'cancelQuery', keys: ['C'], hint: 'cancel', help: 'cancel the selected session’s query (asks y/N, shows the SQL)', views: ['postgres'], write: true},
 	{command: 'terminateSession', keys: ['K'], hint: 'terminate', help: 'terminate the selected session (asks y/N, shows the SQL)', views: ['postgres'], write: true},
+	{command: 'applyFix', keys: ['F'], hint: 'fix', help: 'apply the selected check’s fix (asks y/N, shows the SQL)', views: ['health'], write: true},
+	{command: 'stopJob', keys: ['x'], help: 'stop the fix that is running', views: ['health']},
 	{command: 'maintenance', keys: ['m'], hint: 'maintain', help: 'maintenance: index advisor and retention, as dry runs (writes ask y/N with their SQL)'},
 	{command: 'back', keys: ['escape'], help: 'back'},
 	{command: 'up', keys: ['up', 'k'], help: 'move up', views: CURSORS},

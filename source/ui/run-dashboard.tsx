@@ -1,4 +1,5 @@
 import {render} from 'ink';
+import type {HealthOptions} from '../health/postgres-health.js';
 import type {MaintenanceService} from '../maintenance/maintenance-service.js';
 import type {RangePreset} from '../usage/time-range.js';
 import type {UsageSource} from '../usage/types.js';
@@ -16,6 +17,8 @@ export interface DashboardOptions {
 	/** Offer writes (each behind a y/N confirm); false with --read-only. */
 	readonly writable: boolean;
 	readonly maintenance?: MaintenanceService;
+	/** What the Health view judges the server against: --ram and --cores when given. */
+	readonly healthOptions?: HealthOptions;
 }
 
 /**
@@ -36,7 +39,7 @@ export async function runDashboard(source: UsageSource, options: DashboardOption
 		process.stdout.write(ENTER_ALTERNATE_SCREEN);
 	}
 	process.once('exit', restore);
-	const app = render(<App source={source} initial={initialState(source.capabilities.dimensions, options)} writable={options.writable} maintenance={options.maintenance} />, {
+	const app = render(<App source={source} initial={initialState(source.capabilities.dimensions, options)} writable={options.writable} maintenance={options.maintenance} healthOptions={options.healthOptions} />, {
 		exitOnCtrlC: false, // the app quits on Ctrl-C itself, through the same path as q
 		patchConsole: false, // console output would vanish in the alternate screen
 		maxFps: 15,

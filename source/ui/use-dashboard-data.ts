@@ -1,7 +1,7 @@
 import {useEffect, useReducer, useRef} from 'react';
 import {PollScheduler, type PanelState} from '../poll/poll-scheduler.js';
 import type {UsageSource} from '../usage/types.js';
-import {planPanels, type PanelPlan} from './dashboard-panels.js';
+import {planPanels, type HealthInputs, type PanelPlan} from './dashboard-panels.js';
 import type {DashboardState} from './dashboard-state.js';
 
 /** At most one redraw per this many milliseconds for data changes (Ink draws at 15 fps anyway). */
@@ -10,6 +10,8 @@ const FRAME_MS = 66;
 export interface DashboardData {
 	panel<T>(id: string): PanelState<T> | undefined;
 	refreshNow(): void;
+	/** Reloads one panel now (its data stays on screen, marked stale, until the reload lands). */
+	invalidate(id: string): void;
 }
 
 /**
@@ -17,14 +19,14 @@ export interface DashboardData {
  * it no longer shows, reloads a panel when its inputs change. Loads always read the newest plan,
  * so an invalidated panel runs the new query.
  */
-export function useDashboardData(source: UsageSource, state: DashboardState, pageSize: number, now: () => number = Date.now): DashboardData {
+export function useDashboardData(source: UsageSource, state: DashboardState, pageSize: number, health: HealthInputs = {}, now: () => number = Date.now): DashboardData {
 	const [, rerender] = useReducer((count: number) => count + 1, 0);
 	const schedulerRef = useRef<PollScheduler | null>(null);
 	schedulerRef.current ??= new PollScheduler({baseIntervalMs: state.intervalMs});
 	const scheduler = schedulerRef.current;
 	const plans = useRef<Record<string, PanelPlan>>({});
 	const registered = useRef(new Map<string, string>());
-	plans.current = planPanels(source, state, pageSize, now);
+	plans.current = planPanels(source, state, pageSize, now, health);
 
 	useEffect(() => {
 		// Panels finish one after another and each flips loading on and off: draw once per frame.
@@ -76,5 +78,6 @@ export function useDashboardData(source: UsageSource, state: DashboardState, pag
 	return {
 		panel: <T,>(id: string) => (registered.current.has(id) ? scheduler.state<T>(id) : undefined),
 		refreshNow: () => scheduler.refreshNow(),
+		invalidate: id => scheduler.invalidate(id),
 	};
 }

@@ -16,7 +16,8 @@ export interface Maintenance extends MaintenanceView {
 	/** Moves the retention window along `choices` (several keys in one chunk each count). */
 	stepKeep(choices: readonly string[], step: number): void;
 	reload(): void;
-	start(label: string, action: MaintenanceAction): void;
+	/** Runs `action` unless a job is running; `onDone` gets its outcome (for what shows the store to read it again). */
+	start(label: string, action: MaintenanceAction, onDone?: (outcome: MaintenanceOutcome) => void): void;
 	stop(): void;
 }
 
@@ -61,7 +62,7 @@ export function useMaintenance(service: MaintenanceService | undefined, active: 
 				return choices[Math.max(0, Math.min(choices.length - 1, (at === -1 ? 0 : at) + step))] ?? current;
 			}),
 		reload: () => setGeneration(value => value + 1),
-		start(label, action) {
+		start(label, action, onDone) {
 			if (service === undefined || controller.current !== null) return;
 			const running = new AbortController();
 			controller.current = running;
@@ -73,6 +74,7 @@ export function useMaintenance(service: MaintenanceService | undefined, active: 
 					controller.current = null;
 					setJob({label, line: null, outcome});
 					setGeneration(value => value + 1);
+					onDone?.(outcome);
 				});
 		},
 		stop: () => controller.current?.abort(),
