@@ -35,6 +35,8 @@ export class PgSession implements SqlRunner {
 	private readonly broken = new WeakSet<pg.Client>();
 	private idleTimer: NodeJS.Timeout | undefined;
 	private closed = false;
+	/** The last query handed to the connection: the next one starts after it settles. */
+	private tail: Promise<unknown> = Promise.resolve();
 
 	constructor(
 		private readonly config: pg.ClientConfig,
@@ -52,6 +54,14 @@ export class PgSession implements SqlRunner {
 
 	/** A statement written for PostgreSQL, with its own `$n` placeholders. */
 	async query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<pg.QueryResult<T>> {
+		// One at a time, in order: a pg client given a query while another runs queues it too, but
+		// warns that this is deprecated, and the warning would land on the dashboard's screen.
+		const turn = this.tail.then(() => this.run<T>(text, params));
+		this.tail = turn.catch(() => undefined);
+		return turn;
+	}
+
+	private async run<T extends Row>(text: string, params: readonly unknown[]): Promise<pg.QueryResult<T>> {
 		if (this.closed) {
 			throw new Error('the PostgreSQL session is closed');
 		}
