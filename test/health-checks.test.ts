@@ -12,7 +12,7 @@ import {machineFacts, parseCores, parseRam, type MachineFacts} from '../source/h
 import {baseValue, type ServerSetting} from '../source/health/server-settings.js';
 import {pgSize, settingsChecks} from '../source/health/settings-checks.js';
 import {sqliteFileChecks} from '../source/health/sqlite-checks.js';
-import {statementsCheck} from '../source/health/statement-checks.js';
+import {preloadList, statementsCheck} from '../source/health/statement-checks.js';
 import {tableChecks} from '../source/health/table-checks.js';
 import {deriveIndexAdvice, type AdvisedIndex} from '../source/maintenance/index-advisor.js';
 import {NEWAPI_LOGS_INDEX_NEEDS} from '../source/postgres/monitor/index-needs.js';
@@ -20,6 +20,7 @@ import type {Backend} from '../source/postgres/monitor/backends-query.js';
 import type {TableStats} from '../source/postgres/monitor/table-stats.js';
 import {healthJson} from '../source/output/health-json.js';
 import {healthText} from '../source/output/health-text.js';
+import {terminalSafeJson} from '../source/output/json-snapshot.js';
 
 const MB = 1024 ** 2;
 const GB = 1024 ** 3;
@@ -147,6 +148,12 @@ describe('settings against the machine', () => {
 		expect(byId(checks, 'setting.max_connections').status).toBe('warning');
 	});
 
+	it('says when a value is this session’s own or set per role', () => {
+		const checks = settingsChecks(stockSettings([setting('work_mem', '64', 'kB', 'user', 'client'), setting('maintenance_work_mem', '1024', 'kB', 'user', 'global')]), SMALL);
+		expect(byId(checks, 'setting.work_mem').fix?.note).toMatch(/relaytop’s own session/u);
+		expect(byId(checks, 'setting.maintenance_work_mem').fix?.note).toMatch(/ALTER ROLE … SET \(global\)/u);
+	});
+
 	it('skips a setting the server does not report', () => {
 		const settings = stockSettings();
 		settings.delete('track_io_timing');
@@ -183,7 +190,7 @@ const backend = (overrides: Partial<Backend>): Backend => ({
 const sessions = (count: number, overrides: Partial<Backend> = {}): Backend[] => Array.from({length: count}, (_, index) => backend({pid: 1000 + index, ...overrides}));
 
 describe('connections', () => {
-	const facts = (backends: Backend[], machine = SMALL) => ({backends, maxConnections: 100, superuserReservedConnections: 3, database: 'newapi', machine});
+	const facts = (backends: Backend[], machine = SMALL) => ({backends, maxConnections: 100, reservedConnections: 3, database: 'newapi', role: 'monitor', machine});
 
 	it('suggests the notes’ pool for one core and more for more cores', () => {
 		expect(poolSuggestion(1)).toEqual({maxOpen: 20, maxIdle: 10, maxLifetimeS: 60});
@@ -212,14 +219,34 @@ describe('connections', () => {
 
 	it('names the oldest idle-in-transaction session and offers to end it, guarded by its start time', () => {
 		const checks = connectionChecks(
-			facts([backend({pid: 7, state: 'idle in transaction', stateAgeS: 90}), backend({pid: 8, state: 'idle in transaction (aborted)', stateAgeS: 700, applicationName: 'new-api\u001b[31m'})]),
+			facts([
+				backend({pid: 7, state: 'idle in transaction', stateAgeS: 90, xminAgeXids: 12}),
+				backend({pid: 8, state: 'idle in transaction (aborted)', stateAgeS: 700, xidAgeXids: 40, applicationName: 'new-api\u001b[31m'}),
+			]),
 		);
 		const check = byId(checks, 'connections.idle_in_transaction');
 		expect(check.status).toBe('critical');
 		expect(check.summary).toContain('pid 8');
 		expect(check.summary).not.toContain('\u001b');
 		expect(check.fix?.action).toEqual({kind: 'terminate', target: {pid: 8, backendStart: '2026-11-22 10:00:00.123456+00', queryStart: '2026-11-22 10:00:01.123456+00'}});
-		expect(byId(connectionChecks(facts([backend({state: 'idle in transaction', stateAgeS: 30})])), 'connections.idle_in_transaction').status).toBe('ok');
+		expect(byId(connectionChecks(facts([backend({state: 'idle in transaction', stateAgeS: 30, xminAgeXids: 5})])), 'connections.idle_in_transaction').status).toBe('ok');
+	});
+
+	it('never calls a session critical that holds no snapshot and no xid: it does not hold back VACUUM', () => {
+		const check = byId(connectionChecks(facts([backend({state: 'idle in transaction', stateAgeS: 7200})])), 'connections.idle_in_transaction');
+		expect(check.status).toBe('warning');
+		expect(check.summary).toMatch(/holds its locks and a connection \(not VACUUM/u);
+		expect(check.evidence.find(evidence => evidence.label === 'holds back VACUUM')?.value).toBe(false);
+	});
+
+	it('says when sessions are hidden from the role, and what to grant', () => {
+		const hidden = sessions(25, {visible: false, state: null, usename: null, applicationName: null, clientAddr: null, backendType: null});
+		const checks = connectionChecks(facts(hidden));
+		const check = byId(checks, 'connections.hidden');
+		expect(check.status).toBe('warning');
+		expect(check.fix?.lines).toEqual(['GRANT pg_read_all_stats TO "monitor";']);
+		expect(byId(checks, 'connections.pool').evidence.find(evidence => evidence.label === 'largest client')?.value).toBe('(hidden from this role): 25 (0 idle)');
+		expect(connectionChecks(facts(sessions(3))).some(one => one.id === 'connections.hidden')).toBe(false);
 	});
 });
 
@@ -249,14 +276,14 @@ const table = (overrides: Partial<TableStats>): TableStats => ({
 	idxScan: 0,
 	autovacuumEnabled: true,
 	autovacuumAtDeadTuples: 25_050,
+	reloptions: {},
 	...overrides,
 });
 
 describe('tables', () => {
 	const NOW = Date.parse('2026-11-22T10:00:00Z');
-	const facts = (logs: TableStats | null, others: TableStats[] = [], reloptions: Record<string, string> = {}) => ({
+	const facts = (logs: TableStats | null, others: TableStats[] = []) => ({
 		tables: {requested: 'logs', table: logs, largest: logs === null ? others : [logs, ...others]},
-		reloptions: new Map(Object.entries(reloptions)),
 		serverScaleFactors: {vacuum: 0.05, analyze: 0.05},
 		nowMs: NOW,
 	});
@@ -271,12 +298,14 @@ describe('tables', () => {
 		expect(dead(4000, 6000).fix?.lines).toEqual(['VACUUM (ANALYZE) logs;']);
 	});
 
-	it('reports another large table only when its dead rows need a vacuum', () => {
+	it('reports another table only past its autovacuum trigger, and never as critical', () => {
 		const quiet = table({qualifiedName: 'quota_data', name: 'quota_data', sizeRank: 2});
-		const bloated = table({qualifiedName: 'users', name: 'users', sizeRank: 3, nDeadTup: 5000, nLiveTup: 5000, deadRatio: 0.5});
-		const ids = tableChecks(facts(table({}), [quiet, bloated])).map(check => check.id);
-		expect(ids).toContain('table.users.dead_tuples');
-		expect(ids).not.toContain('table.quota_data.dead_tuples');
+		const churning = table({qualifiedName: 'tokens', name: 'tokens', sizeRank: 4, nDeadTup: 4000, nLiveTup: 1000, deadRatio: 0.8, autovacuumAtDeadTuples: 4050});
+		const bloated = table({qualifiedName: 'users', name: 'users', sizeRank: 3, nDeadTup: 5000, nLiveTup: 5000, deadRatio: 0.5, autovacuumAtDeadTuples: 1050});
+		const checks = tableChecks(facts(table({}), [quiet, churning, bloated]));
+		expect(byId(checks, 'table.users.dead_tuples').status).toBe('warning');
+		expect(checks.map(check => check.id)).not.toContain('table.quota_data.dead_tuples');
+		expect(checks.map(check => check.id)).not.toContain('table.tokens.dead_tuples'); // autovacuum's next round takes it
 	});
 
 	it('calls autovacuum off critical and behind a warning', () => {
@@ -293,7 +322,7 @@ describe('tables', () => {
 
 	it('judges the table’s own autovacuum settings before the server’s, from 100k rows', () => {
 		const withServer = (vacuum: number, reloptions: Record<string, string> = {}, rows = 500_000) =>
-			byId(tableChecks({...facts(table({nLiveTup: rows}), [], reloptions), serverScaleFactors: {vacuum, analyze: 0.05}}), 'table.logs.autovacuum_settings');
+			byId(tableChecks({...facts(table({nLiveTup: rows, reloptions})), serverScaleFactors: {vacuum, analyze: 0.05}}), 'table.logs.autovacuum_settings');
 		expect(withServer(0.2).status).toBe('warning');
 		expect(withServer(0.2).fix?.action).toEqual({kind: 'tableSettings', table: 'logs', settings: {autovacuum_vacuum_scale_factor: 0.05, autovacuum_analyze_scale_factor: 0.05}});
 		expect(withServer(0.2, {autovacuum_vacuum_scale_factor: '0.02'}).status).toBe('ok');
@@ -356,12 +385,25 @@ describe('indexes', () => {
 describe('statements, load and SQLite files', () => {
 	const statement = (meanMs: number, calls: number, query = 'SELECT * FROM logs WHERE created_at >= $1') => ({query, calls, totalMs: meanMs * calls, meanMs, share: 0.5});
 
-	it('warns about a slow and frequent statement only', () => {
-		expect(statementsCheck({byTime: [statement(1500, 9)], byCalls: [], statsResetAtMs: null}).status).toBe('ok');
-		const slow = statementsCheck({byTime: [statement(1500, 10)], byCalls: [statement(1, 1e6, 'SELECT 1')], statsResetAtMs: null});
+	it('warns about a slow and frequent statement only, with a plan that does not run it', () => {
+		expect(statementsCheck({byTime: [statement(1500, 9)], byCalls: [], statsResetAtMs: null}, 160_000).status).toBe('ok');
+		const long = `UPDATE users SET quota = quota - $1 WHERE id = $2 AND ${'status = 1 AND '.repeat(20)}true`;
+		const facts = {byTime: [statement(1500, 10, long)], byCalls: [statement(1, 1e6, 'SELECT 1')], statsResetAtMs: null};
+		const slow = statementsCheck(facts, 160_000);
 		expect(slow.status).toBe('warning');
-		expect(slow.fix?.lines[0]).toBe('EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM logs WHERE created_at >= $1');
+		// The whole statement: a head cut at the evidence's width would not run.
+		expect(slow.fix?.lines).toEqual([`EXPLAIN (GENERIC_PLAN) ${long};`]);
+		expect(statementsCheck(facts, 150_000).fix?.lines).toEqual([`EXPLAIN ${long};`]);
+		expect(statementsCheck(facts, 150_000).fix?.note).toMatch(/real values in place of \$1/u);
 		expect(slow.evidence.map(evidence => evidence.label)).toEqual(['most time #1', 'most calls #1']);
+		expect(String(slow.evidence[0]?.value).length).toBeLessThan(long.length);
+	});
+
+	it('adds pg_stat_statements to the preloaded libraries, one literal each', () => {
+		expect(preloadList(null)).toBe("'pg_stat_statements'");
+		expect(preloadList('')).toBe("'pg_stat_statements'");
+		expect(preloadList('auto_explain, "my lib"')).toBe("'auto_explain', 'my lib', 'pg_stat_statements'");
+		expect(preloadList('pg_stat_statements,auto_explain')).toBe("'auto_explain', 'pg_stat_statements'");
 	});
 
 	it('turns heavy token counting on new-api into a warning with CountToken=false, and leaves it out for CPA-Manager', () => {
@@ -369,7 +411,7 @@ describe('statements, load and SQLite files', () => {
 		const cost = (verdict: 'heavy' | 'negligible') => ({rpm: 600, promptTokensPerRequest: 5000, tokensPerS: 50_000, coreShare: {latin: verdict === 'heavy' ? 0.5 : 0.01, cjk: 0.02}, verdict, advice: verdict, assumptions: [], throughput: {encoding: 'o200k_base' as const, latinTokensPerS: 1e5, cjkTokensPerS: 1e4, machine: 'x', measuredAtMs: 0}});
 		expect(loadCheck(rate, cost('heavy'), 'newapi-postgres').fix?.lines).toEqual(['CountToken=false']);
 		expect(loadCheck(rate, cost('negligible'), 'newapi-sqlite').status).toBe('ok');
-		expect(loadCheck(rate, null, 'newapi-sqlite').summary).toMatch(/unknown/u);
+		expect(loadCheck(rate, 'not measured yet', 'newapi-sqlite').summary).toBe('600 rpm, 1000000 tpm; the cost of token counting is unknown: not measured yet');
 		const cpa = loadCheck(rate, cost('heavy'), 'cpa-http');
 		expect(cpa).toMatchObject({status: 'ok', summary: '600 rpm, 1000000 tpm', fix: null});
 		expect(cpa.evidence.map(evidence => evidence.label)).toEqual(['rpm', 'tpm']);
@@ -405,6 +447,7 @@ describe('the report', () => {
 		expect(text).toMatch(/^relaytop doctor · newapi-sqlite x\.db · 0 critical, 1 warning, 0 ok/u);
 		expect(text).toContain('WARNINGS');
 		expect(text).not.toMatch(/[\u001b\u009b]/u);
+		expect(terminalSafeJson(healthJson(shown))).not.toMatch(/[\u001b\u009b]/u);
 		const json = healthJson(shown) as {status: string; exit_code: number; machine: object; checks: Array<{evidence: object[]; fix: null}>};
 		expect(json.status).toBe('warning');
 		expect(json.exit_code).toBe(1);

@@ -1,5 +1,6 @@
 import type {Backend} from '../postgres/monitor/backends-query.js';
 import {summarizeConnections} from '../postgres/monitor/connections-summary.js';
+import {quoteIdent} from '../maintenance/index-advisor.js';
 import {terminalSafe} from '../output/terminal-safe.js';
 import {fix, type HealthCheck} from './health-check.js';
 import type {MachineFacts} from './machine-facts.js';
@@ -39,20 +40,25 @@ const poolFix = (suggestion: PoolSuggestion, cores: number) =>
 	);
 
 const clientName = (backend: {applicationName: string; usename: string | null; clientAddr: string | null}): string =>
-	terminalSafe(`${backend.applicationName === '' ? '(no application_name)' : backend.applicationName} as ${backend.usename ?? '?'} from ${backend.clientAddr ?? 'local socket'}`);
+	backend.usename === null
+		? '(hidden from this role)'
+		: terminalSafe(`${backend.applicationName === '' ? '(no application_name)' : backend.applicationName} as ${backend.usename} from ${backend.clientAddr ?? 'local socket'}`);
 
 export interface ConnectionFacts {
 	readonly backends: readonly Backend[];
 	readonly maxConnections: number;
-	readonly superuserReservedConnections: number;
+	/** superuser_reserved_connections, plus reserved_connections (PostgreSQL 16+): slots the gateway cannot have. */
+	readonly reservedConnections: number;
 	readonly database: string;
+	/** The connected role, named in the grant that shows hidden sessions. */
+	readonly role: string;
 	readonly machine: MachineFacts;
 	readonly thresholds?: Partial<ConnectionThresholds>;
 }
 
 function usageCheck(facts: ConnectionFacts, thresholds: ConnectionThresholds): HealthCheck {
 	const summary = summarizeConnections(facts.backends, facts.maxConnections);
-	const available = facts.maxConnections - facts.superuserReservedConnections;
+	const available = facts.maxConnections - facts.reservedConnections;
 	const ratio = available > 0 ? summary.total / available : 1;
 	const status = ratio >= thresholds.usageCritical ? 'critical' : ratio >= thresholds.usageWarning ? 'warning' : 'ok';
 	const apps = summary.byApplication.slice(0, 5).map(app => ({
@@ -68,7 +74,7 @@ function usageCheck(facts: ConnectionFacts, thresholds: ConnectionThresholds): H
 		evidence: [
 			{label: 'sessions', value: summary.total, unit: 'count'},
 			{label: 'max_connections', value: facts.maxConnections, unit: 'count'},
-			{label: 'reserved for superusers', value: facts.superuserReservedConnections, unit: 'count'},
+			{label: 'reserved', value: facts.reservedConnections, unit: 'count'},
 			{label: 'used', value: ratio, unit: 'ratio'},
 			{label: 'active', value: summary.byState.active, unit: 'count'},
 			{label: 'idle', value: summary.byState.idle, unit: 'count'},
@@ -113,22 +119,29 @@ function poolCheck(facts: ConnectionFacts): HealthCheck {
 
 const IDLE_IN_TRANSACTION = new Set(['idle in transaction', 'idle in transaction (aborted)']);
 
+/** It holds back VACUUM's horizon: a snapshot (backend_xmin) or a transaction id of its own. */
+const holdsHorizon = (backend: Backend): boolean => backend.xminAgeXids !== null || backend.xidAgeXids !== null;
+
 function idleInTransactionCheck(facts: ConnectionFacts, thresholds: ConnectionThresholds): HealthCheck {
 	const waiting = facts.backends.filter(backend => backend.inCurrentDatabase && backend.state !== null && IDLE_IN_TRANSACTION.has(backend.state));
 	const oldest = waiting.reduce<Backend | undefined>((found, backend) => ((backend.stateAgeS ?? 0) > (found?.stateAgeS ?? -1) ? backend : found), undefined);
 	const ageS = oldest?.stateAgeS ?? 0;
-	const status = oldest === undefined ? 'ok' : ageS >= thresholds.idleInTransactionCriticalS ? 'critical' : ageS >= thresholds.idleInTransactionWarningS ? 'warning' : 'ok';
+	const horizon = oldest !== undefined && holdsHorizon(oldest);
+	// Without a snapshot or an xid (read committed, reads only) it still holds its locks and a slot, not VACUUM.
+	const status = oldest === undefined || ageS < thresholds.idleInTransactionWarningS ? 'ok' : horizon && ageS >= thresholds.idleInTransactionCriticalS ? 'critical' : 'warning';
 	const who = oldest === undefined ? null : `pid ${oldest.pid}, ${clientName({applicationName: oldest.applicationName ?? '', usename: oldest.usename, clientAddr: oldest.clientAddr})}`;
+	const holds = horizon ? 'holds back VACUUM for every table of this database' : 'holds its locks and a connection (not VACUUM: it has no snapshot)';
 	return {
 		id: 'connections.idle_in_transaction',
 		group: 'connections',
 		title: 'idle in transaction',
 		status,
-		summary: oldest === undefined ? 'no session is idle in a transaction' : `${waiting.length} session${waiting.length === 1 ? '' : 's'}; the oldest (${who}) for ${Math.round(ageS)} s holds back VACUUM`,
+		summary: oldest === undefined ? 'no session is idle in a transaction' : `${waiting.length} session${waiting.length === 1 ? '' : 's'}; the oldest (${who}) for ${Math.round(ageS)} s ${holds}`,
 		evidence: [
 			{label: 'sessions', value: waiting.length, unit: 'count'},
 			{label: 'oldest idle for', value: oldest === undefined ? null : ageS, unit: 's'},
 			{label: 'oldest session', value: who},
+			{label: 'holds back VACUUM', value: oldest === undefined ? null : horizon},
 			{label: 'its last statement', value: oldest?.query === null || oldest === undefined ? null : terminalSafe(oldest.query).slice(0, 200)},
 		],
 		fix:
@@ -143,8 +156,24 @@ function idleInTransactionCheck(facts: ConnectionFacts, thresholds: ConnectionTh
 	};
 }
 
+/** Sessions whose state and client this role cannot see: the checks above cannot count them. */
+function visibilityCheck(facts: ConnectionFacts): HealthCheck | null {
+	const hidden = facts.backends.filter(backend => !backend.visible && backend.database !== null).length;
+	if (hidden === 0) return null;
+	return {
+		id: 'connections.hidden',
+		group: 'connections',
+		title: 'sessions hidden from this role',
+		status: 'warning',
+		summary: `${hidden} session${hidden === 1 ? '' : 's'} of other roles show no state or client: the pool and idle-in-transaction checks cannot see them`,
+		evidence: [{label: 'hidden sessions', value: hidden, unit: 'count'}],
+		fix: fix('sql', [`GRANT pg_read_all_stats TO ${quoteIdent(facts.role)};`], 'as a superuser; pg_read_all_stats (part of pg_monitor) shows every session'),
+	};
+}
+
 /** The connection checks from one read of pg_stat_activity; pure. */
 export function connectionChecks(facts: ConnectionFacts): HealthCheck[] {
 	const thresholds = {...CONNECTION_THRESHOLDS, ...facts.thresholds};
-	return [usageCheck(facts, thresholds), poolCheck(facts), idleInTransactionCheck(facts, thresholds)];
+	const hidden = visibilityCheck(facts);
+	return [usageCheck(facts, thresholds), poolCheck(facts), idleInTransactionCheck(facts, thresholds), ...(hidden === null ? [] : [hidden])];
 }

@@ -1,3 +1,4 @@
+import {existsSync, readFileSync} from 'node:fs';
 import {availableParallelism, networkInterfaces, totalmem} from 'node:os';
 import {InputError} from '../usage/input-error.js';
 
@@ -40,15 +41,28 @@ export function parseCores(text: string): number {
 
 const LOOPBACK = /^(?:127\.|::1$|::ffff:127\.)/u;
 
-/**
- * Whether the server's address (inet_server_addr(); null over a Unix socket) is this machine's:
- * then os.totalmem() and the cores are the database host's.
- */
-export function isThisHost(serverAddress: string | null): boolean {
+/** The server's address (inet_server_addr(); null over a Unix socket) is one of this machine's. */
+function addressIsHere(serverAddress: string | null): boolean {
 	if (serverAddress === null) return true;
 	const address = serverAddress.replace(/\/\d+$/u, '');
 	if (LOOPBACK.test(address)) return true;
 	return Object.values(networkInterfaces()).some(entries => entries?.some(entry => entry.address === address) ?? false);
+}
+
+/**
+ * Whether the server runs on this machine, so that os.totalmem() and the cores are its own. A
+ * loopback address alone does not say so (an SSH tunnel or a container's published port arrive on
+ * 127.0.0.1 too): where /proc exists, the backend serving this session (pg_backend_pid()) must be a
+ * postgres process here.
+ */
+export function isThisHost(serverAddress: string | null, backendPid: number): boolean {
+	if (!addressIsHere(serverAddress)) return false;
+	if (!existsSync('/proc/self')) return true;
+	try {
+		return readFileSync(`/proc/${backendPid}/comm`, 'utf8').trim() === 'postgres';
+	} catch {
+		return false;
+	}
 }
 
 export interface GivenMachine {

@@ -39,9 +39,6 @@ const unreadable = (group: HealthGroup, what: string, failure: PanelUnavailable)
 	fix: fix('advice', [failure.hint]),
 });
 
-const parseReloptions = (options: readonly string[]): Map<string, string> =>
-	new Map(options.map(option => [option.slice(0, option.indexOf('=')), option.slice(option.indexOf('=') + 1)]));
-
 /**
  * Every PostgreSQL check, read on the caller's connection one query at a time: server info and
  * address, sessions, settings, tables, the index advisor, statements. A part the role may not read
@@ -49,41 +46,39 @@ const parseReloptions = (options: readonly string[]): Map<string, string> =>
  */
 export async function postgresHealth(db: Queryable, options: HealthOptions = {}): Promise<HealthResult> {
 	const server = await readServerInfo(db);
-	const [where] = await queryRows<{address: string | null}>(db, 'SELECT host(inet_server_addr()) AS address');
-	const machine = machineFacts(options.machine ?? {}, isThisHost(where?.address ?? null));
+	const [where] = await queryRows<{address: string | null; pid: number}>(db, 'SELECT host(inet_server_addr()) AS address, pg_backend_pid() AS pid');
+	const machine = machineFacts(options.machine ?? {}, isThisHost(where?.address ?? null, where?.pid ?? 0));
 	const hints: HintContext = {role: server.role, database: server.database};
 	const table = options.table ?? 'logs';
 	const checks: HealthCheck[] = [];
 
+	const settings = await runPanel(() => readServerSettings(db, [...CHECKED_SETTINGS, 'shared_preload_libraries', 'reserved_connections']), hints);
 	const backends = await runPanel(() => readBackends(db, server.versionNum), hints);
 	if (backends.status === 'ok') {
+		// reserved_connections (PostgreSQL 16+) is held back for pg_use_reserved_connections like the superusers' share.
+		const reserved = server.superuserReservedConnections + (settings.status === 'ok' ? (settings.data.get('reserved_connections')?.value ?? 0) : 0);
 		checks.push(
 			...connectionChecks({
 				backends: backends.data.backends,
 				maxConnections: server.maxConnections,
-				superuserReservedConnections: server.superuserReservedConnections,
+				reservedConnections: reserved,
 				database: server.database,
+				role: server.role,
 				machine,
 				thresholds: options.thresholds?.connections,
 			}),
 		);
 	} else checks.push(unreadable('connections', 'sessions', backends));
 
-	const settings = await runPanel(() => readServerSettings(db, [...CHECKED_SETTINGS, 'shared_preload_libraries']), hints);
 	if (settings.status === 'ok') checks.push(...settingsChecks(settings.data, machine));
 	else checks.push(unreadable('settings', 'server settings', settings));
 
-	const tables = await runPanel(async () => {
-		const snapshot = await readTables(db, server.versionNum, {table, largest: 10});
-		const [own] = await queryRows<{options: string[]}>(db, "SELECT coalesce(reloptions, '{}') AS options FROM pg_class WHERE oid = to_regclass($1::text)", [table]);
-		return {snapshot, reloptions: parseReloptions(own?.options ?? [])};
-	}, hints);
+	const tables = await runPanel(() => readTables(db, server.versionNum, {table, largest: 10}), hints);
 	if (tables.status === 'ok') {
 		const scale = (name: string, fallback: number): number => (settings.status === 'ok' ? (settings.data.get(name)?.value ?? fallback) : fallback);
 		checks.push(
 			...tableChecks({
-				tables: tables.data.snapshot,
-				reloptions: tables.data.reloptions,
+				tables: tables.data,
 				serverScaleFactors: {vacuum: scale('autovacuum_vacuum_scale_factor', 0.2), analyze: scale('autovacuum_analyze_scale_factor', 0.1)},
 				nowMs: Date.now(),
 				thresholds: options.thresholds?.tables,
@@ -92,7 +87,7 @@ export async function postgresHealth(db: Queryable, options: HealthOptions = {})
 	} else checks.push(unreadable('tables', 'table statistics', tables));
 
 	// No table, no hot queries to serve: the table checks already say so.
-	if (tables.status !== 'ok' || tables.data.snapshot.table !== null) {
+	if (tables.status !== 'ok' || tables.data.table !== null) {
 		const advice = await runPanel(() => adviseIndexes({engine: 'postgres', observer: db, table}), hints).catch((error: unknown) => {
 			if (error instanceof InputError) return null;
 			throw error;
@@ -105,7 +100,7 @@ export async function postgresHealth(db: Queryable, options: HealthOptions = {})
 	if (missing !== null) checks.push(missing);
 	else {
 		const top = await runPanel(() => readTopStatements(db, server), {...hints, statements: true, extensionSchema: server.statements.schema ?? undefined});
-		checks.push(top.status === 'ok' ? statementsCheck(top.data) : unreadable('statements', 'pg_stat_statements', top));
+		checks.push(top.status === 'ok' ? statementsCheck(top.data, server.versionNum) : unreadable('statements', 'pg_stat_statements', top));
 	}
 	return {machine, checks};
 }

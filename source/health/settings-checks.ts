@@ -143,15 +143,25 @@ export const CHECKED_SETTINGS: readonly string[] = RULES.map(rule => rule.name);
 
 const sqlText = (value: string): string => `'${value.replaceAll("'", "''")}'`;
 
-/** Where a value comes from, when ALTER SYSTEM would not change it. */
+/**
+ * Where a value comes from, when ALTER SYSTEM would not change what the gateway gets: the server's
+ * command line, per-database or per-role settings (ALTER DATABASE / ROLE … SET) rank above
+ * postgresql.auto.conf; 'client' is this session's own (options in the URL, PGOPTIONS).
+ */
 function sourceNote(setting: ServerSetting): string | null {
-	if (setting.source === 'command line' || setting.source === 'environment variable') {
-		return `set on the server’s ${setting.source} (postgres -c …, as a container’s command does): change it there; it overrides ALTER SYSTEM`;
+	switch (setting.source) {
+		case 'command line':
+			return 'set on the server’s command line (postgres -c …, as a container’s command does): change it there; it overrides ALTER SYSTEM';
+		case 'database':
+		case 'user':
+		case 'database user':
+		case 'global':
+			return `set with ALTER ${setting.source === 'database' ? 'DATABASE' : 'ROLE'} … SET (${setting.source}): change it there; it overrides ALTER SYSTEM`;
+		case 'client':
+			return 'this is relaytop’s own session’s value (options in the URL or PGOPTIONS), not necessarily the gateway’s';
+		default:
+			return null;
 	}
-	if (setting.source === 'database' || setting.source === 'user' || setting.source === 'database user') {
-		return `set for this ${setting.source} (ALTER DATABASE / ALTER ROLE … SET): change it there; it overrides ALTER SYSTEM`;
-	}
-	return null;
 }
 
 function settingCheck(rule: SettingRule, setting: ServerSetting, context: RuleContext): HealthCheck {

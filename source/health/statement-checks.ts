@@ -14,6 +14,7 @@ export const SLOW_MIN_CALLS = 10;
 const LISTED = 3;
 
 export interface TopStatement {
+	/** Whole, on one line (the fix runs it under EXPLAIN); evidence shows its head. */
 	readonly query: string;
 	readonly calls: number;
 	readonly totalMs: number;
@@ -28,7 +29,8 @@ export interface StatementsFacts {
 	readonly statsResetAtMs: number | null;
 }
 
-const oneLine = (query: string): string => terminalSafe(query.replace(/\s+/gu, ' ').trim()).slice(0, 160);
+const oneLine = (query: string): string => query.replace(/\s+/gu, ' ').trim();
+const QUERY_HEAD = 160;
 
 /** The top statements by time and by calls, relaytop's own left out. */
 export async function readTopStatements(db: Queryable, server: ServerInfo): Promise<StatementsFacts> {
@@ -50,17 +52,28 @@ export async function readTopStatements(db: Queryable, server: ServerInfo): Prom
 }
 
 const describe = (statement: TopStatement): string =>
-	`${statement.calls} calls, mean ${statement.meanMs.toFixed(statement.meanMs < 10 ? 2 : 0)} ms, ${Math.round(statement.share * 100)}% of the time: ${statement.query}`;
+	`${statement.calls} calls, mean ${statement.meanMs.toFixed(statement.meanMs < 10 ? 2 : 0)} ms, ${Math.round(statement.share * 100)}% of the time: ${terminalSafe(statement.query.slice(0, QUERY_HEAD))}`;
+
+/**
+ * shared_preload_libraries with pg_stat_statements added to what it lists, one literal per library:
+ * a single literal 'a, b' would be stored as one quoted name, and the server would not start.
+ */
+export function preloadList(current: string | null): string {
+	const listed = (current ?? '')
+		.split(',')
+		.map(name => name.trim().replace(/^"(.*)"$/u, '$1'))
+		.filter(name => name !== '' && name !== 'pg_stat_statements');
+	return [...listed, 'pg_stat_statements'].map(name => `'${name.replaceAll("'", "''")}'`).join(', ');
+}
 
 /** How to get pg_stat_statements working, when it is not; null when it works. */
 export function statementsMissingCheck(server: ServerInfo, preloadLibraries: string | null): HealthCheck | null {
 	const missing = statementsPrerequisite(server);
 	if (missing === null || missing.status === 'ok') return null;
-	const libraries = (preloadLibraries ?? '').split(',').map(name => name.trim()).filter(name => name !== '' && name !== 'pg_stat_statements');
-	const preload = `ALTER SYSTEM SET shared_preload_libraries = '${[...libraries, 'pg_stat_statements'].join(', ')}';`;
+	const preload = `ALTER SYSTEM SET shared_preload_libraries = ${preloadList(preloadLibraries)};`;
 	const lines = [
 		...(server.statements.preloaded ? [] : [preload, '-- then restart PostgreSQL']),
-		...(server.statements.installed ? [] : [`CREATE EXTENSION pg_stat_statements;   -- in database ${server.database}`]),
+		...(server.statements.installed ? [] : ['CREATE EXTENSION pg_stat_statements;']),
 	];
 	return {
 		id: 'statements.extension',
@@ -73,12 +86,23 @@ export function statementsMissingCheck(server: ServerInfo, preloadLibraries: str
 			{label: 'preloaded', value: server.statements.preloaded},
 			{label: 'files available', value: server.statements.available},
 		],
-		fix: fix('sql', lines, `${server.statements.available === false ? 'install the PostgreSQL contrib package first; ' : ''}as a superuser${preloadLibraries === null && !server.statements.preloaded ? '; keep any libraries shared_preload_libraries already lists (this role cannot read it)' : ''}`),
+		fix: fix('sql', lines, `${server.statements.available === false ? 'install the PostgreSQL contrib package first; ' : ''}as a superuser${server.statements.installed ? '' : `, in database ${terminalSafe(server.database)}`}${preloadLibraries === null && !server.statements.preloaded ? '; keep any libraries shared_preload_libraries already lists (this role cannot read it)' : ''}`),
 	};
 }
 
+/** How to see a statement's plan without running it: GENERIC_PLAN takes its $n as they are (PostgreSQL 16+). */
+function explainFix(statement: TopStatement, versionNum: number) {
+	return versionNum >= 160_000
+		? fix('advice', [`EXPLAIN (GENERIC_PLAN) ${statement.query};`], 'shows the plan without running it; a Seq Scan on logs points at a missing index (see the index checks)')
+		: fix(
+				'advice',
+				[`EXPLAIN ${statement.query};`],
+				'with real values in place of $1, $2 …; EXPLAIN ANALYZE would run it (a write only inside BEGIN … ROLLBACK); a Seq Scan on logs points at a missing index (see the index checks)',
+			);
+}
+
 /** The slowest and most frequent statements; a warning when one is slow and frequent. Pure. */
-export function statementsCheck(facts: StatementsFacts): HealthCheck {
+export function statementsCheck(facts: StatementsFacts, versionNum: number): HealthCheck {
 	const slow = facts.byTime.filter(statement => statement.meanMs >= SLOW_MEAN_MS && statement.calls >= SLOW_MIN_CALLS);
 	const [first] = facts.byTime;
 	return {
@@ -96,6 +120,6 @@ export function statementsCheck(facts: StatementsFacts): HealthCheck {
 			...facts.byTime.map((statement, index) => ({label: `most time #${index + 1}`, value: describe(statement)})),
 			...facts.byCalls.map((statement, index) => ({label: `most calls #${index + 1}`, value: describe(statement)})),
 		],
-		fix: slow.length > 0 ? fix('advice', [`EXPLAIN (ANALYZE, BUFFERS) ${slow[0]!.query}`], 'with real values for its $n parameters; a Seq Scan on logs points at a missing index (see the index checks)') : null,
+		fix: slow.length > 0 ? explainFix(slow[0]!, versionNum) : null,
 	};
 }

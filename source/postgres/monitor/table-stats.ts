@@ -38,6 +38,8 @@ export interface TableStats {
 	readonly autovacuumEnabled: boolean;
 	/** Dead tuples at which autovacuum will VACUUM it: threshold + scale_factor × reltuples, table reloptions first. */
 	readonly autovacuumAtDeadTuples: number;
+	/** The table's own storage parameters (pg_class.reloptions), e.g. autovacuum_vacuum_scale_factor → '0.05'. */
+	readonly reloptions: Readonly<Record<string, string>>;
 }
 
 export interface TablesSnapshot {
@@ -75,6 +77,7 @@ interface TableRow {
 	idx_scan: number | null;
 	autovacuum_enabled: boolean;
 	autovacuum_at: number;
+	reloptions: string[];
 }
 
 const epochMs = (column: string): string => `extract(epoch FROM s.${column})::float8 * 1000`;
@@ -127,7 +130,8 @@ SELECT s.relid = to_regclass($1::text) AS is_requested,
 	current_setting('autovacuum') = 'on' AND coalesce(${reloption('autovacuum_enabled')}, 'true')::boolean AS autovacuum_enabled,
 	(coalesce(${reloption('autovacuum_vacuum_threshold')}, current_setting('autovacuum_vacuum_threshold'))::float8
 		+ coalesce(${reloption('autovacuum_vacuum_scale_factor')}, current_setting('autovacuum_vacuum_scale_factor'))::float8
-		* greatest(s.reltuples, 0))::float8 AS autovacuum_at
+		* greatest(s.reltuples, 0))::float8 AS autovacuum_at,
+	coalesce(s.reloptions, '{}') AS reloptions
 FROM ranked s
 WHERE s.size_rank <= $2::int OR s.relid = to_regclass($1::text)
 ORDER BY s.size_rank`;
@@ -159,6 +163,7 @@ const toStats = (row: TableRow): TableStats => ({
 	idxScan: numberOrNull(row.idx_scan),
 	autovacuumEnabled: row.autovacuum_enabled,
 	autovacuumAtDeadTuples: row.autovacuum_at,
+	reloptions: Object.fromEntries(row.reloptions.map(option => [option.slice(0, option.indexOf('=')), option.slice(option.indexOf('=') + 1)])),
 });
 
 export interface TablesOptions {
