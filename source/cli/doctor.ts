@@ -3,19 +3,19 @@ import type {HealthCheck} from '../health/health-check.js';
 import {DOCTOR_EXIT, exitCodeOf, healthReport, type HealthReport} from '../health/health-report.js';
 import {loadCheck} from '../health/load-check.js';
 import {parseCores, parseRam} from '../health/machine-facts.js';
-import type {HealthOptions, HealthResult} from '../health/postgres-health.js';
-import {localMaintenance} from '../maintenance/maintenance-service.js';
-import {openMaintenanceTarget} from '../maintenance/maintenance-target.js';
+import {postgresHealth, type HealthOptions, type HealthResult} from '../health/postgres-health.js';
+import {sqliteHealth} from '../health/sqlite-health.js';
 import {healthJson} from '../output/health-json.js';
 import {healthText} from '../output/health-text.js';
 import {terminalSafeJson} from '../output/json-snapshot.js';
 import {terminalSafe} from '../output/terminal-safe.js';
 import {isHttpTarget} from '../sources/cpa-http/http-target.js';
 import {openSource, type OpenOptions} from '../sources/open-target.js';
-import {isPostgresTarget} from '../sources/postgres/pg-target.js';
+import {OBSERVER_LIMITS, PgSession} from '../sources/postgres/pg-session.js';
+import {isPostgresTarget, postgresConfig} from '../sources/postgres/pg-target.js';
 import {redactTarget, redactTargetIn} from '../sources/redact-target.js';
 import {countingCost} from '../tokens/counting-cost.js';
-import {tokenizerThroughput} from '../tokens/tokenizer-throughput.js';
+import {rememberedThroughput} from '../tokens/tokenizer-throughput.js';
 import {InputError} from '../usage/input-error.js';
 import {rangeSpec, resolveRange} from '../usage/time-range.js';
 import type {UsageSource} from '../usage/types.js';
@@ -23,21 +23,28 @@ import type {ParsedFlags} from './flags.js';
 import type {Io} from './run.js';
 
 // `relaytop doctor`: every health check once, as text or JSON, with an exit code a script can act
-// on. The database checks run on the maintenance service's observer session, the load check on the
-// usage source: two connections to a PostgreSQL server at most, both closed before it returns.
+// on. The database checks run on a session of their own, the load check on the usage source: two
+// connections to a PostgreSQL server at most, both closed before it returns.
 
 /** The prompt size behind the counting cost: the last hour's requests. */
 const PROMPT_WINDOW = '1h';
 
-/** The load check, or why it is missing: it never fails the doctor. */
+/** Said instead of a counting cost the doctor will not measure itself. */
+const NOT_MEASURED = 'not measured on this machine yet: the dashboard measures it once (about 2 s) and remembers it';
+
+/**
+ * The load check, or why it is missing: it never fails the doctor. The tokenizer's speed is only
+ * read from what an earlier run measured: measuring loads an encoder (~2 s, 150+ MB), which an
+ * on-call check on a busy 2 GB server should not do.
+ */
 async function loadCheckOf(source: UsageSource | Error, nowMs: number): Promise<HealthCheck> {
 	try {
 		if (source instanceof Error) throw source;
 		// The rate is over the minute before the range's end; the prompt size over the whole range.
 		const query = {range: resolveRange(rangeSpec({preset: PROMPT_WINDOW}), nowMs), filters: {}};
 		const [rate, summary] = [await source.rate(query), await source.summary(query)];
-		const throughput = await tokenizerThroughput().catch(() => null);
-		return loadCheck(rate, throughput === null ? null : countingCost(rate, summary, throughput), source.kind);
+		const throughput = rememberedThroughput();
+		return loadCheck(rate, throughput === null ? NOT_MEASURED : countingCost(rate, summary, throughput), source.kind);
 	} catch (error) {
 		return {
 			id: 'load.unreadable',
@@ -51,13 +58,17 @@ async function loadCheckOf(source: UsageSource | Error, nowMs: number): Promise<
 	}
 }
 
-/** The store's checks, where there is a store (not over HTTP). */
+/**
+ * The store's checks, where there is a store (not over HTTP). PostgreSQL on a session of its own
+ * with the observer's limits (10 s a statement, 1 s a lock): a server in trouble gets no long waits.
+ */
 async function storeHealth(target: string, logsDb: string | undefined, options: HealthOptions): Promise<HealthResult> {
-	const maintenance = localMaintenance(await openMaintenanceTarget(target, {logsDb}));
+	if (!isPostgresTarget(target)) return sqliteHealth(target);
+	const session = new PgSession(postgresConfig(logsDb ?? target), OBSERVER_LIMITS);
 	try {
-		return await maintenance.health(options);
+		return await postgresHealth(session, options);
 	} finally {
-		await maintenance.close();
+		await session.close();
 	}
 }
 
@@ -87,7 +98,7 @@ async function diagnose(target: string | undefined, flags: ParsedFlags, openOpti
 			isHttpTarget(path) ? Promise.resolve<HealthResult>({machine: null, checks: []}) : storeHealth(path, flags.logsDb, options),
 			loadCheckOf(source, nowMs),
 		]);
-		const shown = source instanceof Error ? {target: redactTarget(path), kind: 'postgres'} : {target: source.target, kind: source.kind};
+		const shown = source instanceof Error ? {target: redactTarget(path), kind: 'newapi-postgres'} : {target: source.target, kind: source.kind};
 		return healthReport({...shown, checkedAtMs: now(), durationMs: performance.now() - startedAt, machine: store.machine, checks: [...store.checks, load]});
 	} finally {
 		if (!(source instanceof Error)) await source.close();

@@ -131,7 +131,7 @@ function keyFor(target: string | undefined, flags: ParsedFlags, io: Io): string 
 	return key;
 }
 
-const DOCTOR_FLAGS: ReadonlyArray<keyof typeof FLAGS> = ['json', 'ram', 'cores', 'logsDb', 'key', 'keyFile', 'quotaPerUnit', 'color'];
+const DOCTOR_FLAGS: ReadonlyArray<keyof typeof FLAGS> = ['json', 'ram', 'cores', 'logsDb', 'key', 'keyFile', 'color'];
 
 /** `relaytop doctor`: its own exit codes (health-report.ts), usage errors included. */
 async function doctorCommand(args: readonly string[], flags: ParsedFlags, io: Io): Promise<number> {
@@ -145,7 +145,7 @@ async function doctorCommand(args: readonly string[], flags: ParsedFlags, io: Io
 	const target = args[0] ?? targetFromEnvironment();
 	let options: OpenOptions;
 	try {
-		options = {quotaPerUnit: parseQuotaPerUnit(flags), logsDb: flags.logsDb, managementKey: keyFor(target, flags, io)};
+		options = {logsDb: flags.logsDb, managementKey: keyFor(target, flags, io)};
 	} catch (error) {
 		io.stderr(`relaytop: ${describe(error)}\n`);
 		return DOCTOR_EXIT.usage;
@@ -155,19 +155,27 @@ async function doctorCommand(args: readonly string[], flags: ParsedFlags, io: Io
 }
 
 export async function run(argv: readonly string[], io: Io, importMeta: ImportMeta): Promise<number> {
-	// meow exits with 2 for an unknown flag, which doctor's exit codes keep for "critical": doctor
-	// takes unknown flags from meow and reports them itself.
-	const doctor = argv[0] === 'doctor';
+	// meow exits with 2 for an unknown flag, which doctor's exit codes keep for "critical": a lenient
+	// parse finds the command first (flags may come before it), and doctor reports unknown flags itself.
+	const parse = (lenient: boolean) =>
+		// booleanDefault undefined: a boolean without a default (--vacuum) is absent unless given, so its engine default applies.
+		meow(HELP, {importMeta, argv: [...argv], flags: FLAGS, allowUnknownFlags: lenient, inferType: false, booleanDefault: undefined});
+	let doctor = false;
 	let cli;
 	try {
-		// booleanDefault undefined: a boolean without a default (--vacuum) is absent unless given, so its engine default applies.
-		cli = meow(HELP, {importMeta, argv: [...argv], flags: FLAGS, allowUnknownFlags: doctor, inferType: false, booleanDefault: undefined});
+		const lenient = parse(true);
+		doctor = lenient.input[0] === 'doctor';
+		cli = doctor ? lenient : parse(false);
 	} catch (error) {
 		// meow throws for a flag given twice; it exits by itself for --help and unknown flags.
 		io.stderr(`relaytop: ${describe(error)}\n`);
-		return doctor ? DOCTOR_EXIT.usage : EXIT_USAGE;
+		return doctor || argv.includes('doctor') ? DOCTOR_EXIT.usage : EXIT_USAGE;
 	}
 	const flags = cli.flags as ParsedFlags;
+	if (doctor && Object.hasOwn(flags, 'help')) {
+		io.stdout(cli.help);
+		return EXIT_OK;
+	}
 	if (doctor) return doctorCommand(cli.input.slice(1), flags, io);
 	if (cli.input[0] === 'maintain') {
 		const target = cli.input[2] ?? targetFromEnvironment();

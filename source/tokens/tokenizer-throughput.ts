@@ -95,6 +95,9 @@ export async function measureThroughput(): Promise<Pick<TokenizerThroughput, 'la
 	}
 }
 
+/** This machine's throughput if it was measured before; never measures (it loads an encoder: ~2 s, 150+ MB). */
+export const rememberedThroughput = (file = defaultThroughputFile()): TokenizerThroughput | null => remembered(file, machineKey());
+
 /** One measurement per process and file: concurrent callers share it, and it stands in for a file that could not be written. */
 const measuring = new Map<string, Promise<TokenizerThroughput>>();
 

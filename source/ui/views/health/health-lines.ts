@@ -39,7 +39,7 @@ export function loadCheckOf(
 ): HealthCheck | null {
 	if (rate === undefined || summary === undefined) return null;
 	if (tokenizer?.data !== undefined) return loadCheck(rate, countingCost(rate, summary, tokenizer.data), kind);
-	return tokenizer?.error === undefined ? null : loadCheck(rate, null, kind);
+	return tokenizer?.error === undefined ? null : loadCheck(rate, `the tokenizer could not be measured (${tokenizer.error})`, kind);
 }
 
 /** What the view lists, in its order: the store's checks and the load check, worst first. */
