@@ -1,5 +1,6 @@
 import {postgresHealth, type HealthOptions, type HealthResult} from '../health/postgres-health.js';
 import {sqliteHealth} from '../health/sqlite-health.js';
+import {terminalSafe} from '../output/terminal-safe.js';
 import {signalBackend, signalSqlShown, type SignalTarget} from '../postgres/backend-signal.js';
 import {indexProgressLine, indexResultText, retentionProgressLine, retentionResultText} from '../output/maintenance-text.js';
 import type {IndexAdvice, IndexBuildProgress, IndexProposal, IndexRepair, IndexRepairKind} from './index-advisor.js';
@@ -106,8 +107,8 @@ async function runTableAction(target: MaintenanceTarget, action: Extract<Mainten
 	try {
 		if (action.kind === 'vacuum') await vacuumTable(writer, action.table);
 		else await setTableSettings(writer, action.table, action.settings);
-		return {ok: true, text: `${actionStatements(action)[0]}: done in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`};
+		return {ok: true, text: terminalSafe(`${actionStatements(action)[0]}: done in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`)};
 	} catch (error) {
-		return {ok: false, text: `${actionStatements(action)[0]}: ${message(error)}`};
+		return {ok: false, text: terminalSafe(`${actionStatements(action)[0]}: ${message(error)}`)};
 	}
 }

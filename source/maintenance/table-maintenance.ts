@@ -35,9 +35,20 @@ async function regclassName(client: Pick<pg.ClientBase, 'query'>, table: string)
 
 export const vacuumSql = (table: string): string => `VACUUM (ANALYZE) ${table}`;
 
+/**
+ * VACUUM skips, with a mere warning, a table the role may not vacuum: asked first, so that a skip
+ * is not reported as done. Owners (and, before PostgreSQL 17, the database's owner) may; from 17,
+ * whoever holds MAINTAIN on it.
+ */
+const MAY_VACUUM_SQL = `SELECT current_setting('is_superuser') = 'on' OR pg_has_role(c.relowner, 'USAGE')
+	OR CASE WHEN current_setting('server_version_num')::int >= 170000 THEN has_table_privilege(c.oid, 'MAINTAIN') ELSE pg_has_role(d.datdba, 'USAGE') END AS allowed
+FROM pg_class c, pg_database d WHERE c.oid = to_regclass($1::text) AND d.datname = current_database()`;
+
 /** VACUUM (ANALYZE), outside any transaction, without a statement timeout. */
 export async function vacuumTable(client: Pick<pg.ClientBase, 'query'>, table: string): Promise<void> {
 	const name = await regclassName(client, table);
+	const {rows} = await client.query<{allowed: boolean}>(markSql(MAY_VACUUM_SQL), [name]);
+	if (rows[0]?.allowed !== true) throw new Error(`this role may not VACUUM ${name}: it must own the table (or, on PostgreSQL 17+, hold MAINTAIN on it)`);
 	await withoutStatementTimeout(client, ['SET statement_timeout = 0', `SET lock_timeout = '${VACUUM_LOCK_TIMEOUT}'`], RESTORE_TIMEOUTS, () => client.query(markSql(vacuumSql(name))));
 }
 
