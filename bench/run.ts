@@ -12,6 +12,8 @@
 // - tokens: exact token counting (js-tiktoken, and gpt-tokenizer as a reference) against the
 //   estimate in both encodings: time per 10k/100k/1M-character text of each sample kind, the
 //   estimate's error per kind, and each encoder's first-use load time and memory, each in its own process;
+// - doctor: `relaytop doctor` wall time in a fresh process on the demo and on the live PostgreSQL
+//   demo, against `relaytop --json` on the same target;
 // - maintenance (only when asked: --only=maintenance; minutes, and it rebuilds indexes of the cached
 //   10M-row table, putting upstream's set back at the end): the index advisor's indexes (query time
 //   before/after, build time vs estimate) and batched retention (rows/s, a concurrent writer's
@@ -24,6 +26,7 @@ import {ensureBenchStore} from './bench-store.js';
 import {pageDifference} from './compare-pages.js';
 import {renderResultsFile, renderSettings, renderTable, runRenderBenchmark} from './dashboard-render.js';
 import {cpaHttpResultsFile, cpaHttpSettings, cpaHttpTable, runCpaHttpBenchmark} from './cpa-http.js';
+import {doctorResultsFile, doctorSettings, doctorTable, runDoctorBenchmark} from './doctor.js';
 import {cpuResultsFile, cpuSettings, cpuTable, runCpuBenchmark} from './demo-cpu.js';
 import {rssResultsFile, rssSettings, rssTable, runRssBenchmark} from './demo-rss.js';
 import {maintenanceResultsFile, maintenanceSettings, maintenanceTable, runMaintenanceBenchmark, writeMaintenanceText} from './maintenance.js';
@@ -38,7 +41,7 @@ import {runTokensBenchmark, tokensResultsFile, tokensSettings, tokensTable} from
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'tokens', 'maintenance'] as const;
+const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'tokens', 'doctor', 'maintenance'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 /** What runs without --only: maintenance takes minutes and rebuilds the cached table's indexes, so it runs only when named. */
@@ -228,6 +231,12 @@ async function main(): Promise<void> {
 		const results = await runTokensBenchmark(tokens, log);
 		const path = writeResults(resultsName('tokens', settings.quick), {...header(), ...tokensResultsFile(tokens, results)});
 		return {summary: tokensTable(results), path};
+	});
+	await attempt('doctor', async () => {
+		const doctor = doctorSettings(settings.quick);
+		const results = await runDoctorBenchmark(doctor, log);
+		const path = writeResults(resultsName('doctor', settings.quick), {...header(), ...doctorResultsFile(doctor, results)});
+		return {summary: doctorTable(results), path};
 	});
 	await attempt('maintenance', async () => {
 		const maintenance = maintenanceSettings(settings.quick);
