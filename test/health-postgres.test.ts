@@ -7,6 +7,7 @@ import {postgresHealth, type HealthOptions, type HealthResult} from '../source/h
 import {localMaintenance, type MaintenanceAction, type MaintenanceOutcome} from '../source/maintenance/maintenance-service.js';
 import {openMaintenanceTarget, type MaintenanceTarget} from '../source/maintenance/maintenance-target.js';
 import {freshDatabase, testPostgres} from './support/postgres-server.js';
+import {flushStats, waitFor} from './support/postgres-waits.js';
 
 // `relaytop doctor`'s PostgreSQL checks on a real server: each test makes one bad state in a
 // database of its own, reads the numbers the check should show with its own SQL, applies the fix
@@ -30,7 +31,6 @@ afterAll(async () => {
 	for (const drop of drops) await drop();
 });
 
-const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
 
 async function connect(url: string, applicationName: string): Promise<pg.Client> {
 	const client = new pg.Client({connectionString: url, application_name: applicationName});
@@ -108,25 +108,7 @@ async function applyFix(db: Database, action: MaintenanceAction | null | undefin
 	return outcome;
 }
 
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await read();
-		if (done(value)) return value;
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 2000)}`);
-		await sleep(50);
-	}
-}
 
-/** Makes this session's pending statistics visible to others (PG15+ at once; before, on the next report after 500 ms). */
-async function flushStats(client: pg.Client): Promise<void> {
-	if (versionNum >= 150_000) {
-		await client.query('SELECT pg_stat_force_next_flush()');
-		return;
-	}
-	await sleep(600);
-	await client.query('SELECT 1');
-}
 
 const one = async <Row extends pg.QueryResultRow>(client: pg.Client, text: string, values: unknown[] = []): Promise<Row> => {
 	const {rows} = await client.query<Row>(text, values);
@@ -253,7 +235,7 @@ describe('tables', () => {
 		await admin.query('ALTER TABLE logs SET (autovacuum_enabled = false)'); // no autovacuum racing the counts
 		await fillLogs(admin, ROWS);
 		await admin.query('DELETE FROM logs WHERE id <= $1', [DELETED]);
-		await flushStats(admin);
+		await flushStats(admin, versionNum);
 		const stats = async () =>
 			one<{dead: number; live: number; vacuums: number; total: number; threshold: number}>(
 				admin,

@@ -9,6 +9,7 @@ import {SQL_MARKER} from '../source/postgres/monitor/queryable.js';
 import {extensionVersionAtLeast} from '../source/postgres/monitor/server-info.js';
 import type {StatementStat} from '../source/postgres/monitor/statements-sampler.js';
 import {freshDatabase, testPostgres} from './support/postgres-server.js';
+import {flushStats, waitFor} from './support/postgres-waits.js';
 import {NEWAPI_LOGS_POSTGRES_DDL} from '../source/fixtures/newapi-postgres-fixture.js';
 
 const LOGS_DDL = NEWAPI_LOGS_POSTGRES_DDL;
@@ -42,7 +43,6 @@ let statementsReady = false;
 let extensionInstalled = false;
 const opened: pg.Client[] = [];
 
-const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
 
 /** A session like the caller's or a workload's; ended in afterAll. */
 async function connect(applicationName: string, url = database.url, extra: pg.ClientConfig = {}): Promise<pg.Client> {
@@ -65,25 +65,7 @@ const start = (client: pg.Client, text: string): Promise<unknown> => {
 	return running;
 };
 
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await read();
-		if (done(value)) return value;
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 2000)}`);
-		await sleep(100);
-	}
-}
 
-/** Makes this session's pending statistics visible to others (PG15+ at once; before, on the next report after 500 ms). */
-async function flushStats(client: pg.Client): Promise<void> {
-	if (versionNum >= 150_000) {
-		await client.query('SELECT pg_stat_force_next_flush()');
-		return;
-	}
-	await sleep(600);
-	await client.query('SELECT 1');
-}
 
 function ok<T>(panel: PanelResult<T> | undefined): T {
 	if (panel === undefined) throw new Error('panel missing');
@@ -114,7 +96,7 @@ beforeAll(async () => {
 		() => false,
 	);
 	statementsReady = extensionInstalled && preload.rows[0]!.loaded;
-	await flushStats(admin);
+	await flushStats(admin, versionNum);
 	monitorDb = await connectAsRelaytop();
 });
 
@@ -177,7 +159,7 @@ describe('server panel', () => {
 describe('tables panel', () => {
 	it('shows dead tuples after deletes, then none after VACUUM', async () => {
 		await admin.query(`DELETE FROM logs WHERE id <= ${DELETED_ROWS}`);
-		await flushStats(admin);
+		await flushStats(admin, versionNum);
 		const monitor = new PostgresMonitor();
 		const tables = ok(
 			(await waitFor(() => snapshot(monitor, ['tables']), s => s.tables?.status === 'ok' && s.tables.data.table?.nDeadTup === DELETED_ROWS, 'dead tuples in pg_stat_user_tables')).tables,
@@ -208,7 +190,7 @@ describe('tables panel', () => {
 		expect(tables.largest.map(table => table.name)).toContain('locks_demo');
 
 		await admin.query('VACUUM logs');
-		await flushStats(admin);
+		await flushStats(admin, versionNum);
 		const vacuumed = ok(
 			(await waitFor(() => snapshot(monitor, ['tables']), s => s.tables?.status === 'ok' && s.tables.data.table?.vacuumCount === 1, 'the vacuum in pg_stat_user_tables')).tables,
 		).table!;
