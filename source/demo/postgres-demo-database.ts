@@ -84,6 +84,8 @@ export async function createDemoDatabase(serverUrl: string, nowMs: number = Date
 			// The shift leaves a dead copy of every row, and a clone starts without statistics: the
 			// Health view would report the demo's own setup as bloat.
 			await client.query('VACUUM (ANALYZE) logs');
+			// Nor should the setup's own statements top the demo's statement list.
+			await client.query('SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)');
 		});
 	} catch (error) {
 		await drop();
