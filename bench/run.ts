@@ -12,6 +12,8 @@
 // - tokens: exact token counting (js-tiktoken, and gpt-tokenizer as a reference) against the
 //   estimate in both encodings: time per 10k/100k/1M-character text of each sample kind, the
 //   estimate's error per kind, and each encoder's first-use load time and memory, each in its own process;
+// - observer: what watching a server costs, relaytop's PostgreSQL view against pg_activity under one
+//   pgbench load at a 2 s refresh: client CPU and RSS, server time and queries per refresh;
 // - doctor: `relaytop doctor` wall time in a fresh process on the demo and on the live PostgreSQL
 //   demo, against `relaytop --json` on the same target;
 // - maintenance (only when asked: --only=maintenance; minutes, and it rebuilds indexes of the cached
@@ -26,6 +28,7 @@ import {ensureBenchStore} from './bench-store.js';
 import {pageDifference} from './compare-pages.js';
 import {renderResultsFile, renderSettings, renderTable, runRenderBenchmark} from './dashboard-render.js';
 import {cpaHttpResultsFile, cpaHttpSettings, cpaHttpTable, runCpaHttpBenchmark} from './cpa-http.js';
+import {observerResultsFile, observerSettings, observerTable, runObserverBenchmark} from './observer-cost.js';
 import {doctorResultsFile, doctorSettings, doctorTable, runDoctorBenchmark} from './doctor.js';
 import {cpuResultsFile, cpuSettings, cpuTable, runCpuBenchmark} from './demo-cpu.js';
 import {rssResultsFile, rssSettings, rssTable, runRssBenchmark} from './demo-rss.js';
@@ -41,7 +44,7 @@ import {runTokensBenchmark, tokensResultsFile, tokensSettings, tokensTable} from
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'tokens', 'doctor', 'maintenance'] as const;
+const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'tokens', 'doctor', 'observer', 'maintenance'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 /** What runs without --only: maintenance takes minutes and rebuilds the cached table's indexes, so it runs only when named. */
@@ -237,6 +240,12 @@ async function main(): Promise<void> {
 		const results = await runDoctorBenchmark(doctor, log);
 		const path = writeResults(resultsName('doctor', settings.quick), {...header(), ...doctorResultsFile(doctor, results)});
 		return {summary: doctorTable(results), path};
+	});
+	await attempt('observer', async () => {
+		const observer = observerSettings(settings.quick);
+		const results = await runObserverBenchmark(observer, log);
+		const path = writeResults(resultsName('observer', settings.quick), {...header(), ...observerResultsFile(observer, results)});
+		return {summary: observerTable(results), path};
 	});
 	await attempt('maintenance', async () => {
 		const maintenance = maintenanceSettings(settings.quick);
