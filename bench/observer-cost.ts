@@ -4,6 +4,7 @@ import pg from 'pg';
 import {ensureFixture, packageRoot} from '../source/fixtures/fixture-files.js';
 import {loadNewApiIntoPostgres} from '../source/fixtures/newapi-postgres-fixture.js';
 import {startEmbeddedPostgres} from '../source/postgres/embedded/embedded-server.js';
+import {databaseUrl} from './pg-logs-table.js';
 import {clockTicksPerSecond, memoryOf, processCpuTicks} from './proc-stats.js';
 import {textTable} from './text-table.js';
 import {median} from './timing.js';
@@ -82,19 +83,14 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
 	}
 }
 
-const withDatabase = (url: string, database: string): string => {
-	const parsed = new URL(url);
-	parsed.pathname = `/${database}`;
-	return parsed.toString();
-};
 
 /** The tool in its own tmux session, `exec`ed so the pane's process is the tool's. */
-function startTool(tool: Tool, port: number): {pid: number; session: string} {
+function startTool(tool: Tool, serverUrl: string, port: number): {pid: number; session: string} {
 	const session = `relaytop-observer-${tool}-${process.pid}`;
 	const role = ROLES[tool];
 	const program =
 		tool === 'relaytop'
-			? [process.execPath, join(packageRoot(), 'dist', 'source', 'cli.js'), `postgres://${role}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`, '--interval', String(REFRESH_S), '--read-only']
+			? [process.execPath, join(packageRoot(), 'dist', 'source', 'cli.js'), databaseUrl(serverUrl, DATABASE, {user: role, password: PASSWORD}), '--interval', String(REFRESH_S), '--read-only']
 			: ['pg_activity', '-h', '127.0.0.1', '-p', String(port), '-U', role, '-d', DATABASE, '--refresh', String(REFRESH_S)];
 	// exec env, which execs the tool: the pane's process is the tool's.
 	tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '60', `exec env -u CI NODE_ENV=production PGPASSWORD=${PASSWORD} ${program.map(quote).join(' ')}`);
@@ -140,7 +136,7 @@ async function serverFigures(adminUrl: string, role: string): Promise<ServerFigu
 
 async function measure(tool: Tool, round: number, port: number, adminUrl: string, settings: ObserverSettings): Promise<ObserverRun> {
 	const load = startLoad(port, superuserPassword(adminUrl), Math.ceil(WARMUP_MS / 1000 + settings.seconds + 5), settings.loadTps);
-	const {pid, session} = startTool(tool, port);
+	const {pid, session} = startTool(tool, adminUrl, port);
 	try {
 		await sleep(tool === 'relaytop' ? 2500 : WARMUP_MS);
 		// relaytop starts on its overview: the PostgreSQL view is 5.
@@ -173,7 +169,7 @@ export async function runObserverBenchmark(settings: ObserverSettings, log: (lin
 	const pgActivityVersion = ensureTools(log);
 	const server = await startEmbeddedPostgres({name: 'bench-observer', persistent: false});
 	try {
-		const adminUrl = withDatabase(server.url, DATABASE);
+		const adminUrl = databaseUrl(server.url, DATABASE);
 		await withClient(server.url, async client => {
 			await client.query(`CREATE DATABASE ${DATABASE}`);
 			for (const role of Object.values(ROLES)) await client.query(`CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD '${PASSWORD}'`);

@@ -50,6 +50,17 @@ export interface HealthCheck {
 
 export const severityRank = (severity: Severity): number => SEVERITIES.indexOf(severity);
 
+/** Worst first: the order the text output and the Health view list severities in. */
+export const WORST_FIRST: readonly Severity[] = [...SEVERITIES].reverse();
+
+export const SEVERITY_MARKS: Readonly<Record<Severity, string>> = {critical: '✗', warning: '!', ok: '✓'};
+
+/** The longest group name, 'connections'. */
+const GROUP_COLUMN = Math.max(...HEALTH_GROUPS.map(group => group.length));
+
+/** How a check reads on one line, in the text output and the Health view alike. */
+export const checkHeadline = (check: HealthCheck): string => `${SEVERITY_MARKS[check.status]} ${check.group.padEnd(GROUP_COLUMN)} ${check.title}: ${check.summary}`;
+
 export const worst = (severities: readonly Severity[]): Severity =>
 	severities.reduce<Severity>((worstSoFar, severity) => (severityRank(severity) > severityRank(worstSoFar) ? severity : worstSoFar), 'ok');
 

@@ -1,5 +1,6 @@
 import {existsSync, readFileSync} from 'node:fs';
 import {availableParallelism, networkInterfaces, totalmem} from 'node:os';
+import {bytes} from '../output/format.js';
 import {InputError} from '../usage/input-error.js';
 
 // The database host's memory and cores: what the settings and the connection pool are judged
@@ -80,8 +81,13 @@ export function machineFacts(given: GivenMachine, local: boolean): MachineFacts 
 	};
 }
 
-/** What to pass when a fact is assumed; '' when every fact is known. */
-export const originNote = (facts: MachineFacts): string => {
-	const flags = [facts.ramFrom === 'assumed' ? '--ram' : null, facts.coresFrom === 'assumed' ? '--cores' : null].filter(flag => flag !== null);
-	return flags.length === 0 ? '' : `the database host is not this machine, so a 1-core 2 GB server is assumed: give ${flags.join(' and ')}`;
-};
+const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`;
+
+/** What the settings and the pool were judged against, where each figure came from, and what to pass when one is assumed. */
+export function machineSummary(facts: MachineFacts): string {
+	const ram = `${bytes(facts.ramBytes)} RAM`;
+	const cores = plural(facts.cores, 'core');
+	const judged = facts.ramFrom === facts.coresFrom ? `${ram}, ${cores} (${facts.ramFrom})` : `${ram} (${facts.ramFrom}), ${cores} (${facts.coresFrom})`;
+	const missing = [facts.ramFrom === 'assumed' ? '--ram' : null, facts.coresFrom === 'assumed' ? '--cores' : null].filter(flag => flag !== null);
+	return `judged for ${judged}${missing.length === 0 ? '' : `: the database host is not this machine, give ${missing.join(' and ')}`}`;
+}

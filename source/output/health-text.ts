@@ -1,6 +1,6 @@
-import type {Evidence, HealthCheck, Severity} from '../health/health-check.js';
+import {checkHeadline, WORST_FIRST, type Evidence, type HealthCheck, type Severity} from '../health/health-check.js';
 import type {HealthReport} from '../health/health-report.js';
-import {originNote} from '../health/machine-facts.js';
+import {machineSummary} from '../health/machine-facts.js';
 import {bytes} from './format.js';
 import {terminalSafe} from './terminal-safe.js';
 
@@ -8,7 +8,6 @@ import {terminalSafe} from './terminal-safe.js';
 // that pass, one line each. Everything from the database goes through terminalSafe.
 
 const HEADINGS: Record<Severity, string> = {critical: 'CRITICAL', warning: 'WARNINGS', ok: 'OK'};
-const MARKS: Record<Severity, string> = {critical: '✗', warning: '!', ok: '✓'};
 
 /** An evidence value as read: sizes, ages, shares. */
 export function evidenceText(evidence: Evidence): string {
@@ -34,7 +33,7 @@ export function evidenceText(evidence: Evidence): string {
 
 function checkLines(check: HealthCheck): string[] {
 	// Not cut to the width: a pipe or a log keeps the whole finding; a terminal wraps it.
-	const head = terminalSafe(`  ${MARKS[check.status]} ${check.group.padEnd(11)} ${check.title}: ${check.summary}`);
+	const head = terminalSafe(`  ${checkHeadline(check)}`);
 	if (check.status === 'ok') return [head];
 	const lines = [head];
 	const shown = check.evidence.filter(evidence => evidence.value !== null);
@@ -51,12 +50,8 @@ function checkLines(check: HealthCheck): string[] {
 export function healthText(report: HealthReport): string {
 	const counts = `${report.counts.critical} critical, ${report.counts.warning} warning${report.counts.warning === 1 ? '' : 's'}, ${report.counts.ok} ok`;
 	const lines = [`relaytop doctor · ${report.kind} ${terminalSafe(report.target)} · ${counts} · ${Math.round(report.durationMs)} ms`];
-	if (report.machine !== null) {
-		const {ramBytes, ramFrom, cores, coresFrom} = report.machine;
-		const note = originNote(report.machine);
-		lines.push(`judged for ${bytes(ramBytes)} RAM (${ramFrom}) and ${cores} core${cores === 1 ? '' : 's'} (${coresFrom})${note === '' ? '' : `: ${note}`}`);
-	}
-	for (const severity of ['critical', 'warning', 'ok'] as const) {
+	if (report.machine !== null) lines.push(machineSummary(report.machine));
+	for (const severity of WORST_FIRST) {
 		const checks = report.checks.filter(check => check.status === severity);
 		if (checks.length === 0) continue;
 		lines.push('', HEADINGS[severity], ...checks.flatMap(check => checkLines(check)));

@@ -7,7 +7,8 @@ import {terminalSafe} from '../../output/terminal-safe.js';
 import type {PanelState} from '../../poll/poll-scheduler.js';
 import {THEME} from '../theme.js';
 import type {MaintenanceView} from '../use-maintenance.js';
-import {checkLineText, detailLines, headingText, listRows, machineText, SEVERITY_TONES, splitRows, windowStart, type DetailLine} from './health/health-lines.js';
+import {machineSummary} from '../../health/machine-facts.js';
+import {checkLineText, detailLines, headingText, listRows, SEVERITY_TONES, splitRows, windowStart, type DetailLine} from './health/health-lines.js';
 
 // The Health view: the tuning checklist for the store under the gateway, worst first, under a
 // heading per severity; the selected check's evidence and fix below the list; F applies a fix
@@ -42,7 +43,7 @@ function headerText(panel: PanelState<HealthResult> | undefined, checkable: bool
 	const parts = ['Health'];
 	if (total > 0) parts.push(`${Math.min(selected, total - 1) + 1}/${total}`);
 	const result = panel?.data;
-	if (checkable && result !== undefined) parts.push(result.machine === null ? 'SQLite file: no server settings to judge' : machineText(result.machine));
+	if (checkable && result !== undefined) parts.push(result.machine === null ? 'SQLite file: no server settings to judge' : machineSummary(result.machine));
 	if (panel?.lastSuccessAt !== undefined) parts.push(`checked ${localTime(panel.lastSuccessAt).slice(11)} in ${milliseconds(panel.lastDurationMs ?? null)}`);
 	if (panel?.loading === true && result !== undefined) parts.push('checking…');
 	return parts.join(' · ');

@@ -1,11 +1,10 @@
 import stringWidth from 'string-width';
-import type {HealthCheck, Severity} from '../../../health/health-check.js';
+import {checkHeadline, SEVERITY_MARKS, WORST_FIRST, type FixKind, type HealthCheck, type Severity} from '../../../health/health-check.js';
 import {orderChecks} from '../../../health/health-report.js';
 import {loadCheck} from '../../../health/load-check.js';
-import type {MachineFacts} from '../../../health/machine-facts.js';
 import type {HealthResult} from '../../../health/postgres-health.js';
 import type {MaintenanceAction} from '../../../maintenance/maintenance-service.js';
-import {bytes, thousands, truncate} from '../../../output/format.js';
+import {thousands, truncate} from '../../../output/format.js';
 import {evidenceText} from '../../../output/health-text.js';
 import {terminalSafe} from '../../../output/terminal-safe.js';
 import {countingCost} from '../../../tokens/counting-cost.js';
@@ -17,14 +16,8 @@ import type {Tone} from '../../theme.js';
 // which of them fit the rows there are; what the selected one says. Every string that can come
 // from the database goes through terminalSafe here, once more, whatever the checks already did.
 
-/** Worst first, as the headings go. */
-export const SEVERITY_ORDER: readonly Severity[] = ['critical', 'warning', 'ok'];
-export const SEVERITY_MARKS: Readonly<Record<Severity, string>> = {critical: '✗', warning: '!', ok: '✓'};
 export const SEVERITY_TONES: Readonly<Record<Severity, Tone>> = {critical: 'error', warning: 'warn', ok: 'ok'};
 const HEADINGS: Readonly<Record<Severity, string>> = {critical: 'Critical', warning: 'Warnings', ok: 'OK'};
-
-/** The width of the group column: the longest group name, 'connections'. */
-const GROUP_WIDTH = 11;
 
 /**
  * The load check from the dashboard's own rate and summary and this machine's tokenizer speed;
@@ -54,7 +47,7 @@ export type ListRow =
 /** A heading per severity present, each followed by its checks; `index` is the check's place in `checks`. */
 export function listRows(checks: readonly HealthCheck[]): ListRow[] {
 	const rows: ListRow[] = [];
-	for (const severity of SEVERITY_ORDER) {
+	for (const severity of WORST_FIRST) {
 		const entries = checks.map((check, index) => ({check, index})).filter(entry => entry.check.status === severity);
 		if (entries.length === 0) continue;
 		rows.push({kind: 'heading', severity, count: entries.length}, ...entries.map(entry => ({kind: 'check' as const, ...entry})));
@@ -66,8 +59,7 @@ export const headingText = (severity: Severity, count: number): string => `${HEA
 
 /** One check on one line: cursor, mark, group, title and what was found, cut to the width. */
 export function checkLineText(check: HealthCheck, selected: boolean, width: number): string {
-	const text = `${selected ? '›' : ' '} ${SEVERITY_MARKS[check.status]} ${check.group.padEnd(GROUP_WIDTH)} ${terminalSafe(check.title)}: ${terminalSafe(check.summary)}`;
-	return truncate(text, width);
+	return truncate(`${selected ? '›' : ' '} ${terminalSafe(checkHeadline(check))}`, width);
 }
 
 /** The first of `total` rows to show in `rows`, so that row `focus` is on screen, as near the middle as the ends allow. */
@@ -125,27 +117,18 @@ export interface DetailLine {
 	readonly bold?: boolean;
 }
 
-/** Where a fix that relaytop does not run must be applied, and by whom. */
-const BY_HAND: Readonly<Record<string, string>> = {
-	settings: 'by hand, as a superuser: ALTER SYSTEM, then a reload or a restart',
-	environment: 'by hand, in the gateway’s environment, then restart it',
-	advice: 'advice: nothing to run from here',
-	sql: 'by hand: relaytop does not run this one',
+/** Where a fix that relaytop does not run must be applied, and by whom: in the detail, and as F's notice. */
+const BY_HAND: Readonly<Record<FixKind, {readonly detail: string; readonly notice: string}>> = {
+	settings: {detail: 'by hand, as a superuser: ALTER SYSTEM, then a reload or a restart', notice: 'apply this fix by hand: ALTER SYSTEM needs a superuser, and some settings a restart'},
+	environment: {detail: 'by hand, in the gateway’s environment, then restart it', notice: 'apply this fix by hand: it goes in the gateway’s environment, then restart the gateway'},
+	advice: {detail: 'advice: nothing to run from here', notice: 'this is advice: there is no statement for relaytop to run'},
+	sql: {detail: 'by hand: relaytop does not run this one', notice: 'apply this fix by hand: relaytop does not run it (see the note under it)'},
 };
 
 /** The notice for F on a check whose fix relaytop does not run. */
 export function byHandNotice(check: HealthCheck): string {
 	if (check.fix === null) return check.status === 'ok' ? 'this check is ok: nothing to apply' : 'no fix to apply from here for this check';
-	switch (check.fix.kind) {
-		case 'settings':
-			return 'apply this fix by hand: ALTER SYSTEM needs a superuser, and some settings a restart';
-		case 'environment':
-			return 'apply this fix by hand: it goes in the gateway’s environment, then restart the gateway';
-		case 'advice':
-			return 'this is advice: there is no statement for relaytop to run';
-		case 'sql':
-			return 'apply this fix by hand: relaytop does not run it (see the note under it)';
-	}
+	return BY_HAND[check.fix.kind].notice;
 }
 
 /**
@@ -163,7 +146,7 @@ export function detailLines(check: HealthCheck, applyOffered: boolean, width: nu
 	if (evidence.length > 0) lines.push(...indent(wrapText(evidence.join(' · '), inner), 'muted'));
 	const {fix} = check;
 	if (fix === null) return lines;
-	const how = fix.action === null ? BY_HAND[fix.kind]! : applyOffered ? 'F applies it: y/N first, with the exact SQL' : 'by hand (writes are off: --read-only, or a target that takes none)';
+	const how = fix.action === null ? BY_HAND[fix.kind].detail : applyOffered ? 'F applies it: y/N first, with the exact SQL' : 'by hand (writes are off: --read-only, or a target that takes none)';
 	lines.push({text: truncate(`fix · ${how}`, width), tone: 'accent'});
 	for (const line of fix.lines) lines.push(...indent(wrapText(terminalSafe(line), inner)));
 	if (fix.note !== null) lines.push(...indent(wrapText(`(${terminalSafe(fix.note)})`, inner), 'muted'));
@@ -186,15 +169,4 @@ export function fixLabel(action: MaintenanceAction): string {
 		case 'terminate':
 			return `terminate session ${action.target.pid}`;
 	}
-}
-
-const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`;
-
-/** What the settings and the pool were judged against, and where each figure came from. */
-export function machineText(machine: MachineFacts): string {
-	const ram = `${bytes(machine.ramBytes)} RAM`;
-	const cores = plural(machine.cores, 'core');
-	const facts = machine.ramFrom === machine.coresFrom ? `${ram}, ${cores} (${machine.ramFrom})` : `${ram} (${machine.ramFrom}), ${cores} (${machine.coresFrom})`;
-	const missing = [machine.ramFrom === 'assumed' ? '--ram' : null, machine.coresFrom === 'assumed' ? '--cores' : null].filter(flag => flag !== null);
-	return `judged for ${facts}${missing.length === 0 ? '' : `: the database host is not this machine, give ${missing.join(' and ')}`}`;
 }
