@@ -89,7 +89,7 @@ export interface RenderSettings {
 	readonly timeoutS: number;
 }
 
-export const renderSettings = (quick: boolean): RenderSettings => (quick ? {warmUpFrames: 20, frames: 80, timeoutS: 60} : {warmUpFrames: 100, frames: 600, timeoutS: 300});
+export const renderSettings = (quick: boolean): RenderSettings => (quick ? {warmUpFrames: 5, frames: 20, timeoutS: 60} : {warmUpFrames: 100, frames: 600, timeoutS: 300});
 
 const WORKER = fileURLToPath(new URL('./dashboard-render-worker.js', import.meta.url));
 

@@ -21,7 +21,7 @@ export interface CpuSettings {
 	readonly intervalS: number;
 }
 
-export const cpuSettings = (quick: boolean): CpuSettings => ({warmUpS: quick ? 5 : 10, durationS: quick ? 15 : 60, intervalS: 2});
+export const cpuSettings = (quick: boolean): CpuSettings => ({warmUpS: quick ? 2 : 10, durationS: quick ? 6 : 60, intervalS: 2});
 
 const CLASSIFY_EVERY_MS = 250;
 const CURVE_EVERY_S = 10;

@@ -10,7 +10,7 @@ export interface RssSettings {
 	readonly sampleEveryS: number;
 }
 
-export const rssSettings = (quick: boolean): RssSettings => ({durationS: quick ? 30 : 600, sampleEveryS: 10});
+export const rssSettings = (quick: boolean): RssSettings => (quick ? {durationS: 10, sampleEveryS: 5} : {durationS: 600, sampleEveryS: 10});
 
 export interface RssSample {
 	/** Seconds since the dashboard first showed data. */

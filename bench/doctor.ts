@@ -14,7 +14,7 @@ export interface DoctorSettings {
 	readonly runs: number;
 }
 
-export const doctorSettings = (quick: boolean): DoctorSettings => ({runs: quick ? 3 : 7});
+export const doctorSettings = (quick: boolean): DoctorSettings => ({runs: quick ? 2 : 7});
 
 export interface DoctorRow {
 	readonly case: string;

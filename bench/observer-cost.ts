@@ -22,7 +22,7 @@ export interface ObserverSettings {
 	readonly loadTps: number;
 }
 
-export const observerSettings = (quick: boolean): ObserverSettings => (quick ? {rounds: 1, seconds: 20, loadTps: 100} : {rounds: 3, seconds: 60, loadTps: 100});
+export const observerSettings = (quick: boolean): ObserverSettings => (quick ? {rounds: 1, seconds: 8, loadTps: 100} : {rounds: 3, seconds: 60, loadTps: 100});
 
 const TOOLS = ['relaytop', 'pg_activity'] as const;
 export type Tool = (typeof TOOLS)[number];

@@ -20,8 +20,10 @@
 //   10M-row table, putting upstream's set back at the end): the index advisor's indexes (query time
 //   before/after, build time vs estimate) and batched retention (rows/s, a concurrent writer's
 //   latency, against upstream's one unbounded DELETE), on PostgreSQL and SQLite.
-// `--quick`: sizes for CI (100k events, fewer frames, 15 s of CPU, 30 s of memory, 1M logs rows, no 1M-character texts),
-// written to *-quick.json. `--only=render,cpu` runs some; without it, every benchmark but maintenance.
+// `--quick`: sizes for CI, about 4 minutes on 2 cores with the caches built from scratch (100k events,
+// 20 frames per view, 6 s of CPU, 10 s of memory, 100k logs rows and one measured cycle, no
+// 1M-character texts, 2 doctor runs, one 8 s observer round), written to *-quick.json.
+// `--only=render,cpu` runs some; without it, every benchmark but maintenance.
 // Figures are reported, never asserted.
 import {APPROACH_LABELS, APPROACHES, type Approach, type WorkerReport} from './accounts-page.js';
 import {ensureBenchStore} from './bench-store.js';
@@ -36,7 +38,8 @@ import {maintenanceResultsFile, maintenanceSettings, maintenanceTable, runMainte
 import {pgQueriesResultsFile, pgQueriesSettings, pgQueriesTable, runPgQueriesBenchmark} from './pgqueries.js';
 import {procAvailable} from './proc-stats.js';
 import {tmuxAvailable} from './relaytop-in-tmux.js';
-import {describeMachine, machine, writeResults, type Machine} from './results-file.js';
+import {checkResultsPath} from './results-check.js';
+import {describeMachine, machine, writeResults} from './results-file.js';
 import {distSourceBuiltAt, sourceVersion} from './source-version.js';
 import {runWorker} from './spawn-worker.js';
 import {runTokensBenchmark, tokensResultsFile, tokensSettings, tokensTable} from './tokens.js';
@@ -102,7 +105,7 @@ function table(reports: Record<Approach, WorkerReport>): string {
 }
 
 /** The accounts-page benchmark; returns what it prints at the end. */
-function accountsBenchmark(settings: AccountsSettings, host: Machine): {summary: string; path: string} {
+function accountsBenchmark(settings: AccountsSettings, header: () => object): {summary: string; path: string} {
 	const store = ensureBenchStore(settings.events, path => console.log(`building ${settings.events.toLocaleString('en')} events into ${path} (once; minutes at 1M)…`));
 	const storeMb = store.bytes / 1_048_576;
 	console.log(
@@ -126,9 +129,8 @@ function accountsBenchmark(settings: AccountsSettings, host: Machine): {summary:
 	const timeRatio = inMemory.medianMs / pushDown.medianMs;
 	const memoryRatio = inMemory.maxRssKb / pushDown.maxRssKb;
 	const path = writeResults(settings.resultsName, {
+		...header(),
 		benchmark: 'CPA-Manager accounts page: sorted by totalCost desc, page 1 of 20, whole 30-day range',
-		date: new Date().toISOString(),
-		machine: host,
 		sizes: {events: store.events, storeMb: round(storeMb)},
 		storeBuildS: store.buildMs === null ? null : round(store.buildMs / 1000),
 		warmUpRuns: 1,
@@ -178,6 +180,8 @@ async function main(): Promise<void> {
 		if (!settings.only.has(name)) {
 			return;
 		}
+		// Wall time per benchmark, cache builds included: what a quick run's budget is spent on.
+		const started = performance.now();
 		try {
 			const built = distSourceBuiltAt();
 			const {summary, path} = await work();
@@ -185,15 +189,22 @@ async function main(): Promise<void> {
 			const rebuilt = distSourceBuiltAt() === built ? [] : [`warning: dist/source was rebuilt while ${name} ran (${built} → ${distSourceBuiltAt()}); its figures may mix two builds`];
 			summaries.push([summary, ...rebuilt].join('\n'));
 			paths.push(path);
+			// A results file missing a figure, or holding NaN, a negative time or a future date, fails the run.
+			const problems = path.split(', ').filter(file => file.endsWith('.json')).flatMap(checkResultsPath);
+			if (problems.length > 0) {
+				throw new Error(`its results file does not pass bench/results-check.ts: ${problems.join('; ')}`);
+			}
 		} catch (error) {
 			const message = error instanceof Error ? error.message : String(error);
 			console.error(`bench: ${name} failed: ${message}`);
 			failures.push(`${name}: ${message.split('\n')[0]}`);
+		} finally {
+			console.log(`bench: ${name} took ${((performance.now() - started) / 1000).toFixed(1)} s`);
 		}
 	};
 	const log = (line: string) => console.log(line);
 
-	await attempt('accounts', async () => accountsBenchmark(accountsSettings(settings.quick), host));
+	await attempt('accounts', async () => accountsBenchmark(accountsSettings(settings.quick), header));
 	await attempt('render', async () => {
 		const render = renderSettings(settings.quick);
 		const results = runRenderBenchmark(render, log);
