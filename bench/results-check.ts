@@ -139,6 +139,23 @@ const FIGURES: Readonly<Record<string, Figures>> = {
 		'runs.*.calls': 'count',
 		'runs.*.queries_per_refresh': 'positive',
 	},
+	scale: {
+		'sizes.postgresRows.*': 'count',
+		'sizes.sqliteRequests.*': 'count',
+		'method.queries.*.id': 'text',
+		'stores.*.kind': 'text',
+		'stores.*.rows': 'count',
+		'stores.*.sizeMb': 'positive',
+		'stores.*.requests.*': 'count',
+		'stores.*.requests.24h': 'positive',
+		failures: 'list',
+		// A query may fail (a statement timeout without the index is a finding); the 60 s rate with the advisor's index may not.
+		'stores.*.states.*.queries.*.medianMs': 'positive?',
+		'stores.*.states.*.queries.*.runsMs': 'list',
+		'stores.*.states.advisor.queries.rate.medianMs': 'positive',
+		'stores.*.states.advisor.built.*.buildS': 'non-negative',
+		'thirtyDaySummary.targetMs': 'positive',
+	},
 	maintenance: {
 		wallS: 'positive',
 		'table.rows': 'count',

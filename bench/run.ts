@@ -16,6 +16,9 @@
 //   pgbench load at a 2 s refresh: client CPU and RSS, server time and queries per refresh;
 // - doctor: `relaytop doctor` wall time in a fresh process on the demo and on the live PostgreSQL
 //   demo, against `relaytop --json` on the same target;
+// - scale: every query of a refresh (rates, each range's summary, models, both pages by every sort
+//   key, realtime, search) timed on new-api logs on PostgreSQL at 100k/1M/10M rows and on both
+//   SQLite schemas at 100k/1M, without an index on the time column and with the advisor's indexes;
 // - maintenance (only when asked: --only=maintenance; minutes, and it rebuilds indexes of the cached
 //   10M-row table, putting upstream's set back at the end): the index advisor's indexes (query time
 //   before/after, build time vs estimate) and batched retention (rows/s, a concurrent writer's
@@ -42,12 +45,13 @@ import {checkResultsPath} from './results-check.js';
 import {describeMachine, machine, writeResults} from './results-file.js';
 import {distSourceBuiltAt, sourceVersion} from './source-version.js';
 import {runWorker} from './spawn-worker.js';
+import {runScaleBenchmark, scaleResultsFile, scaleSettings, scaleTable} from './scale.js';
 import {runTokensBenchmark, tokensResultsFile, tokensSettings, tokensTable} from './tokens.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'tokens', 'doctor', 'observer', 'maintenance'] as const;
+const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'tokens', 'doctor', 'observer', 'scale', 'maintenance'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 /** What runs without --only: maintenance takes minutes and rebuilds the cached table's indexes, so it runs only when named. */
@@ -257,6 +261,12 @@ async function main(): Promise<void> {
 		const results = await runObserverBenchmark(observer, log);
 		const path = writeResults(resultsName('observer', settings.quick), {...header(), ...observerResultsFile(observer, results)});
 		return {summary: observerTable(results), path};
+	});
+	await attempt('scale', async () => {
+		const scale = scaleSettings(settings.quick);
+		const results = await runScaleBenchmark(scale, log);
+		const path = writeResults(scale.resultsName, {...header(), ...scaleResultsFile(scale, results)});
+		return {summary: scaleTable(results), path};
 	});
 	await attempt('maintenance', async () => {
 		const maintenance = maintenanceSettings(settings.quick);
