@@ -484,6 +484,23 @@ describe('the CPA management key never reaches any output', () => {
 	});
 });
 
+describe('a database password in a URL that does not parse never reaches the error', () => {
+	// A `/`, `#` or `?` in an unencoded password breaks the URL (or makes the parser read the rest as
+	// a path): the error must name the target with the whole password masked, not cut at that character.
+	it.each(['postgres://relay:se/cr3t-pw@127.0.0.1:1/newapi', 'postgres://relay:se#cr3t-pw@127.0.0.1:1/newapi', 'postgres://:p@se/cr3t-pw@127.0.0.1:1/newapi'])(
+		'%s',
+		target => {
+			const result = runCli([target, '--json']);
+			expect(result.code).toBe(2);
+			expect(result.stderr).toBe('relaytop: not a valid PostgreSQL URL: postgres://relay:***@127.0.0.1:1/newapi; percent-encode / # ? @ in the password (%2F %23 %3F %40)\n'.replace('relay:', target.includes('//:') ? ':' : 'relay:'));
+			for (const piece of ['cr3t-pw', 'se/cr3t', 'se#cr3t']) {
+				expect(result.stdout).not.toContain(piece);
+				expect(result.stderr).not.toContain(piece);
+			}
+		},
+	);
+});
+
 // ---------------------------------------------------------------------------------------------
 // 5. Escape sequences in names from the database
 

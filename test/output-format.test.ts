@@ -38,6 +38,11 @@ describe('secrets in targets', () => {
 		['http://cpa.example:8317/?key=abc&page=2', 'http://cpa.example:8317/?key=***&page=2'],
 		["host=db user=relay password='p w' dbname=newapi", 'host=db user=relay password=*** dbname=newapi'],
 		['/data/one-api.db', '/data/one-api.db'],
+		// Passwords that make the URL unparseable: the user information up to the last @ goes.
+		['postgres://relay:pa/ss@db/newapi', 'postgres://relay:***@db/newapi'],
+		['postgres://relay:pa#ss?x@db/newapi', 'postgres://relay:***@db/newapi'],
+		['postgresql://:p@ss/w@db:5432/newapi', 'postgresql://:***@db:5432/newapi'],
+		['http://tok/en@cpa example/', 'http://***@cpa example/'],
 	])('%s is printed as %s', (target, printed) => {
 		expect(redactTarget(target)).toBe(printed);
 	});

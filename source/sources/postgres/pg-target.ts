@@ -23,11 +23,17 @@ const DEFAULT_PORT = 5432;
  * so its own sessions can be told apart and left out of what it shows.
  */
 export function postgresConfig(target: string, env: NodeJS.ProcessEnv = process.env): pg.ClientConfig {
+	const invalid = () => new InputError(`not a valid PostgreSQL URL: ${redactTarget(target)}; percent-encode / # ? @ in the password (%2F %23 %3F %40)`);
 	let url: URL;
 	try {
 		url = new URL(target);
 	} catch {
-		throw new InputError(`not a valid PostgreSQL URL: ${redactTarget(target)}`);
+		throw invalid();
+	}
+	// An @ after the host is a password cut at an unencoded `/`: the rest would be read as the host
+	// and the database name, and would appear in the server's error messages.
+	if (`${url.pathname}${url.search}${url.hash}`.includes('@')) {
+		throw invalid();
 	}
 	url.searchParams.delete('application_name');
 	const port = Number(url.port || env.PGPORT || DEFAULT_PORT);
