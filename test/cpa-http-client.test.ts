@@ -109,6 +109,27 @@ describe('ManagementClient', () => {
 		expect(fallsBackToLegacy(refused)).toBe(false);
 	});
 
+	it('sends a GET again, once, when its connection is closed before any answer (a stale kept-alive socket)', async () => {
+		const client = new ManagementClient({baseUrl: base, key: KEY});
+		let requests = 0;
+		handler = (request, response) => {
+			requests += 1;
+			if (requests === 1) request.socket.destroy();
+			else answer(200, SUMMARY)(request, response);
+		};
+		expect((await client.get('/v0/management/usage/summary')).body).toEqual(JSON.parse(SUMMARY));
+		expect(requests).toBe(2);
+
+		// A server that always drops it: one retry, then a network error naming what happened.
+		requests = 0;
+		handler = request => {
+			requests += 1;
+			request.socket.destroy();
+		};
+		expect(await failure(client.get('/v0/management/usage/summary'))).toMatchObject({kind: 'network', message: expect.stringMatching(/^GET \/v0\/management\/usage\/summary: (?:ECONNRESET|UND_ERR_SOCKET|EPIPE)/u)});
+		expect(requests).toBe(2);
+	});
+
 	it('says an HTML page or a cut body is not JSON', async () => {
 		const client = new ManagementClient({baseUrl: base, key: KEY});
 		handler = answer(200, '<!doctype html><title>Login</title>', 'text/html');

@@ -60,6 +60,12 @@ function checkedBase(baseUrl: string): URL {
 	return url;
 }
 
+/** Errors of a connection that was closed under a request before any answer. */
+const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/** fetch says only "fetch failed"; what happened is in its cause (ECONNREFUSED, bad port …). */
+const causeCode = (error: unknown): string | undefined => (error as {cause?: {code?: string}}).cause?.code;
+
 /** `{"error": "…", "code": "…"}`, the manager's error body, when it is one. */
 function errorText(text: string): string | null {
 	try {
@@ -102,9 +108,15 @@ export class ManagementClient {
 		const timeout = AbortSignal.timeout(this.timeoutMs);
 		const aborted = signal === undefined ? timeout : AbortSignal.any([timeout, signal]);
 		const where = `GET ${url.pathname}`;
+		const send = () => fetch(url, {headers: {authorization: `Bearer ${this.options.key}`, accept: 'application/json'}, signal: aborted, redirect: 'error'});
 		let response: Response;
 		try {
-			response = await fetch(url, {headers: {authorization: `Bearer ${this.options.key}`, accept: 'application/json'}, signal: aborted, redirect: 'error'});
+			response = await send().catch(async (error: unknown) => {
+				// A kept-alive connection the server closed as it was reused: the request never reached
+				// it, and a GET is safe to send again, once, on a new connection.
+				if (aborted.aborted || !STALE_CONNECTION_CODES.has(causeCode(error) ?? '')) throw error;
+				return send();
+			});
 		} catch (error) {
 			throw this.transportError(where, error, timeout);
 		}
@@ -158,8 +170,7 @@ export class ManagementClient {
 
 	private transportError(where: string, error: unknown, timeout: AbortSignal): ManagementError {
 		if (timeout.aborted) return new ManagementError('timeout', `${where}: no answer within ${this.timeoutMs} ms`);
-		// fetch says only "fetch failed"; what happened is in its cause (ECONNREFUSED, bad port …).
-		const cause = (error as {cause?: {code?: string; message?: string}}).cause;
-		return new ManagementError('network', `${where}: ${cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error))}`);
+		const cause = (error as {cause?: {message?: string}}).cause;
+		return new ManagementError('network', `${where}: ${causeCode(error) ?? cause?.message ?? (error instanceof Error ? error.message : String(error))}`);
 	}
 }
