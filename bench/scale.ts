@@ -96,6 +96,39 @@ async function requestsPerRange(count: (startMs: number) => Promise<number>, end
 	return counts;
 }
 
+/** One table under test: the two index states are reached through these. */
+interface TableUnderTest {
+	readonly label: string;
+	dropTimeIndexes(): Promise<string[]>;
+	applyAdvisor(): Promise<BuiltIndex[]>;
+	/** The source to time, and the instant its ranges end. */
+	open(): Promise<{source: UsageSource; endMs: number}>;
+}
+
+/** Every query without a time index, then with the advisor's indexes; the instant the second pass's ranges ended. */
+async function measureStates(table: TableUnderTest, runs: number, log: (line: string) => void): Promise<{states: StoreFigures['states']; endMs: number}> {
+	const measure = async (state: IndexState): Promise<{queries: Record<string, QueryTiming>; endMs: number}> => {
+		const {source, endMs} = await table.open();
+		try {
+			return {queries: await timeAll(source, endMs, runs, log, `${table.label}, ${state}`), endMs};
+		} finally {
+			await source.close();
+		}
+	};
+	const dropped = await table.dropTimeIndexes();
+	const without = await measure('no time index');
+	const built = await table.applyAdvisor();
+	log(`  advisor built ${built.map(index => `${index.name} in ${index.buildS} s`).join(', ') || 'nothing'}`);
+	const advised = await measure('advisor');
+	return {
+		endMs: advised.endMs,
+		states: {
+			'no time index': {indexes: dropped, built: [], queries: without.queries},
+			advisor: {indexes: built.map(index => index.name), built, queries: advised.queries},
+		},
+	};
+}
+
 async function measurePostgres(serverUrl: string, size: number, settings: ScaleSettings, log: (line: string) => void): Promise<StoreFigures> {
 	const database = `newapi_logs_${sizeLabel(size).toLowerCase()}`;
 	const table = await ensureLogsTable(serverUrl, database, size, log);
@@ -106,27 +139,25 @@ async function measurePostgres(serverUrl: string, size: number, settings: ScaleS
 		await restoreUpstreamIndexes(admin, log); // a run cut short may have left another set
 		await topUp(admin, size);
 		await admin.query('VACUUM (ANALYZE) logs');
-		const measure = async (state: IndexState): Promise<{queries: Record<string, QueryTiming>; endMs: number}> => {
-			await topUp(admin, size);
-			const source = await openSource(url);
-			try {
-				const endMs = Date.now();
-				return {queries: await timeAll(source, endMs, settings.runs, log, `PostgreSQL ${sizeLabel(size)}, ${state}`), endMs};
-			} finally {
-				await source.close();
-			}
-		};
-		const dropped = await dropPostgresTimeIndexes(admin);
-		const without = await measure('no time index');
-		const built = await applyPostgresAdvisor(url);
-		log(`  advisor built ${built.map(index => `${index.name} in ${index.buildS} s`).join(', ') || 'nothing'}`);
-		const advised = await measure('advisor');
+		const {states, endMs} = await measureStates(
+			{
+				label: `PostgreSQL ${sizeLabel(size)}`,
+				dropTimeIndexes: () => dropPostgresTimeIndexes(admin),
+				applyAdvisor: () => applyPostgresAdvisor(url),
+				open: async () => {
+					await topUp(admin, size); // rows up to now, as a live gateway's table has them
+					return {source: await openSource(url), endMs: Date.now()};
+				},
+			},
+			settings.runs,
+			log,
+		);
 		const count = async (startMs: number) =>
 			Number(
 				(
 					await admin.query<{n: string}>('SELECT count(*) AS n FROM logs WHERE type IN (2, 5) AND created_at >= $1 AND created_at <= $2', [
 						Math.ceil(startMs / 1000),
-						Math.floor(advised.endMs / 1000),
+						Math.floor(endMs / 1000),
 					])
 				).rows[0]!.n,
 			);
@@ -136,12 +167,9 @@ async function measurePostgres(serverUrl: string, size: number, settings: ScaleS
 			size,
 			rows: Number(facts.rows),
 			sizeMb: mb(Number(facts.bytes)),
-			requests: await requestsPerRange(count, advised.endMs),
+			requests: await requestsPerRange(count, endMs),
 			buildS: table.reused ? null : table.build.totalS,
-			states: {
-				'no time index': {indexes: dropped, built: [], queries: without.queries},
-				advisor: {indexes: built.map(index => index.name), built, queries: advised.queries},
-			},
+			states,
 		};
 	} finally {
 		try {
@@ -156,32 +184,28 @@ async function measurePostgres(serverUrl: string, size: number, settings: ScaleS
 async function measureSqlite(schema: SqliteSchema, size: number, settings: ScaleSettings, log: (line: string) => void): Promise<StoreFigures> {
 	const store = sqliteStoreCopy(schema, size, log);
 	try {
-		const measure = async (state: IndexState): Promise<{queries: Record<string, QueryTiming>; endMs: number}> => {
-			const source = openTarget(store.path);
-			try {
-				// A generated store ends in the past: its ranges end at its newest request.
-				const endMs = (await source.newestRequestMs()) ?? Date.now();
-				return {queries: await timeAll(source, endMs, settings.runs, log, `SQLite ${schema} ${sizeLabel(size)}, ${state}`), endMs};
-			} finally {
-				await source.close();
-			}
-		};
-		const dropped = dropSqliteTimeIndexes(store.path, schema);
-		const without = await measure('no time index');
-		const built = await applySqliteAdvisor(store.path);
-		log(`  advisor built ${built.map(index => `${index.name} in ${index.buildS} s`).join(', ') || 'nothing'}`);
-		const advised = await measure('advisor');
+		const {states, endMs} = await measureStates(
+			{
+				label: `SQLite ${schema} ${sizeLabel(size)}`,
+				dropTimeIndexes: async () => dropSqliteTimeIndexes(store.path, schema),
+				applyAdvisor: () => applySqliteAdvisor(store.path),
+				open: async () => {
+					const source = openTarget(store.path);
+					// A generated store ends in the past: its ranges end at its newest request.
+					return {source, endMs: (await source.newestRequestMs()) ?? Date.now()};
+				},
+			},
+			settings.runs,
+			log,
+		);
 		return {
 			kind: sqliteKind(schema),
 			size,
 			rows: store.rows,
 			sizeMb: store.sizeMb,
-			requests: await requestsPerRange(async startMs => store.requestsBetween(startMs, advised.endMs), advised.endMs),
+			requests: await requestsPerRange(async startMs => store.requestsBetween(startMs, endMs), endMs),
 			buildS: store.buildS,
-			states: {
-				'no time index': {indexes: dropped, built: [], queries: without.queries},
-				advisor: {indexes: built.map(index => index.name), built, queries: advised.queries},
-			},
+			states,
 		};
 	} finally {
 		store.remove();
