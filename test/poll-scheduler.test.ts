@@ -1,7 +1,10 @@
-import {describe, expect, it} from 'vitest';
+import {createServer, type AddressInfo} from 'node:net';
+import pg from 'pg';
+import {beforeAll, describe, expect, it} from 'vitest';
 import {errorBackoffMs, nextDelayMs} from '../source/poll/backoff.js';
 import {errorLine} from '../source/poll/error-line.js';
 import {PollScheduler, type Clock, type PanelSpec} from '../source/poll/poll-scheduler.js';
+import {refusedConnection} from './support/net.js';
 
 /** Lets every pending promise callback run (setImmediate comes after the microtask queue drains). */
 const flush = async (): Promise<void> =>
@@ -313,6 +316,151 @@ describe('errors', () => {
 			},
 		};
 		expect(errorLine(hostile)).toBe('unknown error');
+	});
+});
+
+describe('a server out of reach', () => {
+	/** What a source's query throws while its server is down. */
+	let refused: Error;
+	beforeAll(async () => {
+		refused = await refusedConnection();
+	});
+
+	it('says why, and retries at most every 10 s while errors of the server itself back off to the minute', async () => {
+		const clock = new FakeClock();
+		const scheduler = new PollScheduler({baseIntervalMs: 1000, clock});
+		const down = timedPanel(clock, 'down', 1, 0, () => refused);
+		const broken = timedPanel(clock, 'broken', 1, 0, () => new Error('relation "logs" does not exist'));
+		scheduler.add(down.spec);
+		scheduler.add(broken.spec);
+		scheduler.start();
+		await clock.advance(70_000);
+		// Gaps 2, 4, 8 s, then 16 s capped at 10 s; the other 2, 4, 8, 16, 32, then 60 s.
+		expect(down.starts.slice(0, 7)).toEqual([0, 2000, 6000, 14_000, 24_000, 34_000, 44_000]);
+		expect(broken.starts).toEqual([0, 2000, 6000, 14_000, 30_000, 62_000]);
+		expect(scheduler.state('down')).toMatchObject({disconnected: 'connection refused', error: expect.stringContaining('ECONNREFUSED'), stale: true});
+		expect(scheduler.state('broken')).toMatchObject({disconnected: undefined, error: 'relation "logs" does not exist'});
+		scheduler.stop();
+	});
+
+	it('does not stretch the wait after a connect that timed out, as it does after a slow query', async () => {
+		const clock = new FakeClock();
+		const scheduler = new PollScheduler({baseIntervalMs: 1000, clock});
+		const timedOut = await new Promise<Error>((resolve) => {
+			// A listener that never answers, and pg's connection timeout against it.
+			const silent = createServer(() => undefined);
+			silent.listen(0, '127.0.0.1', () => {
+				const {port} = silent.address() as AddressInfo;
+				new pg.Client({host: '127.0.0.1', port, user: 'postgres', connectionTimeoutMillis: 100}).connect().catch((error: Error) => {
+					silent.close();
+					resolve(error);
+				});
+			});
+		});
+		const black = timedPanel(clock, 'black', 1, 5000, () => timedOut);
+		scheduler.add(black.spec);
+		scheduler.start();
+		await clock.advance(60_000);
+		// Each try takes 5 s, then waits 2, 4, 8, then 10 s: not twice its 5 s.
+		expect(black.starts.slice(0, 6)).toEqual([0, 7000, 16_000, 29_000, 44_000, 59_000]);
+		expect(scheduler.state('black').disconnected).toBe('connect timed out');
+		scheduler.stop();
+	});
+
+	it('takes a shorter reconnect cap, but never one longer than maxBackoffMs', async () => {
+		const clock = new FakeClock();
+		const short = new PollScheduler({baseIntervalMs: 1000, clock, maxReconnectBackoffMs: 3000});
+		const down = timedPanel(clock, 'down', 1, 0, () => refused);
+		short.add(down.spec);
+		short.start();
+		await clock.advance(12_000);
+		expect(down.starts).toEqual([0, 2000, 5000, 8000, 11_000]);
+		short.stop();
+
+		const capped = new PollScheduler({baseIntervalMs: 1000, clock, maxBackoffMs: 4000, maxReconnectBackoffMs: 30_000});
+		const other = timedPanel(clock, 'other', 1, 0, () => refused);
+		capped.add(other.spec);
+		capped.start();
+		const from = clock.now();
+		await clock.advance(14_000);
+		expect(other.starts.map((at) => at - from)).toEqual([0, 2000, 6000, 10_000, 14_000]);
+		capped.stop();
+	});
+
+	it('tries the panels that could not reach the server together, at the soonest of their next tries', async () => {
+		const clock = new FakeClock();
+		const scheduler = new PollScheduler({baseIntervalMs: 1000, clock});
+		const rates = timedPanel(clock, 'rates', 1, 0, () => refused);
+		const pages = timedPanel(clock, 'pages', 5, 0, () => refused);
+		const broken = timedPanel(clock, 'broken', 5, 0, () => new Error('permission denied for table logs'));
+		for (const panel of [rates, pages, broken]) scheduler.add(panel.spec);
+		scheduler.start();
+		await clock.advance(2500);
+		// rates failed again at 2 s and tries next at 6 s; pages (10 s on its own) comes along.
+		expect(scheduler.state('rates').nextAt).toBe(6000);
+		expect(scheduler.state('pages').nextAt).toBe(6000);
+		expect(scheduler.state('broken').nextAt).toBe(10_000);
+		await clock.advance(4000);
+		expect(pages.starts).toEqual([0, 6000]);
+		expect(broken.starts).toEqual([0]);
+		scheduler.stop();
+	});
+
+	it('once one of them reaches the server, tries the others at once, and clears their reason when they do', async () => {
+		const clock = new FakeClock();
+		const scheduler = new PollScheduler({baseIntervalMs: 1000, clock});
+		let serverUp = false;
+		const fails = () => (serverUp ? undefined : refused);
+		const rates = timedPanel(clock, 'rates', 1, 0, fails);
+		const pages = timedPanel(clock, 'pages', 5, 0, fails);
+		const broken = timedPanel(clock, 'broken', 5, 0, () => new Error('permission denied for table logs'));
+		for (const panel of [rates, pages, broken]) scheduler.add(panel.spec);
+		scheduler.start();
+		await clock.advance(3000);
+		expect(scheduler.state('rates').nextAt).toBe(6000);
+		serverUp = true;
+		// A new question (the next page, say) loads at once and finds the server back: the others follow.
+		scheduler.invalidate('pages');
+		await clock.advance(0);
+		expect(pages.starts).toEqual([0, 3000]);
+		expect(rates.starts).toEqual([0, 2000, 3000]);
+		expect(broken.starts).toEqual([0]);
+		expect(scheduler.state('rates')).toMatchObject({disconnected: undefined, error: undefined, stale: false, failures: 0, nextAt: 4000});
+		scheduler.stop();
+	});
+
+	it('is not hurried by the successes of panels that never failed to reach it: they may not have asked it', async () => {
+		const clock = new FakeClock();
+		const scheduler = new PollScheduler({baseIntervalMs: 1000, clock});
+		const rates = timedPanel(clock, 'rates', 1, 0, () => refused);
+		// A figure of this machine's, or an answer kept from before the server went away.
+		const local = timedPanel(clock, 'local', 1, 0);
+		scheduler.add(rates.spec);
+		scheduler.add(local.spec);
+		scheduler.start();
+		await clock.advance(12_000);
+		expect(local.starts.length).toBeGreaterThan(10);
+		expect(rates.starts).toEqual([0, 2000, 6000]);
+		expect(scheduler.state('rates').disconnected).toBe('connection refused');
+		scheduler.stop();
+	});
+
+	it('does not hurry them while paused', async () => {
+		const clock = new FakeClock();
+		const scheduler = new PollScheduler({baseIntervalMs: 1000, clock});
+		const down = timedPanel(clock, 'down', 5, 0, () => refused);
+		const page = manualPanel<string>(clock, 'page');
+		scheduler.add(down.spec);
+		scheduler.start();
+		await clock.advance(100);
+		scheduler.pause();
+		scheduler.add(page.spec); // a new page still loads while paused
+		await clock.advance(0);
+		page.calls[0]!.resolve('rows');
+		await clock.advance(30_000);
+		expect(down.starts).toEqual([0]);
+		expect(scheduler.state('down').disconnected).toBe('connection refused');
+		scheduler.stop();
 	});
 });
 

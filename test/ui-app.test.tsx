@@ -1,14 +1,17 @@
-import {mkdtempSync, rmSync} from 'node:fs';
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {createServer as createHttpServer} from 'node:http';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import Database from 'better-sqlite3';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createDemoStore, type DemoStore} from '../source/demo/demo-store.js';
-import {openTarget} from '../source/sources/open-target.js';
+import {packageRoot} from '../source/fixtures/fixture-files.js';
+import {openSource, openTarget} from '../source/sources/open-target.js';
 import {App} from '../source/ui/app.js';
 import {initialState, type DashboardState} from '../source/ui/dashboard-state.js';
 import {KEYMAP} from '../source/ui/keymap.js';
-import type {UsageSource} from '../source/usage/types.js';
+import type {UsageQuery, UsageSource} from '../source/usage/types.js';
+import {refusedConnection, stablePort} from './support/net.js';
 import {KEY, renderInk} from './support/render-ink.js';
 
 // The dashboard on a real copy of the new-api fixture whose requests end now. Screens are read
@@ -39,6 +42,9 @@ const headingOf = (frame: string) => frame.split('\n')[1] ?? '';
 /** A request-log row: time (today's clock, or day and minute), status, recent outcomes. */
 const LOG_ROW = /^(?:\d\d:\d\d:\d\d|\d\d-\d\d \d\d:\d\d) +(ok|FAIL) +([.x]*)/u;
 const logRows = (frame: string) => frame.split('\n').filter(line => LOG_ROW.test(line));
+
+/** What a view shows over figures kept after a failed refresh. */
+const STALE_MARK = /stale · last updated \d\d:\d\d:\d\d/u;
 
 /** The real source with another summary(): every other query still reaches the database. */
 const withSummary = (summary: UsageSource['summary']): UsageSource => Object.assign(Object.create(source) as UsageSource, {summary});
@@ -221,7 +227,7 @@ describe('refreshing', () => {
 		app.unmount();
 	});
 
-	it('keeps the last good figures on screen, marked stale with the error, when the source starts failing', async () => {
+	it('keeps the last good figures on screen, marked stale with the error and the next try, when the source starts failing', async () => {
 		let failing = false;
 		const flaky = withSummary(query => (failing ? Promise.reject(new Error('database is locked\nsecond line')) : source.summary(query)));
 		const app = start({intervalMs: 1000}, SIZE, flaky);
@@ -229,13 +235,141 @@ describe('refreshing', () => {
 		const requests = /^([1-9][\d,]*) requests/mu.exec(good)![1];
 		failing = true;
 		app.press('R');
-		const stale = await app.until(screen => screen.includes('stale: database is locked'));
+		const stale = await app.until(screen => /stale: database is locked · retry in \d+ s/u.test(screen) && STALE_MARK.test(screen));
 		expect(stale).toContain(`${requests} requests`);
 		expect(stale).not.toContain('second line');
 		failing = false;
 		app.press('R');
-		await app.until(screen => !screen.includes('stale:') && screen.includes('● live'));
+		const live = await app.until(screen => !screen.includes('stale') && screen.includes('● live'));
+		expect(live).not.toMatch(STALE_MARK);
 		app.unmount();
+	});
+
+	describe('while the server cannot be reached', () => {
+		/** What every query of a PostgreSQL source throws while its server is down. */
+		let refused: Error;
+		beforeAll(async () => {
+			refused = await refusedConnection();
+		});
+
+		/** The fixture as a PostgreSQL source whose server goes away while `down` says so. */
+		function flakyServer(): {source: UsageSource; down: (value: boolean) => void} {
+			let down = false;
+			const guard =
+				<A extends unknown[], R>(read: (...args: A) => Promise<R>) =>
+				(...args: A): Promise<R> =>
+					down ? Promise.reject(refused) : read(...args);
+			const flaky = Object.assign(Object.create(source) as UsageSource, {
+				kind: 'newapi-postgres' as const,
+				summary: guard(source.summary.bind(source)),
+				rate: guard(source.rate.bind(source)),
+				timeline: guard(source.timeline.bind(source)),
+				models: guard(source.models.bind(source)),
+				groups: guard(source.groups.bind(source)),
+				apiKeys: guard(source.apiKeys.bind(source)),
+				realtime: guard(source.realtime.bind(source)),
+				newestRequestMs: guard(source.newestRequestMs.bind(source)),
+			});
+			return {source: flaky, down: value => (down = value)};
+		}
+
+		it('over HTTP, names CPA-Manager, and reads it again once it listens again', async () => {
+			const at = (name: string) => (JSON.parse(readFileSync(join(packageRoot(), 'fixtures', 'cpa-payloads', name), 'utf8')) as {response: unknown}).response;
+			const misc = JSON.parse(readFileSync(join(packageRoot(), 'fixtures', 'cpa-payloads', 'misc-manager-endpoints.json'), 'utf8')) as Record<string, unknown>;
+			const usage = '/v0/management/usage';
+			const replayed: Record<string, unknown> = {
+				[`${usage}/summary`]: at('usage-summary.json'),
+				[`${usage}/accounts`]: at('usage-accounts.json'),
+				[`${usage}/api-keys`]: at('usage-api-keys.json'),
+				[`${usage}/realtime`]: at('usage-realtime.json'),
+				[`${usage}/models`]: at('usage-models.json'),
+				'/v0/management/model-prices': misc['GET /v0/management/model-prices'],
+				'/v0/management/api-key-aliases': misc['GET /v0/management/api-key-aliases'],
+				'/usage-service/info': misc['GET /usage-service/info'],
+			};
+			const manager = createHttpServer((request, response) => {
+				const body = replayed[new URL(request.url ?? '/', 'http://replay').pathname];
+				response.writeHead(body === undefined ? 404 : 200, {'content-type': 'application/json'});
+				response.end(JSON.stringify(body ?? {error: 'not found'}));
+			});
+			// A port no other test's listen(0) can take while the manager is away: it listens there again.
+			const port = await stablePort();
+			await new Promise<void>(resolve => manager.listen(port, '127.0.0.1', resolve));
+			const http = await openSource(`http://127.0.0.1:${port}`, {managementKey: 'key-for-the-replay'});
+			const app = start({view: 'accounts', range: 'all', intervalMs: 1000}, SIZE, http);
+			try {
+				const live = await app.until(screen => / · [1-9][\d,]* items$/mu.test(screen) && screen.includes('● live · CPA-Manager (HTTP)'));
+				const heading = headingOf(live);
+				manager.closeAllConnections();
+				await new Promise(resolve => manager.close(resolve));
+				app.press('R');
+				const down = await app.until(screen => /^● live · CPA-Manager unreachable \(connection refused\) · retry in \d+ s/mu.test(screen) && STALE_MARK.test(screen));
+				expect(headingOf(down).replace(/ · stale · last updated \S+/u, '')).toBe(heading);
+				await new Promise<void>(resolve => manager.listen(port, '127.0.0.1', resolve));
+				const back = await app.until(screen => !STALE_MARK.test(screen) && screen.includes('● live · CPA-Manager (HTTP)'), 30_000);
+				expect(headingOf(back)).toBe(heading);
+			} finally {
+				app.unmount();
+				manager.closeAllConnections();
+				manager.close();
+				await http.close();
+			}
+		});
+
+		it('marks a table stale as soon as the server is found out of reach, though the table\'s own refresh has not failed', async () => {
+			let down = false;
+			let serverBack = Promise.resolve();
+			let comeBack = (): void => undefined;
+			const flaky = Object.assign(Object.create(source) as UsageSource, {
+				kind: 'newapi-postgres' as const,
+				rate: (query: UsageQuery) => (down ? Promise.reject(refused) : source.rate(query)),
+				// A page read while the server is away hangs until it is back (a connect waiting out its
+				// timeout): the table's own panel never fails, so only the rates can tell it is out of reach.
+				groups: (...args: Parameters<UsageSource['groups']>) => (down ? serverBack.then(() => source.groups(...args)) : source.groups(...args)),
+			});
+			const app = start({view: 'accounts', intervalMs: 2000}, SIZE, flaky);
+			try {
+				await app.until(screen => screen.includes('alice') && screen.includes('● live'));
+				serverBack = new Promise<void>(resolve => (comeBack = resolve));
+				down = true;
+				const marked = await app.until(screen => STALE_MARK.test(headingOf(screen)) && /PostgreSQL unreachable/u.test(screen));
+				expect(marked).toMatch(/^alice +[\d,]+ /mu);
+				down = false;
+				comeBack();
+				await app.until(screen => !STALE_MARK.test(screen) && screen.includes('● live · new-api (PostgreSQL)'), 30_000);
+			} finally {
+				comeBack();
+				app.unmount();
+			}
+		});
+
+		it.each([
+			['overview', (screen: string) => /^[1-9][\d,]* requests · /mu.exec(screen)?.[0]],
+			['accounts', (screen: string) => /^alice +[\d,]+ .*$/mu.exec(screen)?.[0]],
+			['apiKeys', (screen: string) => / · [1-9][\d,]* items$/mu.exec(screen)?.[0]],
+			['realtime', (screen: string) => logRows(screen)[0]],
+			['health', (screen: string) => /^.*\bload +requests and token counting: \d+ rpm, \d+ tpm.*$/mu.exec(screen)?.[0]],
+		] as const)('the %s view keeps its figures, marked stale with when they were read, and is live again by itself', async (view, figures) => {
+			const server = flakyServer();
+			const app = start({view, intervalMs: 1000}, SIZE, server.source);
+			try {
+				const live = await app.until(screen => figures(screen) !== undefined && screen.includes('● live · new-api (PostgreSQL)'));
+				const shown = figures(live)!;
+				expect(live).not.toMatch(STALE_MARK);
+				server.down(true);
+				app.press('R');
+				const down = await app.until(screen => /PostgreSQL unreachable \(connection refused\) · retry in \d+ s/u.test(screen) && STALE_MARK.test(screen));
+				expect(figures(down)).toBe(shown);
+				expect(down).not.toContain('stale:');
+				server.down(false);
+				// No key: the next try, at most 10 s away, finds the server back.
+				const back = await app.until(screen => !STALE_MARK.test(screen) && screen.includes('● live · new-api (PostgreSQL)'), 30_000);
+				expect(figures(back)).toBeDefined();
+				expect(back).not.toContain('unreachable');
+			} finally {
+				app.unmount();
+			}
+		});
 	});
 
 	it('refreshes now with R', async () => {

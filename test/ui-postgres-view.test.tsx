@@ -3,7 +3,9 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
 import {fixturePath} from '../source/fixtures/fixture-files.js';
 import {loadNewApiIntoPostgres} from '../source/fixtures/newapi-postgres-fixture.js';
 import type {ActivitySession, ActivitySnapshot} from '../source/postgres/monitor/activity-summary.js';
+import {PostgresMonitor} from '../source/postgres/monitor/postgres-monitor.js';
 import {openSource, openTarget} from '../source/sources/open-target.js';
+import {PgSession} from '../source/sources/postgres/pg-session.js';
 import {App} from '../source/ui/app.js';
 import {initialState, type DashboardState} from '../source/ui/dashboard-state.js';
 import {bindingsFor} from '../source/ui/keymap.js';
@@ -12,6 +14,7 @@ import {bytes} from '../source/output/format.js';
 import {age, fitParts, wrapText} from '../source/ui/views/postgres/pg-format.js';
 import {allocateRows, windowAround} from '../source/ui/views/postgres/section-layout.js';
 import type {UsageSource} from '../source/usage/types.js';
+import {freePort} from './support/net.js';
 import {freshDatabase} from './support/postgres-server.js';
 import {KEY, renderInk} from './support/render-ink.js';
 
@@ -55,6 +58,8 @@ function start(size: {columns: number; rows: number}, state: Partial<DashboardSt
 }
 
 const lines = (frame: string): string[] => frame.split('\n');
+const STALE = /stale · last updated \d\d:\d\d:\d\d/u;
+const UNREACHABLE = /^● live · PostgreSQL unreachable \(connection refused\) · (?:retry in \d+ s|retrying…)/mu;
 const lineWith = (frame: string, pattern: RegExp): string | undefined => lines(frame).find(line => pattern.test(line));
 
 /** The pids of the sessions table, top to bottom, as drawn (tree indents included). */
@@ -359,6 +364,52 @@ describe('keys and sources', () => {
 			app.unmount();
 		} finally {
 			await sqlite.close();
+		}
+	});
+});
+
+describe('while the server cannot be reached', () => {
+	it('keeps the last sample and an open session on screen, marked stale, and samples again once it can', async () => {
+		const port = await freePort();
+		// While down, the view's samples go to a port nothing listens on, through the monitor as always.
+		const nowhere = new PgSession({host: '127.0.0.1', port, user: 'postgres', application_name: 'relaytop'});
+		const monitor = new PostgresMonitor();
+		let down = false;
+		const observer = source.postgres!;
+		const flaky = Object.assign(Object.create(source) as UsageSource, {
+			postgres: {snapshot: (panels?: Parameters<typeof observer.snapshot>[0]) => (down ? monitor.snapshot(nowhere, panels) : observer.snapshot(panels)), signal: observer.signal},
+		});
+		const report = await connect('uipg-report-open');
+		const reportPid = await pidOf(report);
+		let app: ReturnType<typeof start> | undefined;
+		try {
+			await report.query('BEGIN');
+			await report.query('SELECT count(*) AS relaytop_down_probe FROM users');
+			app = start(BIG, {}, flaky);
+			const live = await app.until(screen => sessionRows(screen).some(row => row.pid === reportPid) && screen.includes('● live'));
+			const header = lines(live)[1]!;
+			expect(header).not.toMatch(STALE);
+			const index = sessionRows(live).findIndex(row => row.pid === reportPid);
+			app.press(...Array.from({length: index}, () => 'j'), KEY.enter);
+			await app.until(screen => screen.includes(`Session ${reportPid} · full query · Esc back`));
+
+			down = true;
+			const detail = await app.until(screen => screen.includes(`Session ${reportPid} · stale · last updated`) && UNREACHABLE.test(screen));
+			expect(detail).toContain('relaytop_down_probe');
+			expect(detail).not.toMatch(/cannot read|unavailable/u);
+			app.press(KEY.escape);
+			const kept = await app.until(screen => STALE.test(lines(screen)[1] ?? '') && sessionRows(screen).some(row => row.pid === reportPid));
+			expect(lines(kept)[1]).toMatch(new RegExp(`^PostgreSQL \\S+ · ${STALE.source} · `, 'u'));
+			expect(kept).toMatch(UNREACHABLE);
+
+			down = false;
+			const back = await app.until(screen => !STALE.test(screen) && screen.includes('● live · new-api (PostgreSQL)') && sessionRows(screen).some(row => row.pid === reportPid), 30_000);
+			expect(back).not.toContain('unreachable');
+		} finally {
+			// Before its session closes: a mounted view would go on sampling through it.
+			app?.unmount();
+			await report.query('ROLLBACK');
+			await nowhere.close();
 		}
 	});
 });

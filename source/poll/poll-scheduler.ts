@@ -1,5 +1,6 @@
-import {nextDelayMs} from './backoff.js';
+import {errorBackoffMs, nextDelayMs} from './backoff.js';
 import {systemClock, type Clock} from './clock.js';
+import {connectionFailure} from './connection-failure.js';
 import {errorLine} from './error-line.js';
 
 export type {Clock} from './clock.js';
@@ -20,6 +21,11 @@ export interface PanelState<T> {
 	readonly data: T | undefined;
 	/** One line, from the last failed load; cleared by a success. */
 	readonly error: string | undefined;
+	/**
+	 * The last load failed because the server could not be reached: why, in a few words
+	 * ("connection refused", "server starting up"; see connection-failure.ts). Cleared by a success.
+	 */
+	readonly disconnected: string | undefined;
 	/** The last load failed, or the data answers a query that has since been invalidated. */
 	readonly stale: boolean;
 	readonly loading: boolean;
@@ -50,15 +56,23 @@ export interface PollSchedulerOptions {
 	readonly clock?: Clock;
 	/** Longest wait after errors (60 s by default); never shorter than the panel's own cadence. */
 	readonly maxBackoffMs?: number;
+	/** Longest wait after a failure to reach the server (10 s by default, and never more than maxBackoffMs). */
+	readonly maxReconnectBackoffMs?: number;
 }
 
 const DEFAULT_BASE_INTERVAL_MS = 2000;
 const MIN_BASE_INTERVAL_MS = 100;
 const DEFAULT_MAX_BACKOFF_MS = 60_000;
+/**
+ * A server that refuses connections does no work for them, so trying again costs it nothing; and a
+ * restart is back within seconds. Waiting a minute would leave the screen stale long after that.
+ */
+const DEFAULT_MAX_RECONNECT_BACKOFF_MS = 10_000;
 
 const IDLE: PanelState<never> = Object.freeze({
 	data: undefined,
 	error: undefined,
+	disconnected: undefined,
 	stale: false,
 	loading: false,
 	lastSuccessAt: undefined,
@@ -80,6 +94,8 @@ interface Entry {
 	generation: number;
 	/** Load as soon as possible (never loaded, invalidated, refresh asked), not at the cadence. */
 	dirty: boolean;
+	/** Load no later than this: the next try at the server, shared by the panels that could not reach it. */
+	retryAt: number | undefined;
 	lastLoad: {readonly finishedAt: number; readonly durationMs: number} | undefined;
 }
 
@@ -90,6 +106,7 @@ interface Entry {
 export class PollScheduler {
 	private readonly clock: Clock;
 	private readonly maxBackoffMs: number;
+	private readonly maxReconnectBackoffMs: number;
 	private base: number;
 	private started = false;
 	private isPaused = false;
@@ -105,6 +122,8 @@ export class PollScheduler {
 		this.base = clampInterval(options.baseIntervalMs, DEFAULT_BASE_INTERVAL_MS);
 		const maxBackoffMs = options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
 		this.maxBackoffMs = Number.isFinite(maxBackoffMs) && maxBackoffMs >= 0 ? maxBackoffMs : DEFAULT_MAX_BACKOFF_MS;
+		const maxReconnectBackoffMs = options.maxReconnectBackoffMs ?? DEFAULT_MAX_RECONNECT_BACKOFF_MS;
+		this.maxReconnectBackoffMs = Math.min(this.maxBackoffMs, Number.isFinite(maxReconnectBackoffMs) && maxReconnectBackoffMs >= 0 ? maxReconnectBackoffMs : DEFAULT_MAX_RECONNECT_BACKOFF_MS);
 		this.snapshot = this.computeStatus();
 	}
 
@@ -133,6 +152,7 @@ export class PollScheduler {
 			controller: undefined,
 			generation: 0,
 			dirty: true,
+			retryAt: undefined,
 			lastLoad: undefined,
 		};
 		this.entries.set(spec.id, entry);
@@ -243,7 +263,7 @@ export class PollScheduler {
 			return;
 		}
 		const now = this.clock.now();
-		const dueAt = entry.dirty || !entry.lastLoad ? now : entry.lastLoad.finishedAt + this.delayAfter(entry, entry.lastLoad);
+		const dueAt = entry.dirty || !entry.lastLoad ? now : Math.min(entry.lastLoad.finishedAt + this.delayAfter(entry, entry.lastLoad), entry.retryAt ?? Number.POSITIVE_INFINITY);
 		if (dueAt <= now) {
 			this.launch(entry);
 			return;
@@ -253,12 +273,10 @@ export class PollScheduler {
 	}
 
 	private delayAfter(entry: Entry, lastLoad: {readonly durationMs: number}): number {
-		return nextDelayMs({
-			cadenceMs: this.base * entry.every,
-			failures: entry.state.failures,
-			durationMs: lastLoad.durationMs,
-			maxBackoffMs: this.maxBackoffMs,
-		});
+		const input = {cadenceMs: this.base * entry.every, failures: entry.state.failures, durationMs: lastLoad.durationMs};
+		if (entry.state.disconnected === undefined) return nextDelayMs({...input, maxBackoffMs: this.maxBackoffMs});
+		// Time spent failing to reach the server (a connect timeout) cost it nothing: no slow-load wait.
+		return errorBackoffMs({...input, maxBackoffMs: this.maxReconnectBackoffMs});
 	}
 
 	private onTimer(entry: Entry): void {
@@ -273,6 +291,7 @@ export class PollScheduler {
 		const startedAt = this.clock.now();
 		entry.controller = controller;
 		entry.dirty = false;
+		entry.retryAt = undefined;
 		this.update(entry, {loading: true, nextAt: undefined});
 		void settle(entry.spec.load, controller.signal).then((outcome) => {
 			this.finish(entry, generation, startedAt, outcome);
@@ -287,8 +306,11 @@ export class PollScheduler {
 			const successor = this.entries.get(id);
 			if (successor) this.plan(successor);
 		} else if (generation === entry.generation) {
+			const reconnected = outcome.ok && entry.state.disconnected !== undefined;
 			this.record(entry, startedAt, outcome);
 			this.plan(entry);
+			if (reconnected) this.retryDisconnected();
+			else if (entry.state.disconnected !== undefined) this.retryTogether(entry);
 		} else {
 			// Disowned by invalidate or stop: whatever it returned answers an old question.
 			this.update(entry, {loading: false});
@@ -306,6 +328,7 @@ export class PollScheduler {
 			this.update(entry, {
 				data: outcome.value,
 				error: undefined,
+				disconnected: undefined,
 				stale: false,
 				loading: false,
 				lastSuccessAt: finishedAt,
@@ -315,11 +338,42 @@ export class PollScheduler {
 		} else {
 			this.update(entry, {
 				error: errorLine(outcome.error),
+				disconnected: connectionFailure(outcome.error) ?? undefined,
 				stale: true,
 				loading: false,
 				lastDurationMs: durationMs,
 				failures: entry.state.failures + 1,
 			});
+		}
+	}
+
+	/**
+	 * A panel that could not reach the server just did: the others waiting out such a failure try now
+	 * rather than at the end of their backoff, and the whole screen is live again at once. Only that
+	 * panel's success tells: any other may have been served without the server (a file of this
+	 * machine's, an answer kept from before), and would defeat the backoff while it is down. Only
+	 * those waiting on a timer: none waits while paused, and a load under way will tell soon enough.
+	 */
+	private retryDisconnected(): void {
+		for (const entry of this.entries.values()) {
+			if (entry.state.disconnected === undefined || entry.timer === undefined) continue;
+			entry.dirty = true;
+			this.plan(entry);
+		}
+	}
+
+	/**
+	 * The server is still out of reach: the other panels that could not reach it try again with this
+	 * one, when that is sooner than their own backoff. One try tells for all of them, and the status
+	 * bar counts down to one time rather than to whichever panel happens to be next.
+	 */
+	private retryTogether(entry: Entry): void {
+		const at = entry.state.nextAt;
+		if (at === undefined) return;
+		for (const other of this.entries.values()) {
+			if (other === entry || other.state.disconnected === undefined || other.timer === undefined || (other.state.nextAt ?? 0) <= at) continue;
+			other.retryAt = at;
+			this.plan(other);
 		}
 	}
 

@@ -30,6 +30,7 @@ import {KEEP_CHOICES, MaintenancePanel, maintenanceItems} from './views/maintena
 import {signalConfirm, signalNotice} from './views/postgres/signal-confirm.js';
 import {PostgresView} from './views/postgres-view.js';
 import {RealtimeView} from './views/realtime-view.js';
+import {staleSince} from './views/stale-tag.js';
 
 // Header, body, status bar and footer; the frame is one row shorter than the terminal, because a
 // full-height frame makes Ink 6 clear the whole screen on every render.
@@ -51,7 +52,7 @@ const countingOf = (summary: Summary | undefined, rate: Rate | undefined, throug
 
 /** The panels that feed what is on screen, for the status bar. */
 function visiblePanels(data: DashboardData): Array<PanelState<unknown>> {
-	return ['summary', 'rate', 'timeline', 'models', 'accounts', 'apiKeys', 'realtime', 'drill', 'facets', 'postgres', 'health']
+	return ['summary', 'rate', 'timeline', 'models', 'newest', 'accounts', 'apiKeys', 'realtime', 'recent', 'drill', 'facets', 'postgres', 'health']
 		.map(id => data.panel<unknown>(id))
 		.filter((panel): panel is PanelState<unknown> => panel !== undefined);
 }
@@ -323,6 +324,9 @@ export function App({source, maintenance, initial, writable = false, healthOptio
 		if (state.overlay === 'confirm' && state.confirm !== null) return <ConfirmDialog confirm={state.confirm} height={bodyHeight} />;
 		if (state.overlay === 'maintenance') return <MaintenancePanel view={maintenanceData} selected={state.maintenanceSelected} writable={writable} width={size.columns} height={bodyHeight} />;
 		if (state.overlay === 'filters') return <FilterMenu menu={state.filterMenu} fields={fields} current={state.filters as Partial<Record<FilterField, string>>} facets={facets} height={bodyHeight} />;
+		// The figures each view draws, from which panels: kept after a failed refresh, they are marked stale.
+		const unreachable = visiblePanels(data).some(panel => panel.disconnected !== undefined);
+		const staleOf = (...ids: string[]) => staleSince(ids.map(id => data.panel<unknown>(id)), unreachable);
 		switch (state.view) {
 			case 'overview':
 				return (
@@ -333,6 +337,7 @@ export function App({source, maintenance, initial, writable = false, healthOptio
 						models={data.panel<ModelUsage[]>('models')?.data}
 						newestRequestMs={data.panel<number | null>('newest')?.data}
 						counting={countingOf(summary, data.panel<Rate>('rate')?.data, data.panel<TokenizerThroughput>('tokenizer')?.data)}
+						staleSince={staleOf('summary', 'rate', 'timeline', 'models', 'newest')}
 						width={size.columns}
 						height={bodyHeight}
 					/>
@@ -346,11 +351,21 @@ export function App({source, maintenance, initial, writable = false, healthOptio
 						selected={state.cursors[state.view].selected}
 						drill={state.drill}
 						drillModels={data.panel<ModelUsage[]>('drill')?.data}
+						staleSince={staleOf(state.drill === null ? state.view : 'drill')}
 						width={size.columns}
 					/>
 				);
 			case 'realtime':
-				return <RealtimeView page={requestPage} recent={data.panel<RequestPage>('recent')?.data} selected={state.cursors.realtime.selected} failedOnly={state.failedOnly} width={size.columns} />;
+				return (
+					<RealtimeView
+						page={requestPage}
+						recent={data.panel<RequestPage>('recent')?.data}
+						selected={state.cursors.realtime.selected}
+						failedOnly={state.failedOnly}
+						staleSince={staleOf('realtime', 'recent')}
+						width={size.columns}
+					/>
+				);
 			case 'health':
 				return (
 					<HealthView
@@ -362,6 +377,7 @@ export function App({source, maintenance, initial, writable = false, healthOptio
 						writable={canWrite}
 						job={maintenanceData.job}
 						running={maintenanceData.job !== null && maintenanceData.job.outcome === null}
+						staleSince={staleOf('health', 'rate', 'summary')}
 						width={size.columns}
 						height={bodyHeight}
 					/>

@@ -1,3 +1,5 @@
+import {isConnectionFailure} from '../../poll/connection-failure.js';
+
 /** Why a panel has no data this time. */
 export type UnavailableReason =
 	| 'privilege' // 42501: the role may not read it
@@ -63,12 +65,13 @@ function sqlstateOf(error: unknown): string | undefined {
 }
 
 /**
- * Maps a server error to an unavailable panel with a hint. Errors without a code (a closed connection,
- * a bug in our code) are not the panel's business: they are rethrown.
+ * Maps a server error to an unavailable panel with a hint. Errors without a code (a bug in our code)
+ * and a server out of reach (refused, restarting, the session ended) are not the panel's business:
+ * they are rethrown, so the caller keeps its last snapshot rather than a screen of notices.
  */
 export function unavailableFromError(error: unknown, context: HintContext = {}): PanelUnavailable {
 	const code = sqlstateOf(error);
-	if (code === undefined) throw error;
+	if (code === undefined || isConnectionFailure(error)) throw error;
 	const message = error instanceof Error ? error.message : String(error);
 	const statements = context.statements === true;
 	switch (code) {

@@ -1,3 +1,4 @@
+import {isConnectionFailure} from '../../poll/connection-failure.js';
 import {summarizeActivity, type ActivitySnapshot} from './activity-summary.js';
 import {readBackends} from './backends-query.js';
 import {summarizeConnections, type ConnectionsSummary} from './connections-summary.js';
@@ -59,8 +60,8 @@ export function statementsPrerequisite(server: ServerInfo): PanelResult<never> |
  * The PostgreSQL view's data layer: runs the panels one after another on the caller's connection (one
  * connection, one query at a time) and keeps what rates need between snapshots (statements, database).
  * A panel that fails for privilege, a missing extension, an old server or a timeout comes back as
- * 'unavailable' with a hint; the others still run. Errors that are not server errors (a closed
- * connection) are thrown.
+ * 'unavailable' with a hint; the others still run. A connection lost or refused, and errors that are
+ * not server errors, are thrown.
  */
 export class PostgresMonitor {
 	private readonly statementsSampler: StatementsSampler;
@@ -83,9 +84,20 @@ export class PostgresMonitor {
 	 * Runs the panels asked for (default all). The other panels need the server's version and the
 	 * role's privileges: server info is read when not yet known, and when asked for, at most once a
 	 * minute (it changes with a restart, a GRANT, an extension), or at once while a panel is unavailable.
-	 * A dashboard polls this every refresh on the server it watches.
+	 * A dashboard polls this every refresh on the server it watches. A server out of reach throws (no
+	 * panel can say more than that), and its info is read again once it answers: it may have come back
+	 * restarted with other settings, upgraded, or as a standby.
 	 */
 	async snapshot(db: Queryable, panels: readonly PanelName[] = PANELS): Promise<MonitorSnapshot> {
+		try {
+			return await this.sample(db, panels);
+		} catch (error) {
+			if (isConnectionFailure(error)) this.server = null;
+			throw error;
+		}
+	}
+
+	private async sample(db: Queryable, panels: readonly PanelName[]): Promise<MonitorSnapshot> {
 		const wanted = new Set(panels);
 		const now = Date.now();
 		const stale = now - this.serverReadAt >= SERVER_INFO_MAX_AGE_MS || this.lastHadUnavailable;

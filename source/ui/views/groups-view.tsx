@@ -6,6 +6,7 @@ import type {GroupPage, ModelUsage} from '../../usage/types.js';
 import {DataTable} from '../components/data-table.js';
 import type {Drill} from '../dashboard-state.js';
 import {THEME} from '../theme.js';
+import {StaleTag} from './stale-tag.js';
 
 interface Props {
 	readonly title: string;
@@ -13,6 +14,8 @@ interface Props {
 	readonly selected: number;
 	readonly drill: Drill | null;
 	readonly drillModels: readonly ModelUsage[] | undefined;
+	/** When the rows on screen were read, once they are stale (stale-tag.tsx); absent while live. */
+	readonly staleSince?: number;
 	readonly width: number;
 }
 
@@ -21,13 +24,14 @@ export const pagesOf = (page: {totalItems: number; pageSize: number} | undefined
 /** Lines above a table's rows: the heading and the column titles. */
 export const TABLE_CHROME = 2;
 
-export function GroupsView({title, page, selected, drill, drillModels, width}: Props) {
+export function GroupsView({title, page, selected, drill, drillModels, staleSince, width}: Props) {
 	if (drill !== null) {
 		return (
 			<Box flexDirection="column">
 				<Text wrap="truncate-end">
 					<Text bold>{terminalSafe(drill.label)}</Text>
 					<Text color={THEME.muted}> by model · Esc back</Text>
+					<StaleTag since={staleSince} />
 				</Text>
 				<DataTable columns={modelColumns} rows={drillModels ?? []} width={width} empty="no requests in this range" />
 			</Box>
@@ -38,6 +42,7 @@ export function GroupsView({title, page, selected, drill, drillModels, width}: P
 		<Box flexDirection="column">
 			<Text wrap="truncate-end">
 				<Text bold>{title}</Text>
+				<StaleTag since={staleSince} />
 				<Text color={THEME.muted}>
 					{sort} · page {page?.page ?? 1}/{pagesOf(page)} · {thousands(page?.totalItems ?? 0)} items
 				</Text>

@@ -8,6 +8,7 @@ import type {PanelState} from '../../poll/poll-scheduler.js';
 import {THEME} from '../theme.js';
 import type {MaintenanceView} from '../use-maintenance.js';
 import {machineSummary} from '../../health/machine-facts.js';
+import {staleText} from './stale-tag.js';
 import {checkLineText, detailLines, headingText, listRows, SEVERITY_TONES, splitRows, windowStart, type DetailLine} from './health/health-lines.js';
 
 // The Health view: the tuning checklist for the store under the gateway, worst first, under a
@@ -28,6 +29,8 @@ interface Props {
 	readonly writable: boolean;
 	readonly job: MaintenanceView['job'];
 	readonly running: boolean;
+	/** When the checks and the load on screen were read, once they are stale (stale-tag.tsx); absent while live. */
+	readonly staleSince?: number;
 	readonly width: number;
 	readonly height: number;
 }
@@ -58,11 +61,13 @@ function jobLines(job: MaintenanceView['job'], running: boolean, width: number):
 	return lines;
 }
 
-export function HealthView({checks, panel, checkable, loadPending, selected, writable, job, running, width, height}: Props) {
+export function HealthView({checks, panel, checkable, loadPending, selected, writable, job, running, staleSince, width, height}: Props) {
 	const chosen = Math.max(0, Math.min(selected, checks.length - 1));
+	const stale = staleSince === undefined ? '' : ` · ${staleText(staleSince)}`;
 	const top: ReactElement[] = [
 		<Text key="header" wrap="truncate-end">
-			<Text bold>{truncate(terminalSafe(headerText(panel, checkable, chosen, checks.length)), width)}</Text>
+			<Text bold>{truncate(terminalSafe(headerText(panel, checkable, chosen, checks.length)), Math.max(10, width - stale.length))}</Text>
+			<Text color={THEME.warn}>{stale}</Text>
 		</Text>,
 		...jobLines(job, running, width),
 	];

@@ -7,6 +7,7 @@ import {DataTable} from '../components/data-table.js';
 import {Sparkline} from '../components/sparkline.js';
 import {SPARKLINE_MINUTES} from '../dashboard-panels.js';
 import {THEME} from '../theme.js';
+import {staleText} from './stale-tag.js';
 
 interface Props {
 	readonly summary: Summary | undefined;
@@ -16,17 +17,19 @@ interface Props {
 	readonly newestRequestMs: number | null | undefined;
 	/** The cost of counting prompt tokens at this rpm, once the tokenizer's speed is known. */
 	readonly counting: CountingCost | undefined;
+	/** When the figures on screen were read, once they are stale (stale-tag.tsx); absent while live. */
+	readonly staleSince?: number;
 	readonly width: number;
 	readonly height: number;
 }
 
-/** Lines above the models table: two KPI lines, a blank, two sparklines, a blank. */
+/** Lines above the models table: two KPI lines, a blank (or the stale mark), two sparklines, a blank. */
 export const OVERVIEW_CHROME = 6;
 
 const emptyText = (newest: number | null | undefined): string =>
 	newest === null ? 'no requests: the store is empty' : newest === undefined ? 'no requests in this range' : `no requests in this range; the newest is from ${localTime(newest)} (t: a longer range)`;
 
-export function OverviewView({summary, rate, timeline, models, newestRequestMs, counting, width, height}: Props) {
+export function OverviewView({summary, rate, timeline, models, newestRequestMs, counting, staleSince, width, height}: Props) {
 	const requests = summary?.totalRequests ?? 0;
 	const success = requests === 0 ? 1 : (summary?.successCount ?? 0) / requests;
 	const perMinute = (pick: (bucket: TimelineBucket) => number) => (timeline ?? []).map(pick);
@@ -50,7 +53,7 @@ export function OverviewView({summary, rate, timeline, models, newestRequestMs, 
 					</Text>
 				)}
 			</Text>
-			<Text> </Text>
+			{staleSince === undefined ? <Text> </Text> : <Text color={THEME.warn} wrap="truncate-end">{staleText(staleSince)}</Text>}
 			<Sparkline label="requests/min" values={perMinute(b => b.requests)} summary={peak(perMinute(b => b.requests))} />
 			<Sparkline label="tokens/min" values={perMinute(b => b.tokens)} summary={peak(perMinute(b => b.tokens))} />
 			<Text> </Text>

@@ -17,6 +17,7 @@ import {allocateRows, type SectionNeed} from './postgres/section-layout.js';
 import {PartsLine, serverParts, sessionParts} from './postgres/server-header.js';
 import {SessionDetail} from './postgres/session-detail.js';
 import {StatementsSection, statementsNeed} from './postgres/statements-section.js';
+import {StaleTag, staleSince, staleText} from './stale-tag.js';
 import {UnavailableNotice, unavailableLines} from './postgres/unavailable-notice.js';
 
 // The PostgreSQL view: the server under new-api's logs as an operator needs it during a CPU spike.
@@ -68,6 +69,12 @@ function sectionOf<T>(id: string, priority: number, panel: PanelResult<T> | unde
 	return content === null ? null : {need: {id, priority, ...content.need}, render: content.render};
 }
 
+/** The server line with the stale mark right after the server's name, where the eye starts. */
+function withStaleMark(parts: ReturnType<typeof serverParts>, since: number | undefined): ReturnType<typeof serverParts> {
+	if (since === undefined) return parts;
+	return [parts[0]!, {text: staleText(since), priority: 0, tone: 'warn'}, ...parts.slice(1)];
+}
+
 const SECTION_NAMES: Record<string, string> = {header: 'sessions', groups: 'connection groups', activity: 'sessions', progress: 'progress', statements: 'top statements', logs: 'logs table'};
 
 interface Props {
@@ -84,6 +91,8 @@ interface Props {
 }
 
 export function PostgresView({kind, attached, panel, selected, drill, width, height}: Props) {
+	// The sample on screen stays after a refresh fails (the server restarting, say), marked as such.
+	const staleAt = staleSince([panel]);
 	if (!attached) return <AttachHint kind={kind} />;
 	const snapshot = panel?.data;
 	if (snapshot === undefined) {
@@ -101,7 +110,10 @@ export function PostgresView({kind, attached, panel, selected, drill, width, hei
 	if (snapshot.server.status === 'unavailable') {
 		return (
 			<Box flexDirection="column">
-				<Text bold>PostgreSQL</Text>
+				<Text>
+					<Text bold>PostgreSQL</Text>
+					<StaleTag since={staleAt} />
+				</Text>
 				<UnavailableNotice lines={unavailableLines('server', snapshot.server, width, Math.max(1, height - 1))} />
 			</Box>
 		);
@@ -119,6 +131,7 @@ export function PostgresView({kind, attached, panel, selected, drill, width, hei
 				blocking={row?.blocking ?? 0}
 				openedText={drill.label}
 				querySizeLimit={server.trackActivityQuerySize}
+				staleSince={staleAt}
 				width={width}
 				height={height}
 			/>
@@ -130,7 +143,7 @@ export function PostgresView({kind, attached, panel, selected, drill, width, hei
 		need: {id: 'header', priority: 0, min: 1, comfortable: 2, max: connections?.status === 'unavailable' ? 1 + unavailableLines('sessions', connections, width).length : 2},
 		render: rows => (
 			<Box flexDirection="column">
-				<PartsLine parts={serverParts(server, connections, snapshot.database)} width={width} />
+				<PartsLine parts={withStaleMark(serverParts(server, connections, snapshot.database), staleAt)} width={width} />
 				{rows < 2 ? null : connections?.status === 'ok' ? (
 					<PartsLine parts={sessionParts(connections.data)} width={width} />
 				) : connections?.status === 'unavailable' ? (

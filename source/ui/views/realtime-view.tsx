@@ -6,6 +6,7 @@ import type {RequestPage} from '../../usage/types.js';
 import {DataTable} from '../components/data-table.js';
 import {THEME} from '../theme.js';
 import {pagesOf} from './groups-view.js';
+import {StaleTag} from './stale-tag.js';
 
 interface Props {
 	readonly page: RequestPage | undefined;
@@ -13,15 +14,18 @@ interface Props {
 	readonly recent: RequestPage | undefined;
 	readonly selected: number;
 	readonly failedOnly: boolean;
+	/** When the rows on screen were read, once they are stale (stale-tag.tsx); absent while live. */
+	readonly staleSince?: number;
 	readonly width: number;
 }
 
-export function RealtimeView({page, recent, selected, failedOnly, width}: Props) {
+export function RealtimeView({page, recent, selected, failedOnly, staleSince, width}: Props) {
 	const outcomes = recentOutcomes(recent?.items ?? []);
 	return (
 		<Box flexDirection="column">
 			<Text wrap="truncate-end">
 				<Text bold>Requests</Text>
+				<StaleTag since={staleSince} />
 				<Text color={THEME.muted}>
 					{' '}
 					· newest first{failedOnly ? ' · failed only' : ''} · page {page?.page ?? 1}/{pagesOf(page)} · {thousands(page?.totalItems ?? 0)} items

@@ -4,6 +4,7 @@ import type {ActivitySession} from '../../../postgres/monitor/activity-summary.j
 import {THEME, type Tone} from '../../theme.js';
 import {age, stateLabel, wrapText, type LinePart} from './pg-format.js';
 import {PartsLine} from './server-header.js';
+import {StaleTag} from '../stale-tag.js';
 
 // Enter on a session: everything about it and its whole query text, wrapped; Esc goes back. The
 // session keeps updating while it is listed; once it is gone, the text it had when opened stays.
@@ -18,6 +19,8 @@ export interface SessionDetailProps {
 	readonly openedText: string;
 	/** track_activity_query_size: texts this long (in bytes) were cut by the server. */
 	readonly querySizeLimit: number | null;
+	/** When the sample on screen was read, once it is stale (stale-tag.tsx); absent while live. */
+	readonly staleSince?: number;
 	readonly width: number;
 	readonly height: number;
 }
@@ -55,7 +58,7 @@ export function detailLines(text: string, width: number, querySizeLimit: number 
 	return {lines: wrapText(text, width), cut};
 }
 
-export function SessionDetail({pid, session, blocking, openedText, querySizeLimit, width, height}: SessionDetailProps) {
+export function SessionDetail({pid, session, blocking, openedText, querySizeLimit, staleSince, width, height}: SessionDetailProps) {
 	const text = session?.query ?? openedText;
 	const {lines, cut} = detailLines(text === '' ? '(no query text)' : text, width, querySizeLimit);
 	const chrome = (session === null ? 3 : 4) + (cut ? 1 : 0);
@@ -63,8 +66,9 @@ export function SessionDetail({pid, session, blocking, openedText, querySizeLimi
 	const shown = lines.length > room ? lines.slice(0, room - 1) : lines;
 	return (
 		<Box flexDirection="column">
-			<Text>
+			<Text wrap="truncate-end">
 				<Text bold>Session {pid}</Text>
+				<StaleTag since={staleSince} />
 				<Text color={THEME.muted}>{truncate(' · full query · Esc back', Math.max(0, width - 8 - String(pid).length))}</Text>
 			</Text>
 			{session === null ? (
