@@ -9,6 +9,7 @@ import {fallsBackToLegacy, ManagementClient, ManagementError} from '../source/so
 import {managementKey} from '../source/sources/cpa-http/management-key.js';
 import {InputError} from '../source/usage/input-error.js';
 import {managementFailure} from './support/management-failure.js';
+import {freePort} from './support/net.js';
 
 // The management API client against a real HTTP server started here, which replays the reference
 // payloads, answers as told, and records every request.
@@ -27,6 +28,8 @@ type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
 let server: Server;
 let base = '';
+/** How every message names the server. */
+let who = '';
 const recorded: Recorded[] = [];
 let handler: Handler = (_request, response) => response.end('{}');
 
@@ -37,6 +40,7 @@ beforeAll(async () => {
 	});
 	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
 	base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+	who = `CPA-Manager at 127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
@@ -81,13 +85,12 @@ describe('ManagementClient', () => {
 	});
 
 	it('does not fall back on 500, 401, 403, another 4xx, a timeout or a refused connection', async () => {
-		const client = new ManagementClient({baseUrl: base, key: KEY, timeoutMs: 300});
+		const client = new ManagementClient({baseUrl: base, key: KEY});
 		const cases: Array<[Handler, string]> = [
 			[answer(500, '{"error":"database is locked","code":"request_failed"}'), 'server'],
 			[answer(401, '{"error":"invalid management key","code":"invalid_management_key"}'), 'rejected-key'],
 			[answer(403, 'forbidden', 'text/plain'), 'rejected-key'],
 			[answer(400, '{"error":"invalid page_size","code":"request_failed"}'), 'request'],
-			[() => undefined, 'timeout'], // never answers
 		];
 		for (const [reply, kind] of cases) {
 			handler = reply;
@@ -95,17 +98,23 @@ describe('ManagementClient', () => {
 			expect(error.kind).toBe(kind);
 			expect(fallsBackToLegacy(error)).toBe(false);
 		}
+		handler = () => undefined; // never answers
+		const late = await failure(new ManagementClient({baseUrl: base, key: KEY, timeoutMs: 2000}).get('/v0/management/usage/accounts'));
+		expect(late).toMatchObject({kind: 'timeout', message: `${who} did not answer within 2 s`});
+		expect(fallsBackToLegacy(late)).toBe(false);
 		handler = answer(401, '{}');
-		expect((await failure(client.get('/v0/management/usage/accounts'))).message).toMatch(/^management key rejected/u);
+		expect((await failure(client.get('/v0/management/usage/accounts'))).message).toBe('management key rejected (GET /v0/management/usage/accounts: 401)');
 		handler = answer(400, '{"error":"invalid page_size","code":"request_failed"}');
-		expect((await failure(client.get('/v0/management/usage/accounts'))).message).toContain('invalid page_size');
+		expect((await failure(client.get('/v0/management/usage/accounts'))).message).toBe(`${who} refused /v0/management/usage/accounts with 400: invalid page_size`);
+		handler = answer(503, JSON.stringify({error: 'database is locked\nat store.go:12', code: 'request_failed'}));
+		expect((await failure(client.get('/v0/management/usage/accounts'))).message).toBe(`${who} failed with 503: database is locked`);
+		// A server that quotes the key back: the message never shows it.
+		handler = answer(500, JSON.stringify({error: `bad key ${KEY.toUpperCase()}`}));
+		expect((await failure(client.get('/v0/management/usage/accounts'))).message).toBe(`${who} failed with 500: bad key [key]`);
 
-		const closed = createServer();
-		await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', resolve));
-		const port = (closed.address() as AddressInfo).port;
-		await new Promise(resolve => closed.close(resolve));
+		const port = await freePort();
 		const refused = await failure(new ManagementClient({baseUrl: `http://127.0.0.1:${port}`, key: KEY}).get('/v0/management/usage/summary'));
-		expect(refused).toMatchObject({kind: 'network', message: expect.stringContaining('ECONNREFUSED')});
+		expect(refused).toMatchObject({kind: 'network', code: 'ECONNREFUSED', message: `CPA-Manager at 127.0.0.1:${port} refused the connection (ECONNREFUSED): is it running, on that port?`});
 		expect(fallsBackToLegacy(refused)).toBe(false);
 	});
 
@@ -126,22 +135,30 @@ describe('ManagementClient', () => {
 			requests += 1;
 			request.socket.destroy();
 		};
-		expect(await failure(client.get('/v0/management/usage/summary'))).toMatchObject({kind: 'network', message: expect.stringMatching(/^GET \/v0\/management\/usage\/summary: (?:ECONNRESET|UND_ERR_SOCKET|EPIPE)/u)});
+		expect(await failure(client.get('/v0/management/usage/summary'))).toMatchObject({kind: 'network', message: `${who} closed the connection before answering`});
 		expect(requests).toBe(2);
 	});
 
 	it('says an HTML page or a cut body is not JSON', async () => {
 		const client = new ManagementClient({baseUrl: base, key: KEY});
 		handler = answer(200, '<!doctype html><title>Login</title>', 'text/html');
-		expect(await failure(client.get('/v0/management/usage/summary'))).toMatchObject({kind: 'malformed', message: expect.stringContaining('an HTML page')});
+		expect(await failure(client.get('/v0/management/usage/summary'))).toMatchObject({kind: 'malformed', message: `${who} sent HTML, not JSON (status 200): is the URL the management API's base?`});
 		handler = answer(200, SUMMARY.slice(0, 40));
-		expect(await failure(client.get('/v0/management/usage/summary'))).toMatchObject({kind: 'malformed', message: expect.stringContaining('not JSON')});
+		expect(await failure(client.get('/v0/management/usage/summary'))).toMatchObject({kind: 'malformed', message: `${who} sent JSON cut off after 40 B (status 200): check its log, or a proxy in between`});
+		handler = answer(200, 'OK', 'text/plain');
+		expect(await failure(client.get('/v0/management/usage/summary'))).toMatchObject({kind: 'malformed', message: `${who} sent something other than JSON (status 200): is the URL the management API's base?`});
+		handler = answer(200, '');
+		expect(await failure(client.get('/v0/management/usage/summary'))).toMatchObject({kind: 'malformed', message: `${who} sent an empty answer (status 200): is the URL the management API's base?`});
 	});
 
 	it('refuses a body over the size limit, declared or streamed, without reading it all', async () => {
 		const client = new ManagementClient({baseUrl: base, key: KEY, maxBytes: 1000});
-		handler = answer(200, JSON.stringify({events: 'x'.repeat(5000)}));
-		expect(await failure(client.get('/v0/management/usage'))).toMatchObject({kind: 'too-large'});
+		const big = JSON.stringify({events: 'x'.repeat(5000)});
+		handler = (_request, response) => {
+			response.writeHead(200, {'content-type': 'application/json', 'content-length': Buffer.byteLength(big)});
+			response.end(big);
+		};
+		expect(await failure(client.get('/v0/management/usage'))).toMatchObject({kind: 'too-large', message: `${who} announced a 4.9 kB answer for /v0/management/usage, past the 1000 B limit; not read`});
 		let written = 0;
 		handler = (_request, response) => {
 			response.writeHead(200, {'content-type': 'application/json'}); // chunked: no length declared
@@ -155,13 +172,28 @@ describe('ManagementClient', () => {
 				response.write('x'.repeat(4096));
 			}, 1);
 		};
-		expect(await failure(client.get('/v0/management/usage'))).toMatchObject({kind: 'too-large', message: expect.stringContaining('passed the 1000-byte limit')});
+		expect(await failure(client.get('/v0/management/usage'))).toMatchObject({kind: 'too-large', message: `${who} sent more than 1000 B for /v0/management/usage; aborted`});
 		expect(written).toBeLessThan(10_000_000);
+		// A call may allow more than the client's limit (the legacy payload does).
+		handler = answer(200, big);
+		expect((await client.get('/v0/management/usage', {}, {maxBytes: 10_000})).bytes).toBe(Buffer.byteLength(big));
 	});
 
 	it('refuses a base address that carries credentials or a query', () => {
 		expect(() => new ManagementClient({baseUrl: 'http://admin:pw@127.0.0.1:8317', key: KEY})).toThrow(/without credentials/u);
 		expect(() => new ManagementClient({baseUrl: 'ftp://127.0.0.1', key: KEY})).toThrow(ManagementError);
+	});
+
+	it('refuses a key that a header cannot carry, without quoting it', () => {
+		for (const key of [`${KEY}\nX-Injected: 1`, `${KEY}\u0000`, `${KEY}€`]) {
+			let thrown: unknown;
+			try {
+				new ManagementClient({baseUrl: base, key});
+			} catch (error) {
+				thrown = error;
+			}
+			expect(thrown).toMatchObject({kind: 'request', message: 'the management key holds a character an HTTP header cannot carry'});
+		}
 	});
 });
 

@@ -1,3 +1,4 @@
+import {getEventListeners} from 'node:events';
 import {readFileSync} from 'node:fs';
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
@@ -9,6 +10,7 @@ import {openSource} from '../source/sources/open-target.js';
 import {PollScheduler} from '../source/poll/poll-scheduler.js';
 import type {SortedPageRequest, UsageQuery} from '../source/usage/types.js';
 import {managementFailure} from './support/management-failure.js';
+import {freePort} from './support/net.js';
 
 // The HTTP source against a real HTTP server started here, which replays the reference payloads
 // (one consistent set of three requests, reference cpa-manager-usage-api.md §2 and §4) and records
@@ -254,6 +256,25 @@ describe('the legacy fallback', () => {
 		expect(JSON.stringify({summary, apiKeys, accounts, realtime, models, facets: await source.facets(QUERY)})).not.toMatch(/sk-team|alice@|bob@/u);
 	});
 
+	it('reads a legacy payload larger than any page may be: it is the whole store', async () => {
+		const legacy = payload('usage-legacy-manager.json').response as {apis: Record<string, {models: Record<string, {details: unknown[]}>}>};
+		const detail = JSON.stringify(legacy.apis['POST /v1/chat/completions']!.models['gemini-2.5-pro']!.details[0]);
+		// Some 30,000 requests: past the 16 MiB of a page, as a busy manager's 50,000 are.
+		const count = Math.ceil((17 * 1024 * 1024) / (detail.length + 1));
+		const body = `{"apis":{"POST /v1/chat/completions":{"models":{"gemini-2.5-pro":{"details":[${Array.from({length: count}, () => detail).join(',')}]}}}}}`;
+		override = (request, response) => {
+			const path = new URL(request.url ?? '/', 'http://replay').pathname;
+			if (PAGED.includes(path)) return answer([path], 404, '{"error":"not found"}')(request, response);
+			if (path !== USAGE) return false;
+			response.writeHead(200, {'content-type': 'application/json'});
+			response.end(body);
+			return true;
+		};
+		const source = await open();
+		expect((await source.summary(QUERY)).totalRequests).toBe(count);
+		expect(source.mode).toBe('legacy');
+	});
+
 	it('detects CPA-Manager-Plus by /usage-service/info and never asks it for a paged endpoint', async () => {
 		override = (request, response) => {
 			const path = new URL(request.url ?? '/', 'http://replay').pathname;
@@ -322,11 +343,8 @@ describe('the legacy fallback', () => {
 	}
 
 	it('never falls back on a timeout', async () => {
-		override = (request, response) => {
-			if (!PAGED.includes(new URL(request.url ?? '/', 'http://replay').pathname)) return false;
-			setTimeout(() => response.destroy(), 3000);
-			return true;
-		};
+		// Never answers: only the client's timeout ends the request.
+		override = request => PAGED.includes(new URL(request.url ?? '/', 'http://replay').pathname);
 		const {CpaHttpSource} = await import('../source/sources/cpa-http/cpa-http-source.js');
 		const {ManagementClient} = await import('../source/sources/cpa-http/management-client.js');
 		const {ManagementFetcher} = await import('../source/sources/cpa-http/management-fetcher.js');
@@ -341,10 +359,7 @@ describe('the legacy fallback', () => {
 		const {CpaHttpSource} = await import('../source/sources/cpa-http/cpa-http-source.js');
 		const {ManagementClient} = await import('../source/sources/cpa-http/management-client.js');
 		const {ManagementFetcher} = await import('../source/sources/cpa-http/management-fetcher.js');
-		const closed = createServer();
-		await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', resolve));
-		const port = (closed.address() as AddressInfo).port;
-		await new Promise(resolve => closed.close(resolve));
+		const port = await freePort();
 		const source = new CpaHttpSource(new ManagementFetcher(new ManagementClient({baseUrl: `http://127.0.0.1:${port}`, key: KEY})), 'closed', 'paged');
 		const error = await failure(source.summary(QUERY));
 		expect(error.kind).toBe('network');
@@ -370,7 +385,7 @@ describe('errors', () => {
 		override = answer(PAGED, 200, '<!doctype html><title>Login</title>', 'text/html');
 		const html = await failure((await open()).rate(QUERY));
 		expect(html.kind).toBe('malformed');
-		expect(html.message).toMatch(/HTML page/u);
+		expect(html.message).toBe(`CPA-Manager at ${new URL(base).host} sent HTML, not JSON (status 200): is the URL the management API's base?`);
 		override = answer(PAGED, 200, '{"total_requests": "many", "tokens": {}}');
 		const wrong = await failure((await open()).rate({...QUERY, range: {startMs: null, endMs: 1}}));
 		expect(wrong.kind).toBe('malformed');
@@ -387,6 +402,52 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
 		await sleep(10);
 	}
 }
+
+describe('a call of many requests', () => {
+	it('puts one abort listener on its signal, however many requests it sends, and takes it off when it ends', async () => {
+		const source = await open();
+		const warnings: Error[] = [];
+		const onWarning = (warning: Error) => warnings.push(warning);
+		// Kept across calls, as a caller may: nothing may pile up on it.
+		const refreshes = new AbortController();
+		const listeners = () => getEventListeners(refreshes.signal, 'abort').length;
+		let most = 0;
+		override = () => {
+			most = Math.max(most, listeners());
+			return false;
+		};
+		process.on('warning', onWarning);
+		try {
+			for (let refresh = 0; refresh < 3; refresh++) {
+				// Thirty minutes on each time: thirty new buckets, none answered from the last call's requests.
+				const query: UsageQuery = {range: {startMs: null, endMs: QUERY.range.endMs + refresh * 30 * 60_000}, filters: {}};
+				expect(await source.withSignal(refreshes.signal).timeline(query, 60_000, 30)).toHaveLength(30);
+				expect(listeners()).toBe(0);
+			}
+			// A call given up on takes its listener off too.
+			const held = new AbortController();
+			override = request => {
+				most = Math.max(most, getEventListeners(held.signal, 'abort').length);
+				// Held: only the abort ends them.
+				return new URL(request.url ?? '/', 'http://replay').pathname === `${USAGE}/summary`;
+			};
+			const call = source.withSignal(held.signal).timeline({range: {startMs: null, endMs: QUERY.range.endMs + 100 * 60_000}, filters: {}}, 60_000, 30);
+			await until(() => inFlight === 4);
+			held.abort();
+			await expect(call).rejects.toMatchObject({name: 'AbortError'});
+			expect(getEventListeners(held.signal, 'abort')).toHaveLength(0);
+			await until(() => inFlight === 0);
+			// Warnings are emitted on the next tick.
+			await new Promise(resolve => setImmediate(resolve));
+		} finally {
+			process.off('warning', onWarning);
+		}
+		expect(warnings.map(warning => `${warning.name}: ${warning.message}`)).toEqual([]);
+		expect(most).toBe(1);
+		// Thirty buckets a call, and the four in flight when the last one was given up.
+		expect(recorded.filter(request => request.path === `${USAGE}/summary`)).toHaveLength(3 * 30 + 4);
+	});
+});
 
 describe('polling through the dashboard scheduler', () => {
 	it('keeps the last data, shows the error and backs off while the manager fails', async () => {

@@ -13,7 +13,11 @@ export interface PanelPlan {
 	readonly every: number;
 	/** The inputs, as text: a change means reload now. */
 	readonly inputs: string;
-	readonly load: () => Promise<unknown>;
+	/**
+	 * Aborting `signal` (the panel was invalidated, removed or stopped) cancels the load's own
+	 * requests where the source can; without one, the load runs to its end.
+	 */
+	readonly load: (signal?: AbortSignal) => Promise<unknown>;
 }
 
 export const SPARKLINE_MINUTES = 30;
@@ -27,6 +31,9 @@ export interface HealthInputs {
 	readonly maintenance?: MaintenanceService;
 	readonly healthOptions?: HealthOptions;
 }
+
+/** The source with the calls of a load cut short when the load is aborted (invalidated, removed, stopped), where it can. */
+const cancellable = (source: UsageSource, signal: AbortSignal | undefined): UsageSource => (signal === undefined ? source : (source.withSignal?.(signal) ?? source));
 
 /** The filter that selects exactly one row of a table, by dimension. */
 const FILTER_OF: Record<Dimension | 'apiKeys', FilterName> = {account: 'account', user: 'account', provider: 'provider', channel: 'channel', group: 'group', apiKeys: 'apiKey'};
@@ -43,18 +50,18 @@ export function planPanels(source: UsageSource, state: DashboardState, pageSize:
 	if (state.view === 'health') return healthPanels(source, state, now, health);
 	const common = JSON.stringify({range: state.range, filters: state.filters, search: state.search});
 	const plans: Record<string, PanelPlan> = {
-		summary: {every: 3, inputs: common, load: () => source.summary(query())},
-		rate: {every: 1, inputs: common, load: () => source.rate(query())},
+		summary: {every: 3, inputs: common, load: signal => cancellable(source, signal).summary(query())},
+		rate: {every: 1, inputs: common, load: signal => cancellable(source, signal).rate(query())},
 	};
 	if (state.overlay === 'filters') {
-		plans.facets = {every: 5, inputs: JSON.stringify({range: state.range, search: state.search}), load: () => source.facets(query())};
+		plans.facets = {every: 5, inputs: JSON.stringify({range: state.range, search: state.search}), load: signal => cancellable(source, signal).facets(query())};
 	}
 	switch (state.view) {
 		case 'overview':
 			// For an empty range: where the data is (a store that stopped receiving requests).
-			plans.newest = {every: 5, inputs: '', load: () => source.newestRequestMs()};
-			plans.timeline = {every: 1, inputs: common, load: () => source.timeline(query(), MINUTE_MS, SPARKLINE_MINUTES)};
-			plans.models = {every: 3, inputs: common, load: () => source.models(query())};
+			plans.newest = {every: 5, inputs: '', load: signal => cancellable(source, signal).newestRequestMs()};
+			plans.timeline = {every: 1, inputs: common, load: signal => cancellable(source, signal).timeline(query(), MINUTE_MS, SPARKLINE_MINUTES)};
+			plans.models = {every: 3, inputs: common, load: signal => cancellable(source, signal).models(query())};
 			// This machine's tokenizer speed, for the cost of counting prompts: measured once in a worker
 			// thread (the dashboard never loads an encoder itself), then read back from the cache file.
 			plans.tokenizer = {every: 600, inputs: '', load: () => tokenizerThroughput()};
@@ -68,22 +75,25 @@ export function planPanels(source: UsageSource, state: DashboardState, pageSize:
 					const base = query();
 					return {...base, filters: {...base.filters, [filter]: state.drill!.key}};
 				};
-				plans.drill = {every: 3, inputs: JSON.stringify([common, state.drill, state.dimension]), load: () => source.models(drilled())};
+				plans.drill = {every: 3, inputs: JSON.stringify([common, state.drill, state.dimension]), load: signal => cancellable(source, signal).models(drilled())};
 				break;
 			}
 			const request = {page: state.cursors[table].page, pageSize, sortKey: state.sort[table].key, sortDirection: state.sort[table].direction};
 			plans[table] = {
 				every: 5,
 				inputs: JSON.stringify([common, request, table === 'accounts' ? state.dimension : null]),
-				load: () => (table === 'accounts' ? source.groups(query(), state.dimension, request) : source.apiKeys(query(), request)),
+				load: signal => {
+					const on = cancellable(source, signal);
+					return table === 'accounts' ? on.groups(query(), state.dimension, request) : on.apiKeys(query(), request);
+				},
 			};
 			break;
 		}
 		case 'realtime': {
 			const request = {page: state.cursors.realtime.page, pageSize};
-			plans.realtime = {every: 2, inputs: JSON.stringify([common, request, state.failedOnly]), load: () => source.realtime(query(true), request)};
+			plans.realtime = {every: 2, inputs: JSON.stringify([common, request, state.failedOnly]), load: signal => cancellable(source, signal).realtime(query(true), request)};
 			// The newest requests of every stream, successes included, for the recent-outcome patterns.
-			plans.recent = {every: 2, inputs: common, load: () => source.realtime(query(), {page: 1, pageSize: RECENT_WINDOW})};
+			plans.recent = {every: 2, inputs: common, load: signal => cancellable(source, signal).realtime(query(), {page: 1, pageSize: RECENT_WINDOW})};
 			break;
 		}
 		case 'postgres':
@@ -102,8 +112,8 @@ function healthPanels(source: UsageSource, state: DashboardState, now: () => num
 	const query = (): UsageQuery => ({range: resolveRange(rangeSpec({preset: state.range}), now()), filters: {}});
 	const whole = JSON.stringify({range: state.range, filters: {}, search: ''});
 	const plans: Record<string, PanelPlan> = {
-		summary: {every: 3, inputs: whole, load: () => source.summary(query())},
-		rate: {every: 1, inputs: whole, load: () => source.rate(query())},
+		summary: {every: 3, inputs: whole, load: signal => cancellable(source, signal).summary(query())},
+		rate: {every: 1, inputs: whole, load: signal => cancellable(source, signal).rate(query())},
 		tokenizer: {every: 600, inputs: '', load: () => tokenizerThroughput()},
 	};
 	if (maintenance !== undefined) {

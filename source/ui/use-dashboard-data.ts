@@ -49,7 +49,7 @@ export function useDashboardData(source: UsageSource, state: DashboardState, pag
 		for (const [id, plan] of Object.entries(plans.current)) {
 			const inputs = registered.current.get(id);
 			if (inputs === undefined) {
-				scheduler.add({id, every: plan.every, load: () => plans.current[id]!.load()});
+				scheduler.add({id, every: plan.every, load: signal => plans.current[id]!.load(signal)});
 			} else if (inputs !== plan.inputs) {
 				scheduler.invalidate(id);
 			}

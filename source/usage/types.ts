@@ -199,6 +199,11 @@ export interface UsageSource {
 	newestRequestMs(): Promise<number | null>;
 	/** The PostgreSQL server under the source, when there is one: the PostgreSQL view's data. */
 	readonly postgres?: PostgresObserver;
+	/**
+	 * The same source with every call cut short when `signal` aborts (its requests cancelled), where
+	 * calls can be; absent, a call runs to its end. A signal never crosses to a worker thread.
+	 */
+	withSignal?(signal: AbortSignal): UsageSource;
 	close(): Promise<void>;
 }
 

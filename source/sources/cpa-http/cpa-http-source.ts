@@ -23,10 +23,12 @@ import {MAX_PAGE_SIZE, RATE_WINDOW_S} from '../../usage/types.js';
 import {cachedPromise} from '../cached.js';
 import {splitTerms} from '../sql/search-terms.js';
 import {timelineWindow} from '../sql/timeline.js';
+import {CallRequests} from './call-requests.js';
 import {legacyEvents} from './legacy-payload.js';
 import {LocalUsage} from './local-usage.js';
 import {fallsBackToLegacy, ManagementError} from './management-client.js';
 import {ManagementFetcher, type Params, type Traffic} from './management-fetcher.js';
+import {unlessAborted} from './unless-aborted.js';
 import {breakdownPage, keyAliases, LegacyBodyError, modelPrices, modelsPage, realtimePage, serverFacets, usageTotals, type BreakdownItem, type ModelTokens} from './paged-payloads.js';
 import {object, text} from './payload-reader.js';
 import {addCost, modelsOf, summaryOf} from './model-details.js';
@@ -44,6 +46,8 @@ const CAPABILITIES: SourceCapabilities = {
 const LOOKUPS_TTL_MS = 30_000;
 /** The legacy payload is the whole store (up to 50,000 requests): read at most this often, shared by every panel. */
 const LEGACY_TTL_MS = 5_000;
+/** 50,000 requests (the manager's default cap) at about 0.7 kB each is some 35 MB: the only answer allowed past the client's limit. */
+const LEGACY_MAX_BYTES = 64 * 1024 * 1024;
 /** Parallel page requests of one model traversal. */
 const TRAVERSAL_PARALLELISM = 3;
 /** A traversal reads at most this many pages (the manager's own query limit is 50,000 rows). */
@@ -98,7 +102,7 @@ export class CpaHttpSource implements UsageSource {
 		this.prices = cachedPromise(LOOKUPS_TTL_MS, async () => new PriceBook(await this.lookup('/v0/management/model-prices', modelPrices)), now);
 		this.aliases = cachedPromise(LOOKUPS_TTL_MS, () => this.lookup('/v0/management/api-key-aliases', keyAliases), now);
 		this.legacy = cachedPromise(LEGACY_TTL_MS, async () => {
-			const [body, aliases, prices] = await Promise.all([this.fetcher.get(USAGE), this.aliases(), this.prices()]);
+			const [body, aliases, prices] = await Promise.all([this.fetcher.get(USAGE, {}, {maxBytes: LEGACY_MAX_BYTES}), this.aliases(), this.prices()]);
 			return new LocalUsage(legacyEvents(body, `GET ${USAGE}`), aliases, prices);
 		}, now);
 	}
@@ -112,13 +116,36 @@ export class CpaHttpSource implements UsageSource {
 		return this.fetcher.traffic;
 	}
 
-	async summary(query: UsageQuery): Promise<Summary> {
+	/**
+	 * This source with every call cut short when `signal` aborts: the call rejects at once, and the
+	 * requests that only it waits for are cancelled (shared lookups go on, for the next call).
+	 */
+	withSignal(signal: AbortSignal): UsageSource {
+		return {
+			kind: this.kind,
+			target: this.target,
+			capabilities: this.capabilities,
+			summary: query => this.summary(query, signal),
+			facets: query => this.facets(query, signal),
+			rate: query => this.rate(query, signal),
+			timeline: (query, bucketMs, buckets) => this.timeline(query, bucketMs, buckets, signal),
+			models: query => this.models(query, signal),
+			groups: (query, dimension, page) => this.groups(query, dimension, page, signal),
+			apiKeys: (query, page) => this.apiKeys(query, page, signal),
+			realtime: (query, page) => this.realtime(query, page, signal),
+			newestRequestMs: () => this.newestRequestMs(signal),
+			close: () => this.close(),
+		};
+	}
+
+	async summary(query: UsageQuery, signal?: AbortSignal): Promise<Summary> {
 		return this.paged(
-			async () => {
-				const [details, prices] = await Promise.all([this.traverseModels(query), this.prices()]);
+			async scope => {
+				const [details, prices] = await Promise.all([this.traverseModels(query, scope), scope.waitFor(this.prices())]);
 				return summaryOf(details, prices);
 			},
 			local => local.summary(query),
+			signal,
 		);
 	}
 
@@ -126,11 +153,15 @@ export class CpaHttpSource implements UsageSource {
 	 * The summary's facets, but models from a traversal: the summary lists resolved model names,
 	 * which the model filter (the requested name) does not match (reference §2.1).
 	 */
-	async facets(query: UsageQuery): Promise<Facets> {
+	async facets(query: UsageQuery, signal?: AbortSignal): Promise<Facets> {
 		const facetQuery = onlyTimeAndSearch(query);
 		return this.paged(
-			async () => {
-				const [body, details, aliases] = await Promise.all([this.getPaged('summary', filterParams(facetQuery)), this.traverseModels(facetQuery), this.aliases()]);
+			async scope => {
+				const [body, details, aliases] = await Promise.all([
+					this.getPaged('summary', filterParams(facetQuery), scope),
+					this.traverseModels(facetQuery, scope),
+					scope.waitFor(this.aliases()),
+				]);
 				usageTotals(body, `GET ${USAGE}/summary`);
 				const server = serverFacets(body, `GET ${USAGE}/summary`);
 				const models = [...new Set(details.map(detail => detail.model).filter(model => model !== '-' && model !== ''))].map(model => ({value: model, label: model}));
@@ -145,17 +176,19 @@ export class CpaHttpSource implements UsageSource {
 				};
 			},
 			local => local.facets(query),
+			signal,
 		);
 	}
 
-	async rate(query: UsageQuery): Promise<Rate> {
+	async rate(query: UsageQuery, signal?: AbortSignal): Promise<Rate> {
 		const window = {range: {startMs: query.range.endMs - RATE_WINDOW_S * 1000, endMs: query.range.endMs}, filters: query.filters};
 		return this.paged(
-			async () => {
-				const totals = usageTotals(await this.getPaged('summary', filterParams(window)), `GET ${USAGE}/summary`);
+			async scope => {
+				const totals = usageTotals(await this.getPaged('summary', filterParams(window), scope), `GET ${USAGE}/summary`);
 				return {windowS: RATE_WINDOW_S, rpm: totals.totalRequests, tpm: totals.totalTokens};
 			},
 			local => local.rate(query),
+			signal,
 		);
 	}
 
@@ -165,10 +198,10 @@ export class CpaHttpSource implements UsageSource {
 	 * the first multiple at or after range.endMs and counts requests up to range.endMs) and settled
 	 * buckets are remembered. The legacy payload keeps the exact window of the UsageSource contract.
 	 */
-	async timeline(query: UsageQuery, bucketMs: number, buckets: number): Promise<TimelineBucket[]> {
+	async timeline(query: UsageQuery, bucketMs: number, buckets: number, signal?: AbortSignal): Promise<TimelineBucket[]> {
 		timelineWindow(query, bucketMs, buckets);
 		return this.paged(
-			async () => {
+			async scope => {
 				const {endMs} = query.range;
 				const alignedEnd = Math.ceil(endMs / bucketMs) * bucketMs;
 				const filters = JSON.stringify(filterParams({range: {startMs: null, endMs: 0}, filters: query.filters}));
@@ -181,7 +214,7 @@ export class CpaHttpSource implements UsageSource {
 						const known = this.settled.get(key);
 						if (known !== undefined) return {startMs, ...known};
 						const bucketQuery = {range: {startMs: startMs + 1, endMs: Math.min(bucketEnd, endMs)}, filters: query.filters};
-						const totals = usageTotals(await this.getPaged('summary', filterParams(bucketQuery)), `GET ${USAGE}/summary`);
+						const totals = usageTotals(await this.getPaged('summary', filterParams(bucketQuery), scope), `GET ${USAGE}/summary`);
 						const counts = {requests: totals.totalRequests, tokens: totals.totalTokens};
 						// Settled: wholly inside the query and long enough ago for the manager to have stored it.
 						if (bucketEnd <= endMs && bucketEnd <= this.now() - SETTLE_MS) this.settled.set(key, counts);
@@ -190,44 +223,52 @@ export class CpaHttpSource implements UsageSource {
 				);
 			},
 			local => local.timeline(query, bucketMs, buckets),
+			signal,
 		);
 	}
 
-	async models(query: UsageQuery): Promise<ModelUsage[]> {
+	async models(query: UsageQuery, signal?: AbortSignal): Promise<ModelUsage[]> {
 		return this.paged(
-			async () => {
-				const [details, prices] = await Promise.all([this.traverseModels(query), this.prices()]);
+			async scope => {
+				const [details, prices] = await Promise.all([this.traverseModels(query, scope), scope.waitFor(this.prices())]);
 				return modelsOf(details, prices);
 			},
 			local => local.models(query),
+			signal,
 		);
 	}
 
-	async groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage> {
+	async groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest, signal?: AbortSignal): Promise<GroupPage> {
 		if (dimension !== 'account') {
 			throw new InputError(`dimension "${dimension}" does not apply to a CPA-Manager address; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
 		}
 		return this.paged(
-			() => this.breakdown('accounts', query, page, item => item.label),
+			scope => this.breakdown('accounts', query, page, item => item.label, scope),
 			local => local.accounts(query, page),
+			signal,
 		);
 	}
 
-	async apiKeys(query: UsageQuery, page: SortedPageRequest): Promise<GroupPage> {
+	async apiKeys(query: UsageQuery, page: SortedPageRequest, signal?: AbortSignal): Promise<GroupPage> {
 		return this.paged(
-			async () => {
-				const aliases = await this.aliases();
-				return this.breakdown('api-keys', query, page, item => aliases.get(item.key) ?? item.key);
+			async scope => {
+				const aliases = await scope.waitFor(this.aliases());
+				return this.breakdown('api-keys', query, page, item => aliases.get(item.key) ?? item.key, scope);
 			},
 			local => local.apiKeys(query, page),
+			signal,
 		);
 	}
 
-	async realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage> {
+	async realtime(query: UsageQuery, page: PageRequest, signal?: AbortSignal): Promise<RequestPage> {
 		const {page: number, pageSize} = checkedPage(page);
 		return this.paged(
-			async () => {
-				const [body, aliases, prices] = await Promise.all([this.getPaged('realtime', {...filterParams(query), page: number, page_size: pageSize}), this.aliases(), this.prices()]);
+			async scope => {
+				const [body, aliases, prices] = await Promise.all([
+					this.getPaged('realtime', {...filterParams(query), page: number, page_size: pageSize}, scope),
+					scope.waitFor(this.aliases()),
+					scope.waitFor(this.prices()),
+				]);
 				const events = realtimePage(body, `GET ${USAGE}/realtime`);
 				return {
 					page: number,
@@ -249,6 +290,7 @@ export class CpaHttpSource implements UsageSource {
 				};
 			},
 			local => local.realtime(query, page),
+			signal,
 		);
 	}
 
@@ -256,15 +298,15 @@ export class CpaHttpSource implements UsageSource {
 	 * The newest request: one realtime row from the last one seen on (cheap once found); the first
 	 * search widens its window step by step rather than asking for the whole store at once.
 	 */
-	async newestRequestMs(): Promise<number | null> {
+	async newestRequestMs(signal?: AbortSignal): Promise<number | null> {
 		return this.paged(
-			async () => {
+			async scope => {
 				const now = this.now();
 				const windows = this.newestSeenMs === null ? [60_000, 3_600_000, 86_400_000, null] : [now - this.newestSeenMs, null];
 				for (const span of windows) {
 					// No end: a manager whose clock runs ahead of this one still shows its newest request.
 					const params = {start_ms: span === null ? undefined : now - span, page: 1, page_size: 1};
-					const newest = realtimePage(await this.getPaged('realtime', params), `GET ${USAGE}/realtime`).items[0];
+					const newest = realtimePage(await this.getPaged('realtime', params, scope), `GET ${USAGE}/realtime`).items[0];
 					if (newest !== undefined) {
 						this.newestSeenMs = Math.max(newest.timestampMs, this.newestSeenMs ?? 0);
 						return newest.timestampMs;
@@ -274,35 +316,46 @@ export class CpaHttpSource implements UsageSource {
 				return null;
 			},
 			local => local.newestRequestMs(),
+			signal,
 		);
 	}
 
 	async close(): Promise<void> {}
 
-	/** Runs the paged call; a missing endpoint or a legacy body switches the source to the legacy payload for good. */
-	private async paged<T>(call: () => Promise<T>, fromLegacy: (local: LocalUsage) => T): Promise<T> {
+	/**
+	 * Runs the paged call, whose requests stop when `signal` aborts; a missing endpoint or a legacy body
+	 * switches the source to the legacy payload for good. That payload is shared by every call and
+	 * needed whatever the query: a call that gives up stops waiting for it, and it goes on loading.
+	 */
+	private async paged<T>(call: (scope: CallRequests) => Promise<T>, fromLegacy: (local: LocalUsage) => T, signal: AbortSignal | undefined): Promise<T> {
 		if (this.currentMode === 'paged') {
+			const scope = new CallRequests(signal);
 			try {
-				return await call();
+				return await call(scope);
 			} catch (error) {
+				// The first request to fail fails the call: the others it sent (a timeline's buckets, a
+				// traversal's pages) are cancelled rather than read to their end for nothing.
+				scope.stop(error);
 				if (!fallsBackToLegacy(error) && !(error instanceof LegacyBodyError)) {
 					throw error;
 				}
 				this.currentMode = 'legacy';
+			} finally {
+				scope.end();
 			}
 		}
-		return fromLegacy(await this.legacy());
+		return fromLegacy(await unlessAborted(this.legacy(), signal));
 	}
 
-	private getPaged(endpoint: 'summary' | 'accounts' | 'api-keys' | 'realtime' | 'models', params: Params): Promise<unknown> {
-		return this.fetcher.get(`${USAGE}/${endpoint}`, params);
+	private getPaged(endpoint: 'summary' | 'accounts' | 'api-keys' | 'realtime' | 'models', params: Params, scope: CallRequests): Promise<unknown> {
+		return scope.send(signal => this.fetcher.get(`${USAGE}/${endpoint}`, params, {signal}));
 	}
 
 	/** Every page of /usage/models: page 1 at the largest size first, then the rest a few at a time. */
-	private async traverseModels(query: UsageQuery): Promise<ModelTokens[]> {
+	private async traverseModels(query: UsageQuery, scope: CallRequests): Promise<ModelTokens[]> {
 		const params = filterParams(query);
 		const where = `GET ${USAGE}/models`;
-		const fetchPage = async (page: number) => modelsPage(await this.getPaged('models', {...params, page, page_size: MAX_PAGE_SIZE}), where);
+		const fetchPage = async (page: number) => modelsPage(await this.getPaged('models', {...params, page, page_size: MAX_PAGE_SIZE}, scope), where);
 		const first = await fetchPage(1);
 		const pages = Math.min(Math.ceil(first.totalItems / MAX_PAGE_SIZE), MAX_TRAVERSAL_PAGES);
 		const rest: Array<readonly ModelTokens[]> = [];
@@ -314,10 +367,10 @@ export class CpaHttpSource implements UsageSource {
 		return [...first.items, ...rest.flat()];
 	}
 
-	private async breakdown(endpoint: 'accounts' | 'api-keys', query: UsageQuery, request: SortedPageRequest, label: (item: BreakdownItem) => string): Promise<GroupPage> {
+	private async breakdown(endpoint: 'accounts' | 'api-keys', query: UsageQuery, request: SortedPageRequest, label: (item: BreakdownItem) => string, scope: CallRequests): Promise<GroupPage> {
 		const page = checkedPage(request);
 		const params = {...filterParams(query), page: page.page, page_size: page.pageSize, sort_key: page.sortKey, sort_direction: page.sortDirection};
-		const [body, prices] = await Promise.all([this.getPaged(endpoint, params), this.prices()]);
+		const [body, prices] = await Promise.all([this.getPaged(endpoint, params, scope), scope.waitFor(this.prices())]);
 		const groups = breakdownPage(body, `GET ${USAGE}/${endpoint}`);
 		return {
 			page: page.page,

@@ -2,8 +2,16 @@ import {ManagementError, type ManagementClient} from './management-client.js';
 
 // Every request the HTTP source sends goes through here: at most a few at once, a bad key stops
 // all of them for a while, and panels asking for the same window within a second share one answer.
+// A shared request is cancelled only when every caller waiting for it has given up.
 
 export type Params = Readonly<Record<string, string | number | undefined>>;
+
+export interface GetOptions {
+	/** Gives up this call: it rejects at once, and its request is cancelled unless another call still waits for it. */
+	readonly signal?: AbortSignal;
+	/** The body limit of this path, when it is not the client's. */
+	readonly maxBytes?: number;
+}
 
 export interface Traffic {
 	readonly requests: number;
@@ -27,6 +35,9 @@ interface Reusable {
 	readonly endMs: number | undefined;
 	readonly at: number;
 	readonly body: Promise<unknown>;
+	readonly cancel: AbortController;
+	/** Calls that may still use the answer; one without a signal never gives up. */
+	waiting: number;
 }
 
 const timeOf = (value: string | number | undefined): number | undefined => (value === undefined ? undefined : Number(value));
@@ -60,32 +71,55 @@ export class ManagementFetcher {
 	}
 
 	/** A GET whose answer may be shared with a call for the same path, filters and (nearly) the same window. */
-	async get(path: string, params: Params = {}): Promise<unknown> {
+	async get(path: string, params: Params = {}, {signal, maxBytes}: GetOptions = {}): Promise<unknown> {
+		signal?.throwIfAborted();
 		const {start_ms: start, end_ms: end, ...rest} = params;
 		const entry = {path, params: JSON.stringify(rest), startMs: timeOf(start), endMs: timeOf(end)};
 		const at = this.now();
 		this.reusable = this.reusable.filter(old => at - old.at <= REUSE_MS);
 		const shared = this.reusable.find(old => old.path === entry.path && old.params === entry.params && sameWindow(old, entry));
 		if (shared !== undefined) {
-			return shared.body;
+			return this.follow(shared, signal);
 		}
-		const body = this.send(path, params);
-		const reusable = {...entry, at, body};
+		const cancel = new AbortController();
+		const body = this.send(path, params, cancel.signal, maxBytes);
+		const reusable: Reusable = {...entry, at, body, cancel, waiting: 0};
 		this.reusable.push(reusable);
-		body.catch(() => {
-			this.reusable = this.reusable.filter(old => old !== reusable);
-		});
-		return body;
+		body.catch(() => this.forget(reusable));
+		return this.follow(reusable, signal);
 	}
 
-	private async send(path: string, params: Params): Promise<unknown> {
-		await this.slot();
+	/** The shared answer for one more caller, who may give up on it before it comes. */
+	private follow(entry: Reusable, signal: AbortSignal | undefined): Promise<unknown> {
+		entry.waiting += 1;
+		if (signal === undefined) return entry.body;
+		return new Promise((resolve, reject) => {
+			const giveUp = () => {
+				reject(signal.reason);
+				entry.waiting -= 1;
+				if (entry.waiting === 0) {
+					// Nobody wants it now: no later call may join it, and its connection is closed.
+					this.forget(entry);
+					entry.cancel.abort(signal.reason);
+				}
+			};
+			signal.addEventListener('abort', giveUp, {once: true});
+			void entry.body.then(resolve, reject).finally(() => signal.removeEventListener('abort', giveUp));
+		});
+	}
+
+	private forget(entry: Reusable): void {
+		this.reusable = this.reusable.filter(old => old !== entry);
+	}
+
+	private async send(path: string, params: Params, signal: AbortSignal, maxBytes: number | undefined): Promise<unknown> {
+		await this.slot(signal);
 		try {
 			if (this.rejected !== undefined && this.now() < this.rejected.until) {
 				throw this.rejected.error;
 			}
 			this.sent = {...this.sent, requests: this.sent.requests + 1};
-			const {body, bytes} = await this.client.get<unknown>(path, params);
+			const {body, bytes} = await this.client.get<unknown>(path, params, {signal, maxBytes});
 			this.sent = {...this.sent, bytes: this.sent.bytes + bytes};
 			return body;
 		} catch (error) {
@@ -100,12 +134,25 @@ export class ManagementFetcher {
 		}
 	}
 
-	private async slot(): Promise<void> {
+	/** A place among the requests in flight; a request cancelled while it waits leaves the queue. */
+	private async slot(signal: AbortSignal): Promise<void> {
+		signal.throwIfAborted();
 		if (this.inFlight < MAX_IN_FLIGHT) {
 			this.inFlight += 1;
 			return;
 		}
-		await new Promise<void>(resolve => this.waiting.push(resolve));
+		await new Promise<void>((resolve, reject) => {
+			const take = () => {
+				signal.removeEventListener('abort', leave);
+				resolve();
+			};
+			const leave = () => {
+				this.waiting.splice(this.waiting.indexOf(take), 1);
+				reject(signal.reason);
+			};
+			signal.addEventListener('abort', leave, {once: true});
+			this.waiting.push(take);
+		});
 	}
 
 	/** Hands the slot straight to the next waiter, or frees it. */
