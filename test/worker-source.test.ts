@@ -1,5 +1,8 @@
 import {once} from 'node:events';
+import {copyFileSync, mkdtempSync, renameSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
 import {join} from 'node:path';
+import type {Worker} from 'node:worker_threads';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
 import {openTarget} from '../source/sources/open-target.js';
@@ -139,7 +142,7 @@ describe('the worker thread', () => {
 	it('closes the source, stops the thread, and refuses calls after close', async () => {
 		const thread = startQueryWorker(fixturePath('cpa'));
 		const exited = once(thread, 'exit');
-		const source = await connectToWorker(thread);
+		const source = await connectToWorker(() => thread);
 		const endMs = (await source.newestRequestMs())!;
 		const pending = settled(source.groups({range: {startMs: null, endMs}, filters: {}}, 'account', byCost));
 		await source.close();
@@ -150,14 +153,63 @@ describe('the worker thread', () => {
 		await source.close();
 	});
 
-	it('rejects pending and later calls when the thread stops unexpectedly', async () => {
-		const thread = startQueryWorker(fixturePath('newapi'));
-		const source = await connectToWorker(thread);
-		const all: UsageQuery = {range: {startMs: null, endMs: (await source.newestRequestMs())!}, filters: {}};
-		const pending = settled(source.groups(all, 'user', byCost));
-		await thread.terminate();
-		expect(String(await pending)).toBe(`Error: ${WORKER_STOPPED}`);
-		expect(String(await settled(source.summary(all)))).toBe(`Error: ${WORKER_STOPPED}`);
+	/** A source whose workers are kept, in the order they were started. */
+	async function restartable(target: string) {
+		const threads: Worker[] = [];
+		const source = await connectToWorker(() => {
+			const thread = startQueryWorker(target);
+			threads.push(thread);
+			return thread;
+		});
+		return {source, threads};
+	}
+
+	it('fails the calls a stopped thread was answering, and starts another on the next call', async () => {
+		const direct = openTarget(fixturePath('newapi'));
+		const {source, threads} = await restartable(fixturePath('newapi'));
+		try {
+			const all: UsageQuery = {range: {startMs: null, endMs: (await source.newestRequestMs())!}, filters: {}};
+			const pending = settled(source.groups(all, 'user', byCost));
+			await threads[0]!.terminate();
+			expect(String(await pending)).toBe(`Error: ${WORKER_STOPPED}`);
+			expect(await source.summary(all)).toStrictEqual(await direct.summary(all));
+			expect(threads).toHaveLength(2);
+			expect(threads[0]!.threadId).toBe(-1);
+			// A thread that dies of an error of its own (here a message it cannot read) is replaced too.
+			const died = new Promise(resolve => threads[1]!.once('exit', resolve)); // once() would reject on its 'error'
+			threads[1]!.postMessage(null);
+			await died;
+			expect(await source.groups(all, 'user', byCost)).toStrictEqual(await direct.groups(all, 'user', byCost));
+			expect(threads).toHaveLength(3);
+		} finally {
+			await direct.close();
+			await source.close();
+		}
+	});
+
+	it('starts one thread for all the calls waiting on it, and tries again on a later call when it cannot open', async () => {
+		const folder = mkdtempSync(join(tmpdir(), 'relaytop-worker-'));
+		const path = join(folder, 'store.sqlite');
+		copyFileSync(fixturePath('cpa'), path);
+		const {source, threads} = await restartable(path);
+		try {
+			const all: UsageQuery = {range: {startMs: null, endMs: (await source.newestRequestMs())!}, filters: {}};
+			const expected = await source.summary(all);
+			renameSync(path, `${path}.away`);
+			await threads[0]!.terminate();
+			const failures = await Promise.all([1, 2, 3, 4].map(() => settled(source.summary(all))));
+			expect(threads).toHaveLength(2);
+			for (const failure of failures) {
+				expect(failure).toBeInstanceOf(InputError);
+				expect((failure as Error).message).toBe(`${path}: no such file`);
+			}
+			renameSync(`${path}.away`, path);
+			expect(await source.summary(all)).toStrictEqual(expected);
+			expect(threads).toHaveLength(3);
+		} finally {
+			await source.close();
+			rmSync(folder, {recursive: true, force: true});
+		}
 	});
 
 	it('keeps this thread responsive while a long query runs', async () => {

@@ -1,10 +1,9 @@
 import {statSync} from 'node:fs';
 import Database from 'better-sqlite3';
 import {InputError} from '../../usage/input-error.js';
+import {BUSY_TIMEOUT_MS, StoreReadError, storeReadError} from './store-errors.js';
 
 export type SqliteSchema = 'newapi' | 'cpa';
-
-const BUSY_TIMEOUT_MS = 5000;
 
 /**
  * Opens a gateway store read-only: the file is never written, whatever happens later.
@@ -28,17 +27,18 @@ export function openSqliteReadOnly(path: string): Database.Database {
 	if (size === 0) {
 		throw new InputError(`${path} is empty, not a SQLite database`);
 	}
-	let db: Database.Database;
+	let db: Database.Database | undefined;
 	try {
 		db = new Database(path, {readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS});
 		// A failed open is only noticed on the first read.
 		db.prepare('SELECT count(*) FROM sqlite_master').get();
 	} catch (error) {
-		const code = (error as {code?: string}).code;
-		if (code === 'SQLITE_NOTADB') {
+		db?.close(); // a store that is retried until it reads again must not pile up connections
+		if ((error as {code?: string}).code === 'SQLITE_NOTADB') {
 			throw new InputError(`${path} is not a SQLite database (expected a new-api or CPA-Manager store)`);
 		}
-		throw new InputError(`cannot open ${path} as SQLite: ${(error as Error).message.split('\n')[0]}`);
+		const told = storeReadError(error, path);
+		throw new InputError(told instanceof StoreReadError ? told.message : `cannot open ${path} as SQLite: ${(error as Error).message.split('\n')[0]}`);
 	}
 	db.pragma('query_only = ON');
 	return db;

@@ -25,6 +25,8 @@ const FORWARDED: Record<ForwardedMethod, true> = {
 };
 export const FORWARDED_METHODS = Object.keys(FORWARDED) as ForwardedMethod[];
 
+export const SOURCE_CLOSED = 'the source is closed';
+
 /**
  * The rest of UsageSource: plain values, sent once when the worker is ready. A sync method added to
  * UsageSource lands here and fails to compile in the worker, which cannot forward it.

@@ -4,6 +4,7 @@
 import {parentPort, workerData} from 'node:worker_threads';
 import type {UsageSource} from '../../usage/types.js';
 import {openTarget} from '../open-target.js';
+import {reopeningSource} from '../sqlite/reopening-source.js';
 import {toWire, type FromWorker, type Request, type SourceDescription, type WorkerInput} from './protocol.js';
 
 const port = parentPort!;
@@ -21,7 +22,8 @@ async function answer(source: UsageSource, {id, method, args}: Request): Promise
 function start({target, options}: WorkerInput): void {
 	let source: UsageSource;
 	try {
-		source = openTarget(target, options);
+		// The dashboard runs for days while the gateway's store is restored, re-created or truncated.
+		source = reopeningSource(target, () => openTarget(target, options));
 	} catch (error) {
 		post({type: 'failed', error: toWire(error)});
 		return; // no listener on the port, so the worker ends here

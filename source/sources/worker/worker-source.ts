@@ -1,9 +1,23 @@
 import {join} from 'node:path';
+import {setTimeout as sleep} from 'node:timers/promises';
 import {Worker} from 'node:worker_threads';
 import {packageRoot} from '../../fixtures/fixture-files.js';
 import type {UsageSource} from '../../usage/types.js';
 import type {OpenOptions} from '../open-target.js';
-import {FORWARDED_METHODS, firstLine, fromWire, type ForwardedMethod, type FromWorker, type Request, type WorkerInput} from './protocol.js';
+import {otherStoreKind} from '../sqlite/reopening-source.js';
+import {
+	FORWARDED_METHODS,
+	SOURCE_CLOSED,
+	firstLine,
+	fromWire,
+	type ForwardedMethod,
+	type FromWorker,
+	type Request,
+	type SourceDescription,
+	type WorkerInput,
+} from './protocol.js';
+
+export {SOURCE_CLOSED};
 
 // Always the compiled entry under dist/: a worker thread cannot run the .ts source. Under vitest
 // this module itself runs from source/, so the path starts at the package root, not at this file;
@@ -11,7 +25,9 @@ import {FORWARDED_METHODS, firstLine, fromWire, type ForwardedMethod, type FromW
 const WORKER_SCRIPT = join(packageRoot(), 'dist', 'source', 'sources', 'worker', 'source-worker.js');
 
 export const WORKER_STOPPED = 'the query worker stopped';
-export const SOURCE_CLOSED = 'the source is closed';
+
+/** A worker that keeps stopping is started again at most this often, however many calls ask. */
+export const RESTART_SPACING_MS = 1000;
 
 /** A worker thread that opens `target`; `connectToWorker` makes it a UsageSource. */
 export function startQueryWorker(target: string, options: OpenOptions = {}): Worker {
@@ -30,7 +46,75 @@ export function startQueryWorker(target: string, options: OpenOptions = {}): Wor
  * SQLite. Rejects with the InputError of a target that cannot be opened.
  */
 export const openTargetInWorker = (target: string, options: OpenOptions = {}): Promise<UsageSource> =>
-	connectToWorker(startQueryWorker(target, options));
+	connectToWorker(() => startQueryWorker(target, options));
+
+/**
+ * A UsageSource answered by a worker that `start` makes. A worker that stops (a crash, its memory
+ * limit) fails the calls it was answering, and the next call starts another: the dashboard
+ * outlives it.
+ */
+export async function connectToWorker(start: () => Worker): Promise<UsageSource> {
+	let startedAt = Date.now();
+	let connection = await connect(start());
+	const {description} = connection;
+	let restarting: Promise<Connection> | undefined;
+	let closing: Promise<void> | undefined;
+
+	const restart = async (): Promise<Connection> => {
+		await sleep(startedAt + RESTART_SPACING_MS - Date.now()); // a worker that dies at once never spins
+		startedAt = Date.now();
+		const next = await connect(start());
+		if (next.description.kind !== description.kind) {
+			await next.end();
+			throw new Error(otherStoreKind(description.target, description.kind, next.description.kind));
+		}
+		return next;
+	};
+
+	/** The running worker; concurrent calls after a stop share one restart. */
+	const running = async (): Promise<Connection> => {
+		if (connection.stopped === undefined) {
+			return connection;
+		}
+		restarting ??= restart()
+			.then(next => (connection = next))
+			.finally(() => {
+				restarting = undefined;
+			});
+		return restarting;
+	};
+
+	const forward =
+		(method: ForwardedMethod) =>
+		async (...args: unknown[]): Promise<unknown> => {
+			if (closing !== undefined) {
+				throw new Error(SOURCE_CLOSED);
+			}
+			const worker = await running();
+			if (closing !== undefined) {
+				throw new Error(SOURCE_CLOSED); // closed while a restart was under way
+			}
+			return worker.call(method, args);
+		};
+
+	const close = async () => {
+		await restarting?.catch(() => undefined);
+		await connection.end();
+	};
+
+	const methods = Object.fromEntries(FORWARDED_METHODS.map(method => [method, forward(method)])) as Pick<UsageSource, ForwardedMethod>;
+	return {...description, ...methods, close: () => (closing ??= close())};
+}
+
+/** One worker, as its description and the calls it answers. */
+interface Connection {
+	readonly description: SourceDescription;
+	/** Why the worker stopped; undefined while it runs. */
+	readonly stopped: Error | undefined;
+	call(method: ForwardedMethod, args: unknown[]): Promise<unknown>;
+	/** Closes the source, failing the calls still unanswered, and ends the worker. */
+	end(): Promise<void>;
+}
 
 interface Pending {
 	resolve(value: unknown): void;
@@ -38,12 +122,11 @@ interface Pending {
 }
 
 /** Waits for the worker to open its source, then forwards calls to it, matched by id. */
-export function connectToWorker(worker: Worker): Promise<UsageSource> {
+function connect(worker: Worker): Promise<Connection> {
 	const pending = new Map<number, Pending>();
 	let nextId = 0;
 	let stopped: Error | undefined;
 	let crash = '';
-	let closing: Promise<void> | undefined;
 
 	const rejectPending = (error: Error) => {
 		for (const call of pending.values()) {
@@ -63,12 +146,7 @@ export function connectToWorker(worker: Worker): Promise<UsageSource> {
 			worker.postMessage({id, method, args} satisfies Request);
 		});
 
-	const forward =
-		(method: ForwardedMethod) =>
-		(...args: unknown[]) =>
-			closing === undefined ? request(method, args) : Promise.reject(new Error(SOURCE_CLOSED));
-
-	const close = async () => {
+	const end = async () => {
 		rejectPending(new Error(`${SOURCE_CLOSED}: it was closed before this call was answered`));
 		try {
 			if (stopped === undefined) {
@@ -83,8 +161,15 @@ export function connectToWorker(worker: Worker): Promise<UsageSource> {
 		worker.on('message', (message: FromWorker) => {
 			switch (message.type) {
 				case 'ready': {
-					const methods = Object.fromEntries(FORWARDED_METHODS.map(method => [method, forward(method)])) as Pick<UsageSource, ForwardedMethod>;
-					resolveOpen({...message.description, ...methods, close: () => (closing ??= close())});
+					const {description} = message;
+					resolveOpen({
+						description,
+						get stopped() {
+							return stopped;
+						},
+						call: request,
+						end,
+					});
 					break;
 				}
 				case 'failed':
