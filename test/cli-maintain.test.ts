@@ -6,7 +6,6 @@
 import {spawn} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs';
-import {createServer} from 'node:net';
 import {tmpdir} from 'node:os';
 import {basename, dirname, join} from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,6 +13,7 @@ import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
 import {loadNewApiIntoPostgres, NEWAPI_LOGS_POSTGRES_DDL} from '../source/fixtures/newapi-postgres-fixture.js';
+import {freePort} from './support/net.js';
 import {freshDatabase, testPostgres} from './support/postgres-server.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -122,6 +122,31 @@ function withDb<T>(path: string, work: (db: Database.Database) => T, readonly = 
 /** The indexes upstream new-api has that an old one-api store lacks, and one-api's swapped (id, created_at). */
 const ONE_API_DROPPED = ['idx_created_at_id', 'idx_user_id_id', 'idx_logs_user_id', 'idx_created_at_type'];
 
+/**
+ * `path` as a writer killed inside a transaction leaves it: `interrupt` runs in an open transaction
+ * whose changes spill from a tiny page cache into the file, with the original pages in the rollback
+ * journal; the file and its journal are copied to `copy` at that moment (nothing holds the copy's
+ * lock: a hot journal), then the transaction rolls back.
+ */
+function hotJournalCopy(path: string, copy: string, interrupt: string): void {
+	withDb(path, db => {
+		db.pragma('journal_mode = DELETE');
+		db.pragma('cache_size = 2');
+		db.exec('BEGIN');
+		db.exec(interrupt);
+		copyFileSync(path, copy);
+		copyFileSync(`${path}-journal`, `${copy}-journal`);
+		db.exec('ROLLBACK');
+	});
+	let refused: unknown;
+	try {
+		withDb(copy, db => db.prepare('SELECT count(*) FROM sqlite_master').get(), true);
+	} catch (error) {
+		refused = error;
+	}
+	expect(refused, 'SQLite itself refuses to read the copy until its journal is played back').toMatchObject({code: 'SQLITE_READONLY_ROLLBACK'});
+}
+
 /** An old one-api store: no index leads with created_at, none with user_id. */
 function makeOneApiEra(path: string): void {
 	withDb(path, db => {
@@ -169,15 +194,6 @@ function secondAt(times: number[], share: number): number {
 }
 
 const isoOfSecond = (second: number): string => new Date(second * 1000).toISOString();
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-	const server = createServer();
-	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-	const {port} = server.address() as {port: number};
-	await new Promise(resolve => server.close(resolve));
-	return port;
-}
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
@@ -435,6 +451,30 @@ describe('maintain retention on a SQLite file', () => {
 		expect(rerun.stdout).toContain('nothing to delete');
 	});
 
+	it('a store its writer left inside a transaction: a dry run refuses it untouched; --apply plays the journal back first, then deletes exactly the rows before the cutoff', {timeout: 180_000}, async () => {
+		const pristine = copyOf('newapi');
+		const cutoff = secondAt(withDb(pristine, db => db.prepare('SELECT created_at FROM logs').pluck().all() as number[], true), 0.2);
+		const keptIds = withDb(pristine, db => db.prepare('SELECT id FROM logs WHERE NOT (created_at < ?) OR created_at IS NULL ORDER BY id').pluck().all(cutoff) as number[], true);
+		const old = sqliteCount(pristine, 'SELECT count(*) FROM logs WHERE created_at < ?', cutoff);
+		expect(old).toBeGreaterThan(1000);
+		// Killed while it deleted every row, new ones too: the playback must bring those back.
+		const path = join(workDir, `newapi-hot-${++files}.sqlite`);
+		hotJournalCopy(pristine, path, 'DELETE FROM logs');
+		const iso = isoOfSecond(cutoff);
+
+		const hashes = [sha256(path), sha256(`${path}-journal`)];
+		const dry = await runCli(['maintain', 'retention', path, '--cutoff', iso]);
+		expectOneLineError(dry, 2, /holds a write its writer left unfinished/u);
+		expect([sha256(path), sha256(`${path}-journal`)]).toEqual(hashes);
+
+		const applied = await runCli(['maintain', 'retention', path, '--cutoff', iso, '--apply', '--batch', '1000']);
+		expectOk(applied);
+		expect(applied.stdout).toMatch(new RegExp(`^done: deleted ${thousands(old)} rows in `, 'mu'));
+		expect(siblingsOf(path)).toEqual([]);
+		expect(withDb(path, db => db.prepare('SELECT id FROM logs ORDER BY id').pluck().all() as number[], true)).toEqual(keptIds);
+		expect(withDb(path, db => db.pragma('integrity_check', {simple: true}), true)).toBe('ok');
+	});
+
 	it('CPA store: deletes the events before the cutoff and their full-text rows, and keeps the event exactly at the cutoff', {timeout: 180_000}, async () => {
 		const path = copyOf('cpa');
 		// Early in the data, so the run stays short: about 3,000 events go.
@@ -560,6 +600,28 @@ describe('mistakes: one line, the right exit code, nothing written', () => {
 		expect(sqliteIndexes(oneApi)).not.toHaveProperty('idx_created_at_type');
 	});
 
+	it('another application\'s SQLite file with a hot journal: --apply refuses it, the file and its journal byte for byte as they were', async () => {
+		const source = join(workDir, `notes-${++files}.sqlite`);
+		const app = new Database(source);
+		app.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)');
+		const insert = app.prepare('INSERT INTO notes (body) VALUES (?)');
+		app.transaction(() => {
+			for (let n = 0; n < 3000; n++) insert.run(`note ${n} `.padEnd(300, '.'));
+		})();
+		app.close();
+		const path = join(workDir, `notes-hot-${++files}.sqlite`);
+		hotJournalCopy(source, path, "UPDATE notes SET body = 'overwritten'");
+		const hashes = [sha256(path), sha256(`${path}-journal`)];
+		for (const args of [
+			['maintain', 'retention', path, '--keep', '30d', '--apply'],
+			['maintain', 'indexes', path, '--apply'],
+		]) {
+			expectOneLineError(await runCli(args), 2, /is a SQLite database of another application: expected a new-api "logs" table or a CPA-Manager "usage_events" table/u);
+			expect([sha256(path), sha256(`${path}-journal`)]).toEqual(hashes);
+			expect(siblingsOf(path)).toEqual([`${basename(path)}-journal`]);
+		}
+	});
+
 	it('--keep 30x is not a duration: exit 2, one line, nothing deleted', async () => {
 		const before = sha256(oneApi);
 		const dry = await runCli(['maintain', 'retention', oneApi, '--keep', '30x']);
@@ -593,7 +655,7 @@ describe('mistakes: one line, the right exit code, nothing written', () => {
 
 	it('a postgres URL whose password never gets to connect: exit 1, and the password is printed nowhere', async () => {
 		const password = 'Hunter2-s3cr3t-Passw0rd';
-		const port = await closedPort();
+		const port = await freePort();
 		const server = new URL((await testPostgres()).url);
 		const targets = [
 			`postgres://relaytop_nobody:${password}@127.0.0.1:${port}/newapi`,

@@ -2,9 +2,12 @@ import pg from 'pg';
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
 import {NEWAPI_LOGS_POSTGRES_DDL} from '../source/fixtures/newapi-postgres-fixture.js';
 import {openMaintenanceClient} from '../source/maintenance/maintenance-connection.js';
+import {applyRetentionOn, planRetentionOn} from '../source/maintenance/maintenance-jobs.js';
+import {openMaintenanceTarget} from '../source/maintenance/maintenance-target.js';
 import {RetentionStoppedError} from '../source/maintenance/retention-batches.js';
 import type {RetentionProgress} from '../source/maintenance/retention-plan.js';
 import {applyPostgresRetention, planPostgresRetention, quotePostgresTable} from '../source/maintenance/retention-postgres.js';
+import {vacuumTable} from '../source/maintenance/table-maintenance.js';
 import {InputError} from '../source/usage/input-error.js';
 import {freshDatabase} from './support/postgres-server.js';
 
@@ -151,6 +154,25 @@ describe('table names', () => {
 	});
 });
 
+describe('the maintenance connection', () => {
+	it('has each commit on disk before it is told of it, even where the server runs with synchronous_commit off', async () => {
+		const {name} = (await admin.query<{name: string}>('SELECT current_database() AS name')).rows[0]!;
+		await admin.query(`ALTER DATABASE "${name}" SET synchronous_commit = off`);
+		try {
+			const plain = await connect();
+			expect((await plain.query<{value: string}>("SELECT current_setting('synchronous_commit') AS value")).rows[0]!.value).toBe('off');
+			const client = await maintenance();
+			expect((await client.query<{value: string}>("SELECT current_setting('synchronous_commit') AS value")).rows[0]!.value).toBe('local');
+		} finally {
+			await admin.query(`ALTER DATABASE "${name}" RESET synchronous_commit`);
+		}
+		// Where it is on (or stricter), the server's own choice stands.
+		const client = await maintenance();
+		const {rows: [setting]} = await client.query<{value: string; reset: string}>("SELECT current_setting('synchronous_commit') AS value, reset_val AS reset FROM pg_settings WHERE name = 'synchronous_commit'");
+		expect(setting!.value).toBe(setting!.reset === 'off' ? 'local' : setting!.reset);
+	});
+});
+
 describe('the dry run', () => {
 	it('counts the rows before the cutoff, their id range and bytes, lists the statements, and changes nothing', async () => {
 		const rows = layoutRows();
@@ -169,7 +191,10 @@ describe('the dry run', () => {
 		expect(plan.approxBytes).toBe(Math.round((old.length * Number(size!.bytes)) / Number(size!.count)));
 		expect(plan.bytesBasis).toMatch(/pg_total_relation_size.*reltuples/u);
 		expect(plan.statements).toEqual([
+			'BEGIN',
+			'SELECT txid_current() AS xid',
 			`DELETE FROM "logs" WHERE id >= $1 AND id < $2 AND created_at < ${CUTOFF}`,
+			'COMMIT',
 			`SELECT id FROM "logs" WHERE id >= $1 AND id <= $2 AND created_at < ${CUTOFF} ORDER BY id LIMIT 1`,
 			'SET statement_timeout = 0',
 			"SET lock_timeout = '10s'",
@@ -313,13 +338,57 @@ describe('applying', () => {
 		await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'relaytop maintenance' AND datname = current_database()");
 		const error = await run;
 		expect(error).toBeInstanceOf(RetentionStoppedError);
-		expect((error as Error).message).toMatch(/^retention stopped: the batch of ids 101–200 failed: .*terminating connection.*; 99 rows deleted so far stay deleted; run again with --cutoff /u);
+		expect((error as Error).message).toBe(
+			`retention stopped: PostgreSQL went away during the batch of ids 101–200 (terminating connection due to administrator command); 99 rows deleted and committed (the batch in flight rolled back); run again with --cutoff ${plan.cutoffIso} to resume`,
+		);
+		expect((error as RetentionStoppedError).stop).toMatchObject({kind: 'lost', deleted: 99, inDoubt: 0, inFlight: {outcome: 'rolled back', confirmed: false}});
 		await blocker.query('ROLLBACK');
 		expect(await ids()).toEqual(sortIds(rows.filter(row => !(isOld(row) && row.id <= 100)).map(row => row.id)));
 
 		const again = await maintenance();
-		await applyPostgresRetention(again, await planPostgresRetention(again, {cutoff: (error as RetentionStoppedError).cutoffIso, vacuum: false}), {batchSize: 100});
+		await applyPostgresRetention(again, await planPostgresRetention(again, {cutoff: (error as RetentionStoppedError).stop.cutoffIso, vacuum: false}), {batchSize: 100});
 		expect(await ids()).toEqual(keptIds(rows));
+	});
+
+	it('an error on this side of a live connection stops the run as that error, rolls the batch back, and leaves the writer fit for the next job', async () => {
+		const rows = layoutRows();
+		await createLogs(rows);
+		const target = await openMaintenanceTarget(database.url);
+		try {
+			if (target.engine !== 'postgres') throw new Error(`a postgres:// URL opened as ${target.engine}`);
+			const writer = await target.writer();
+			const {rows: [backend]} = await writer.query<{pid: number}>('SELECT pg_backend_pid() AS pid');
+			const plan = await planRetentionOn(target, {keep: '30d', nowMs: NOW});
+			// The real connection, with a fault after the second batch's DELETE has run in its open
+			// transaction: what a bug in handling an answer would throw. The connection stays up.
+			const faulty = {
+				async query(text: string, values?: unknown[]) {
+					const result = await writer.query(text, values);
+					if (/^DELETE\b/u.test(text) && values?.[0] === 101) throw new TypeError('the answer could not be handled');
+					return result;
+				},
+			} as unknown as pg.Client;
+			const error = await applyPostgresRetention(faulty, plan, {batchSize: 100, checkOn: target.observer}).catch((caught: unknown) => caught);
+			expect(error).toBeInstanceOf(RetentionStoppedError);
+			const firstBatch = rows.filter(row => isOld(row) && row.id <= 100).length;
+			expect((error as RetentionStoppedError).stop).toMatchObject({kind: 'failed', deleted: firstBatch, inDoubt: 0, inFlight: null});
+			expect((error as Error).message).toBe(
+				`retention stopped: the batch of ids 101–200 failed: the answer could not be handled; ${firstBatch} rows deleted and committed; run again with --cutoff ${plan.cutoffIso} to resume`,
+			);
+			// Out of its transaction, the batch's row locks released.
+			const {rows: [state]} = await admin.query<{state: string}>('SELECT state FROM pg_stat_activity WHERE pid = $1', [backend!.pid]);
+			expect(state!.state).toBe('idle');
+			expect(await ids()).toEqual(sortIds(rows.filter(row => !(isOld(row) && row.id <= 100)).map(row => row.id)));
+
+			// The next jobs get the same connection: a VACUUM, which no transaction block may hold, then the rest of the run.
+			expect(await target.writer()).toBe(writer);
+			await vacuumTable(await target.writer(), 'logs');
+			const resumed = await applyRetentionOn(target, await planRetentionOn(target, {cutoff: plan.cutoffIso, vacuum: false}), {batchSize: 100});
+			expect(resumed.status).toBe('done');
+			expect(await ids()).toEqual(keptIds(rows));
+		} finally {
+			await target.close();
+		}
 	});
 
 	it('a batch blocked by a row lock fails at lock_timeout, is retried, and goes through once the lock is gone', async () => {
@@ -347,13 +416,13 @@ describe('applying', () => {
 		const stopped = error as RetentionStoppedError;
 		expect((stopped.cause as {code?: string}).code).toBe('55P03');
 		expect(stopped.message).toBe(
-			`retention stopped: the batch of ids 101–200 could not get its locks in 3 tries (canceling statement due to lock timeout); 99 rows deleted so far stay deleted; run again with --cutoff ${plan.cutoffIso} to resume`,
+			`retention stopped: the batch of ids 101–200 could not get its locks in 3 tries (canceling statement due to lock timeout); 99 rows deleted and committed; run again with --cutoff ${plan.cutoffIso} to resume`,
 		);
-		expect(stopped.deleted).toBe(rows.filter(row => isOld(row) && row.id <= 100).length);
+		expect(stopped.stop.deleted).toBe(rows.filter(row => isOld(row) && row.id <= 100).length);
 		await blocker.query('ROLLBACK');
 		expect(await ids()).toEqual(sortIds(rows.filter(row => !(isOld(row) && row.id <= 100)).map(row => row.id)));
 
-		await applyPostgresRetention(client, await planPostgresRetention(client, {cutoff: stopped.cutoffIso}), {batchSize: 100});
+		await applyPostgresRetention(client, await planPostgresRetention(client, {cutoff: stopped.stop.cutoffIso}), {batchSize: 100});
 		expect(await ids()).toEqual(keptIds(rows));
 	});
 

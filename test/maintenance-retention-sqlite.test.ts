@@ -1,18 +1,20 @@
 import {spawn} from 'node:child_process';
 import {createHash} from 'node:crypto';
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
+import {pathToFileURL} from 'node:url';
 import {createInterface} from 'node:readline';
 import Database from 'better-sqlite3';
 import {afterAll, afterEach, describe, expect, it} from 'vitest';
 import {CPA_DDL} from '../source/fixtures/cpa-schema.js';
-import {packageRoot} from '../source/fixtures/fixture-files.js';
+import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
 import {LOGS_DDL} from '../source/fixtures/newapi-schema.js';
 import {openSqliteWritable} from '../source/maintenance/open-sqlite-writable.js';
 import {RetentionStoppedError} from '../source/maintenance/retention-batches.js';
 import type {RetentionProgress} from '../source/maintenance/retention-plan.js';
 import {applySqliteRetention, planSqliteRetention} from '../source/maintenance/retention-sqlite.js';
+import {sqliteFileTables} from '../source/maintenance/sqlite-file-tables.js';
 import {InputError} from '../source/usage/input-error.js';
 
 // Retention on real SQLite files: new-api's logs (created_at in seconds, rollback journal) and a
@@ -279,14 +281,14 @@ describe('new-api logs', () => {
 		const stopped = error as RetentionStoppedError;
 		const firstBatch = rows.filter(row => isOld(row, CUTOFF.newapi) && row.id < 101);
 		expect(stopped.message).toBe(
-			`retention stopped: the batch of ids 101–200 could not get its locks in 3 tries (database is locked); ${firstBatch.length} rows deleted so far stay deleted; run again with --cutoff ${plan.cutoffIso} to resume`,
+			`retention stopped: the batch of ids 101–200 could not get its locks in 3 tries (database is locked); ${firstBatch.length} rows deleted and committed; run again with --cutoff ${plan.cutoffIso} to resume`,
 		);
-		expect(stopped.deleted).toBe(firstBatch.length);
+		expect(stopped.stop.deleted).toBe(firstBatch.length);
 		blocker.exec('ROLLBACK');
 		expect(ids(db, 'logs')).toEqual(sortIds(rows.filter(row => !firstBatch.includes(row)).map(row => row.id)));
 
-		const resumed = await applySqliteRetention(db, planSqliteRetention(db, {store: 'newapi', cutoff: stopped.cutoffIso}), {batchSize: 100});
-		expect(resumed.deleted + stopped.deleted).toBe(plan.rows);
+		const resumed = await applySqliteRetention(db, planSqliteRetention(db, {store: 'newapi', cutoff: stopped.stop.cutoffIso}), {batchSize: 100});
+		expect(resumed.deleted + stopped.stop.deleted).toBe(plan.rows);
 		expect(ids(db, 'logs')).toEqual(sortIds(rows.filter(row => !isOld(row, CUTOFF.newapi)).map(row => row.id)));
 	});
 });
@@ -432,5 +434,184 @@ describe('a concurrent writer', () => {
 			expect(next.deleted).toBe(written.filter(row => isOld(row, cutoff)).length);
 			expectFtsConsistent(db);
 		}
+	});
+});
+
+/**
+ * A retention run in a process of its own, held inside a batch's transaction: a TEMP trigger on its
+ * connection (the file's schema is left alone) calls a function that says "held", then blocks, once
+ * the row is deleted: the batch has begun changing the file even when the row opens its window. Its
+ * page cache is tiny, as a batch bigger than the cache would find it: the batch's changes reach the
+ * file (rollback journal) or the WAL before its COMMIT, which is the state a crash leaves.
+ */
+const HELD_RUN = `
+const [path, store, cutoff, holdId, dist] = process.argv.slice(1);
+const {openSqliteWritable} = await import(dist + '/maintenance/open-sqlite-writable.js');
+const {applySqliteRetention, planSqliteRetention} = await import(dist + '/maintenance/retention-sqlite.js');
+const db = openSqliteWritable(path, 1000);
+db.pragma('cache_size = 2');
+db.function('relaytop_test_hold', () => {
+	process.stdout.write('held\\n');
+	Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000);
+	return 0;
+});
+db.exec('CREATE TEMP TRIGGER relaytop_test_hold AFTER DELETE ON ' + (store === 'cpa' ? 'usage_events' : 'logs') + ' WHEN OLD.id = ' + Number(holdId) + ' BEGIN SELECT relaytop_test_hold(); END');
+await applySqliteRetention(db, planSqliteRetention(db, {store, cutoff}), {batchSize: 50});
+process.stdout.write('finished\\n');
+`;
+
+const DIST = join(packageRoot(), 'dist', 'source');
+
+/** Starts the held run and SIGKILLs it once it is inside the batch that reaches `holdId`. */
+async function killInsideBatch(path: string, store: 'newapi' | 'cpa', cutoffIso: string, holdId: number): Promise<void> {
+	const child = spawn(process.execPath, ['--input-type=module', '-e', HELD_RUN, path, store, cutoffIso, String(holdId), pathToFileURL(DIST).href], {cwd: packageRoot(), stdio: ['ignore', 'pipe', 'inherit']});
+	const exited = new Promise<NodeJS.Signals | null>(resolve => child.on('exit', (_code, signal) => resolve(signal)));
+	try {
+		const said = await new Promise<string>(resolve => createInterface({input: child.stdout}).once('line', resolve).once('close', () => resolve('(no line)')));
+		expect(said).toBe('held');
+	} finally {
+		child.kill('SIGKILL');
+	}
+	expect(await exited).toBe('SIGKILL');
+}
+
+/** `relaytop maintain retention` as the user reruns it: the built CLI, in a process of its own. */
+function rerunCli(path: string, cutoffIso: string): Promise<{code: number | null; stdout: string; stderr: string}> {
+	return new Promise(resolve => {
+		const child = spawn(process.execPath, [join(DIST, 'cli.js'), 'maintain', 'retention', path, '--cutoff', cutoffIso, '--apply'], {cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe']});
+		let stdout = '';
+		let stderr = '';
+		child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+		child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+		child.on('close', code => resolve({code, stdout, stderr}));
+	});
+}
+
+/** Every row at or after the cutoff, whole, and on a CPA store its full-text row too. */
+function keptDigest(db: Database.Database, store: 'newapi' | 'cpa', cutoff: number): string {
+	const rows = store === 'cpa'
+		? db.prepare(`SELECT e.*, f.rowid AS fts_rowid, f.account_snapshot AS fts_account FROM usage_events e LEFT JOIN usage_events_fts f ON f.event_id = e.id WHERE e.timestamp_ms >= ? ORDER BY e.id`).all(cutoff)
+		: db.prepare('SELECT * FROM logs WHERE (created_at < ?) IS NOT 1 ORDER BY id').all(cutoff);
+	return createHash('sha256').update(JSON.stringify(rows)).digest('hex');
+}
+
+/** The file as the next opener finds it, without opening it: a copy with its journal or WAL, opened (and so recovered) for writing. */
+function recoveredCopy(path: string, name: string): Database.Database {
+	const copy = join(scratch, name);
+	for (const suffix of ['', '-journal', '-wal']) {
+		if (existsSync(path + suffix)) copyFileSync(path + suffix, copy + suffix);
+	}
+	return track(new Database(copy));
+}
+
+describe('a process killed (SIGKILL) inside a batch', () => {
+	it.each([
+		{store: 'cpa', journal: 'WAL, with its full-text index'},
+		{store: 'newapi', journal: 'rollback journal'},
+	] as const)('$store ($journal): the batch in flight is lost whole, the index stays consistent, and the rerun deletes exactly the rest', {timeout: 120_000}, async ({store}) => {
+		const cutoff = CUTOFF[store];
+		const cutoffIso = new Date(store === 'cpa' ? cutoff : cutoff * 1000).toISOString();
+		const rows = layoutRows(cutoff, store === 'newapi');
+		const orphans = store === 'cpa' ? [5, 1_000_001] : [];
+		const path = store === 'cpa' ? cpaStore('killed-cpa', rows, orphans) : newApiStore('killed-newapi', rows);
+		const table = store === 'cpa' ? 'usage_events' : 'logs';
+		const oldIdsOf = (db: Database.Database): number[] => db.prepare(`SELECT id FROM "${table}" WHERE ${store === 'cpa' ? 'timestamp_ms' : 'created_at'} < ? ORDER BY id`).pluck().all(cutoff) as number[];
+		const oldIds = sortIds(rows.filter(row => isOld(row, cutoff) && !orphans.includes(row.id)).map(row => row.id));
+		const keptIds = sortIds(rows.filter(row => !isOld(row, cutoff) && !orphans.includes(row.id)).map(row => row.id));
+		const keptBefore = keptDigest(track(new Database(path, {readonly: true})), store, cutoff);
+
+		// Windows are at most 50 ids: a dozen batches have committed when the one reaching id 601 is held.
+		await killInsideBatch(path, store, cutoffIso, 601);
+		if (store === 'newapi') expect(existsSync(`${path}-journal`), 'a hot journal, as a crash mid-batch leaves').toBe(true);
+
+		const killed = recoveredCopy(path, `killed-${store}-copy.db`);
+		expect(killed.pragma('integrity_check', {simple: true})).toBe('ok');
+		expect(killed.prepare("SELECT name FROM sqlite_master WHERE name LIKE '%relaytop%'").all()).toEqual([]);
+		expect(keptDigest(killed, store, cutoff)).toBe(keptBefore);
+		// What is left of the old rows is the end of them, from a batch boundary on, the held row included.
+		const left = oldIdsOf(killed);
+		expect(left).toContain(601);
+		expect(left.length).toBeLessThan(oldIds.length);
+		expect(left).toEqual(oldIds.filter(id => id >= left[0]!));
+		if (store === 'cpa') {
+			// Every event keeps its index row; the orphan the run had not reached yet is still there, nothing else.
+			const indexed = killed.prepare('SELECT event_id FROM usage_events_fts').pluck().all() as number[];
+			expect(sortIds(indexed)).toEqual(sortIds([...ids(killed, 'usage_events'), 1_000_001]));
+			killed.exec("INSERT INTO usage_events_fts(usage_events_fts) VALUES ('integrity-check')");
+		}
+
+		// The rerun, as the user starts it: nothing else has opened the file since the kill.
+		const rerun = await rerunCli(path, cutoffIso);
+		expect(rerun.code, rerun.stderr).toBe(0);
+		expect(rerun.stdout).toMatch(new RegExp(`^done: deleted ${left.length.toLocaleString('en-US')} rows in `, 'mu'));
+		const db = track(openSqliteWritable(path, 1000));
+		expect(ids(db, table)).toEqual(keptIds);
+		expect(keptDigest(db, store, cutoff)).toBe(keptBefore);
+		if (store === 'cpa') {
+			expectFtsConsistent(db);
+			expect(searchFinds(db, 'acct601')).toEqual([]);
+			expect(searchFinds(db, 'acct1202')).toEqual([1202]);
+		}
+	});
+});
+
+/** The tables SQLite itself lists in the file's schema. */
+function tablesBySqlite(path: string): Set<string> {
+	return new Set(track(new Database(path, {readonly: true, fileMustExist: true})).prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
+}
+
+/**
+ * A schema far bigger than a page, on small pages: interior pages, and rows whose `name` lies
+ * past their cell on overflow pages; views and indexes between the tables.
+ */
+function wideSchema(name: string, encoding: string): string {
+	const path = join(scratch, `${name}.db`);
+	const db = new Database(path);
+	db.pragma('page_size = 512');
+	db.pragma(`encoding = '${encoding}'`);
+	for (let n = 0; n < 80; n++) {
+		db.exec(`CREATE TABLE "t${n}_${'ü'.repeat(n * 3)}" (a, b DEFAULT '${'y'.repeat(n * 11)}')`);
+		if (n % 10 === 0) db.exec(`CREATE INDEX "i${n}" ON "t${n}_${'ü'.repeat(n * 3)}" (a); CREATE VIEW "v${n}" AS SELECT ${n}`);
+	}
+	db.close();
+	return path;
+}
+
+describe("a schema's tables read from the file's bytes, without SQLite", () => {
+	it('are the tables SQLite lists: the gateways\' stores, and a schema over many small pages in each text encoding', () => {
+		const paths = [
+			fixturePath('newapi'), fixturePath('cpa'), newApiStore('schema-newapi', layoutRows(CUTOFF.newapi, true)), cpaStore('schema-cpa', layoutRows(CUTOFF.cpa, false)),
+			...['UTF-8', 'UTF-16le', 'UTF-16be'].map(encoding => wideSchema(`schema-${encoding}`, encoding)),
+		];
+		for (const path of paths) {
+			const tables = tablesBySqlite(path);
+			expect(tables.size).toBeGreaterThan(0);
+			expect(sqliteFileTables(path), path).toEqual(tables);
+		}
+		expect(tablesBySqlite(paths.at(-1)!).size).toBe(80);
+	});
+
+	it('read a file left with a hot journal as it lies, and write nothing; null for bytes that are no schema they can follow', () => {
+		const source = newApiStore('schema-hot-source', layoutRows(CUTOFF.newapi, true));
+		const path = join(scratch, 'schema-hot.db');
+		const db = track(new Database(source));
+		db.pragma('cache_size = 2');
+		db.exec('BEGIN');
+		db.exec('DELETE FROM logs');
+		copyFileSync(source, path);
+		copyFileSync(`${source}-journal`, `${path}-journal`);
+		db.exec('ROLLBACK');
+		const digest = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+		const before = [digest(path), digest(`${path}-journal`)];
+		expect(sqliteFileTables(path)).toEqual(new Set(['logs']));
+		expect([digest(path), digest(`${path}-journal`)]).toEqual(before);
+
+		const text = join(scratch, 'schema-text.db');
+		writeFileSync(text, 'not a database, '.repeat(100));
+		expect(sqliteFileTables(text)).toBeNull();
+		// The first page alone of a schema that goes on over others.
+		const cut = join(scratch, 'schema-cut.db');
+		writeFileSync(cut, readFileSync(wideSchema('schema-cut-source', 'UTF-8')).subarray(0, 512));
+		expect(sqliteFileTables(cut)).toBeNull();
 	});
 });

@@ -1,8 +1,9 @@
 import {adviseIndexes, applyProposal, repairIndex} from '../maintenance/index-maintenance.js';
 import type {IndexJobResult, IndexRepairKind} from '../maintenance/index-advisor.js';
 import {openMaintenanceTarget, type MaintenanceTarget} from '../maintenance/maintenance-target.js';
-import {applyRetentionOn, indexTargetOf, planRetentionOn, retentionHasWork} from '../maintenance/maintenance-jobs.js';
-import type {RetentionProgress} from '../maintenance/retention-plan.js';
+import {applyRetentionOn, indexTargetOf, planRetentionOn} from '../maintenance/maintenance-jobs.js';
+import {RetentionStoppedError} from '../maintenance/retention-batches.js';
+import {retentionHasWork, type RetentionProgress} from '../maintenance/retention-plan.js';
 import {adviceText, indexProgressLine, indexResultText, planText, retentionProgressLine, retentionResultText} from '../output/maintenance-text.js';
 import {terminalSafeJson} from '../output/json-snapshot.js';
 import {InputError} from '../usage/input-error.js';
@@ -100,7 +101,12 @@ async function retention(target: MaintenanceTarget, flags: ParsedFlags, io: Main
 	const plan = await planRetentionOn(target, choice);
 	io.stdout(flags.json && !flags.apply ? `${terminalSafeJson(plan)}\n` : planText(plan, flags.apply));
 	if (!flags.apply || !retentionHasWork(plan)) return 0;
-	const result = await interruptible(signal => applyRetentionOn(target, plan, {batchSize, signal, onProgress}), io);
+	const result = await interruptible(signal => applyRetentionOn(target, plan, {batchSize, signal, onProgress}), io).catch((error: unknown) => {
+		// A run stopped by an error (the server went away, lock waits ran out) says, on the error's one
+		// line, exactly what it committed and how to resume; --json also gets it as an object.
+		if (flags.json && error instanceof RetentionStoppedError) io.stdout(`${terminalSafeJson({status: 'stopped', message: error.message, ...error.stop})}\n`);
+		throw error;
+	});
 	io.stdout(flags.json ? `${terminalSafeJson(result)}\n` : retentionResultText(result));
 	return result.status === 'done' ? 0 : EXIT_INTERRUPTED;
 }
@@ -113,7 +119,7 @@ export async function runMaintain(job: string | undefined, target: string | unde
 		throw new InputError(`maintain ${job} needs a target: a SQLite file or a postgres:// URL`);
 	}
 	checkFlags(job as MaintainJob, flags);
-	const opened = await openMaintenanceTarget(target, {logsDb: flags.logsDb});
+	const opened = await openMaintenanceTarget(target, {logsDb: flags.logsDb, finishInterruptedWrite: flags.apply});
 	try {
 		return job === 'indexes' ? await indexes(opened, flags, io) : await retention(opened, flags, io);
 	} finally {

@@ -27,12 +27,13 @@ export async function planRetentionOn(target: MaintenanceTarget, choice: PlanRet
 	}
 }
 
-/** No old rows, and on a CPA store no orphaned full-text rows either. */
-export const retentionHasWork = (plan: RetentionPlan): boolean => plan.rows > 0 || (plan.fts?.orphans ?? 0) > 0;
-
-/** Carries out a plan: PostgreSQL on the maintenance connection, SQLite on a handle opened for writing only now. */
+/**
+ * Carries out a plan: PostgreSQL on the maintenance connection, asking the observer (which
+ * reconnects by itself) after a break whether the batch in flight committed; SQLite on a handle
+ * opened for writing only now.
+ */
 export async function applyRetentionOn(target: MaintenanceTarget, plan: RetentionPlan, options: ApplyRetentionOptions): Promise<RetentionResult> {
-	if (target.engine === 'postgres') return applyPostgresRetention(await target.writer(), plan, options);
+	if (target.engine === 'postgres') return applyPostgresRetention(await target.writer(), plan, {...options, checkOn: target.observer});
 	const db = openSqliteWritable(target.path, DEFAULT_LOCK_TIMEOUT_MS);
 	try {
 		return await applySqliteRetention(db, plan, options);

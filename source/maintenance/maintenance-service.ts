@@ -2,11 +2,12 @@ import {postgresHealth, type HealthOptions, type HealthResult} from '../health/p
 import {sqliteHealth} from '../health/sqlite-health.js';
 import {terminalSafe} from '../output/terminal-safe.js';
 import {signalBackend, signalSqlShown, type SignalTarget} from '../postgres/backend-signal.js';
-import {indexProgressLine, indexResultText, retentionProgressLine, retentionResultText} from '../output/maintenance-text.js';
+import {indexProgressLine, indexResultText, retentionProgressLine, retentionResultText, retentionStoppedText} from '../output/maintenance-text.js';
 import type {IndexAdvice, IndexBuildProgress, IndexProposal, IndexRepair, IndexRepairKind} from './index-advisor.js';
 import {adviseIndexes, applyProposal, repairIndex} from './index-maintenance.js';
 import {applyRetentionOn, indexTargetOf, planRetentionOn} from './maintenance-jobs.js';
 import type {MaintenanceTarget} from './maintenance-target.js';
+import {RetentionStoppedError} from './retention-batches.js';
 import type {RetentionPlan} from './retention-plan.js';
 import {setTableSettings, tableSettingsSql, vacuumSql, vacuumTable, type TableSetting} from './table-maintenance.js';
 
@@ -64,11 +65,44 @@ export interface MaintenanceService {
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 
-/** The service over a target opened in this thread. */
+/** How the panel resumes a retention run that did not finish. */
+const RESUME = 'D resumes at the same cutoff';
+
+/** A retention window (`keep`) and the cutoff it stands for. */
+interface RetentionWindow {
+	readonly keep: string;
+	readonly cutoffIso: string;
+}
+
+/**
+ * The service over a target opened in this thread. A retention run that stopped or was interrupted
+ * leaves its cutoff behind: the dry runs of the same window keep it until a run finishes, so `D`
+ * resumes where it stopped and never reaches past the cutoff the user confirmed, however later it is.
+ */
 export function localMaintenance(target: MaintenanceTarget): MaintenanceService {
+	let lastPlanned: RetentionWindow | null = null;
+	let resume: RetentionWindow | null = null;
+	const retention = async (plan: RetentionPlan, onProgress: (line: string) => void, signal: AbortSignal): Promise<MaintenanceOutcome> => {
+		const keep = lastPlanned?.cutoffIso === plan.cutoffIso ? lastPlanned.keep : null;
+		const remember = (unfinished: boolean) => {
+			if (!unfinished) resume = null;
+			else if (keep !== null) resume = {keep, cutoffIso: plan.cutoffIso};
+		};
+		try {
+			const result = await applyRetentionOn(target, plan, {signal, onProgress: update => onProgress(retentionProgressLine(update))});
+			remember(result.status !== 'done');
+			return {ok: result.status === 'done', text: retentionResultText(result, RESUME).trim()};
+		} catch (error) {
+			if (!(error instanceof RetentionStoppedError)) throw error;
+			remember(!error.stop.deletesDone);
+			return {ok: false, text: retentionStoppedText(error.stop, RESUME).trim()};
+		}
+	};
 	return {
 		async overview(keep) {
-			const [advice, planned] = await Promise.allSettled([indexTargetOf(target, false).then(adviseIndexes), planRetentionOn(target, {keep})]);
+			const choice = resume?.keep === keep ? {cutoff: resume.cutoffIso} : {keep};
+			const [advice, planned] = await Promise.allSettled([indexTargetOf(target, false).then(adviseIndexes), planRetentionOn(target, choice)]);
+			if (planned.status === 'fulfilled') lastPlanned = {keep, cutoffIso: planned.value.cutoffIso};
 			return {
 				advice: advice.status === 'fulfilled' ? advice.value : null,
 				adviceError: advice.status === 'rejected' ? message(advice.reason) : null,
@@ -78,10 +112,7 @@ export function localMaintenance(target: MaintenanceTarget): MaintenanceService 
 		},
 		async run(action, onProgress, signal) {
 			if (action.kind === 'vacuum' || action.kind === 'tableSettings' || action.kind === 'terminate') return runTableAction(target, action);
-			if (action.kind === 'retention') {
-				const result = await applyRetentionOn(target, action.plan, {signal, onProgress: update => onProgress(retentionProgressLine(update))});
-				return {ok: result.status === 'done', text: retentionResultText(result).trim()};
-			}
+			if (action.kind === 'retention') return retention(action.plan, onProgress, signal);
 			const writer = await indexTargetOf(target, true);
 			const name = action.kind === 'index' ? action.proposal.name : action.repair.index;
 			const options = {signal, onProgress: (update: IndexBuildProgress) => onProgress(indexProgressLine(name, update))};

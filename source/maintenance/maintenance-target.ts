@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import {isPostgresTarget, postgresConfig} from '../sources/postgres/pg-target.js';
 import {PgSession} from '../sources/postgres/pg-session.js';
@@ -6,6 +7,7 @@ import {detectSchema, openSqliteReadOnly, type SqliteSchema} from '../sources/sq
 import {InputError} from '../usage/input-error.js';
 import {openMaintenanceClient} from './maintenance-connection.js';
 import {DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS} from './maintenance-limits.js';
+import {openSqliteWritable} from './open-sqlite-writable.js';
 
 /**
  * The store a maintenance job works on. PostgreSQL: the database holding new-api's `logs` (the
@@ -35,7 +37,30 @@ const DRY_RUN_TIMEOUT_MS = 120_000;
 /** The dashboard's panel reads seldom: its connection goes once the panel has been left a while. */
 const OBSERVER_IDLE_CLOSE_MS = 30_000;
 
-export async function openMaintenanceTarget(target: string, options: {readonly logsDb?: string} = {}): Promise<MaintenanceTarget> {
+export interface MaintenanceTargetOptions {
+	/** PostgreSQL: the database holding new-api's `logs`, when apart from the main one. */
+	readonly logsDb?: string;
+	/**
+	 * SQLite: a job told to write first plays back a write its writer left unfinished, as the
+	 * gateway's next open would, when the file's own bytes show a gateway's table (see
+	 * openSqliteWritable); a dry run refuses such a file.
+	 */
+	readonly finishInterruptedWrite?: boolean;
+}
+
+/** A SQLite store opened read-only, after playing back a write left unfinished when asked to. */
+function openSqliteStore(path: string, finishInterruptedWrite: boolean): Database.Database {
+	try {
+		return openSqliteReadOnly(path);
+	} catch (error) {
+		if (!finishInterruptedWrite) throw error;
+		// Plays back only a write left unfinished; any other failure it throws again, as reading did.
+		openSqliteWritable(path, DEFAULT_LOCK_TIMEOUT_MS, {finishInterruptedWrite: true}).close();
+		return openSqliteReadOnly(path);
+	}
+}
+
+export async function openMaintenanceTarget(target: string, options: MaintenanceTargetOptions = {}): Promise<MaintenanceTarget> {
 	if (/^https?:\/\//iu.test(target)) {
 		throw new InputError(`maintenance works on the database itself: give the SQLite file or a postgres:// URL, not ${redactTarget(target)}`);
 	}
@@ -51,7 +76,18 @@ export async function openMaintenanceTarget(target: string, options: {readonly l
 			engine: 'postgres',
 			display: redactTarget(url),
 			observer,
-			writer: () => (writer ??= openMaintenanceClient(config, {lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS, statementTimeoutMs: DEFAULT_STATEMENT_TIMEOUT_MS})),
+			writer: () => {
+				if (writer === undefined) {
+					const opening = openMaintenanceClient(config, {lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS, statementTimeoutMs: DEFAULT_STATEMENT_TIMEOUT_MS});
+					writer = opening;
+					// A connection the server ended (a restart) or that never opened is not kept: the next job opens another.
+					const forget = () => {
+						if (writer === opening) writer = undefined;
+					};
+					opening.then(client => client.once('end', forget), forget);
+				}
+				return writer;
+			},
 			close: async () => {
 				await observer.close();
 				await (await writer?.catch(() => undefined))?.end().catch(() => undefined);
@@ -61,7 +97,7 @@ export async function openMaintenanceTarget(target: string, options: {readonly l
 	if (options.logsDb !== undefined) {
 		throw new InputError('--logs-db applies to a PostgreSQL target only');
 	}
-	const db = openSqliteReadOnly(target);
+	const db = openSqliteStore(target, options.finishInterruptedWrite === true);
 	try {
 		return {engine: 'sqlite', display: target, path: target, schema: detectSchema(db, target), close: async () => undefined};
 	} finally {

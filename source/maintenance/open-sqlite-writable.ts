@@ -1,6 +1,34 @@
 import Database from 'better-sqlite3';
 import {openSqliteReadOnly} from '../sources/sqlite/open-sqlite.js';
 import {InputError} from '../usage/input-error.js';
+import {sqliteFileTables} from './sqlite-file-tables.js';
+
+/**
+ * Whether SQLite refuses to read `path` because a writer was killed inside a transaction: a hot
+ * rollback journal, which only a writable connection may play back (SQLITE_READONLY_ROLLBACK).
+ */
+function leftUnfinished(path: string): boolean {
+	let db: Database.Database | undefined;
+	try {
+		db = new Database(path, {readonly: true, fileMustExist: true});
+		db.prepare('SELECT count(*) FROM sqlite_master').get();
+		return false;
+	} catch (error) {
+		return (error as {code?: unknown}).code === 'SQLITE_READONLY_ROLLBACK';
+	} finally {
+		db?.close();
+	}
+}
+
+export interface OpenWritableOptions {
+	/**
+	 * Play back a write its writer left unfinished, as the gateway's next open would: nothing
+	 * committed changes. The file's own bytes must first show a gateway's table, since SQLite reads
+	 * nothing of it before the playback, which writes to it. Without this, such a file is refused,
+	 * as for reading.
+	 */
+	readonly finishInterruptedWrite?: boolean;
+}
 
 /**
  * A gateway's SQLite store opened for writing, for maintenance only. The file is first opened
@@ -8,8 +36,17 @@ import {InputError} from '../usage/input-error.js';
  * and nothing is created. `busyTimeoutMs` plays lock_timeout's part: a write waits that long for the
  * gateway's own writer, then fails.
  */
-export function openSqliteWritable(path: string, busyTimeoutMs: number): Database.Database {
-	openSqliteReadOnly(path).close();
+export function openSqliteWritable(path: string, busyTimeoutMs: number, options: OpenWritableOptions = {}): Database.Database {
+	try {
+		openSqliteReadOnly(path).close();
+	} catch (error) {
+		if (options.finishInterruptedWrite !== true || !leftUnfinished(path)) throw error;
+		const tables = sqliteFileTables(path);
+		if (tables === null) throw error;
+		if (!tables.has('logs') && !tables.has('usage_events')) {
+			throw new InputError(`${path} is a SQLite database of another application: expected a new-api "logs" table or a CPA-Manager "usage_events" table`);
+		}
+	}
 	try {
 		const db = new Database(path, {fileMustExist: true, timeout: busyTimeoutMs});
 		db.prepare('SELECT count(*) FROM sqlite_master').get();

@@ -1,17 +1,23 @@
 import {setImmediate as nextTurn, setTimeout as sleep} from 'node:timers/promises';
+import {retentionStoppedMessage} from '../output/maintenance-text.js';
 import {InputError} from '../usage/input-error.js';
 import type {ApplyRetentionOptions, RetentionPhase, RetentionPlan, RetentionResult} from './retention-plan.js';
 
 // The engine-independent part of a retention run: id windows, lock retries, interruption,
-// progress, and the VACUUM / ANALYZE steps after the deletes.
+// progress, the VACUUM / ANALYZE steps after the deletes, and an exact account of what was
+// committed when the connection breaks. A broken connection stops the run: it does not reconnect to
+// go on deleting, only, when the break came during a COMMIT, to learn whether that batch committed.
 
 export const DEFAULT_BATCH_SIZE = 5000;
 const DEFAULT_LOCK_RETRIES = 3;
 const DEFAULT_RETRY_BACKOFF_MS = 500;
+const DEFAULT_CONFIRM_WAIT_MS = 60_000;
+/** Between tries to reach the server and ask about a batch in doubt. */
+const CONFIRM_POLL_MS = 500;
 
 /** A statement run once the deletes are done. */
 export interface AfterStep {
-	readonly phase: Exclude<RetentionPhase, 'deleting' | 'done'>;
+	readonly phase: Exclude<RetentionPhase, 'deleting' | 'confirming' | 'done'>;
 	/** The statement, for an error message. */
 	readonly statement: string;
 	readonly vacuums: boolean;
@@ -23,12 +29,17 @@ export interface AfterStep {
 export interface RetentionEngine {
 	/** The first and last id the windows cover; null when nothing is to be deleted. */
 	readonly range: {readonly first: number; readonly last: number} | null;
-	/** Deletes the old rows with lo ≤ id < hi in one transaction: all of them or, on an error, none. */
+	/**
+	 * Deletes the old rows with lo ≤ id < hi in one transaction: all of them or, on an error, none.
+	 * Throws CommitInDoubt when the connection broke with the COMMIT sent and unanswered.
+	 */
 	deleteWindow(lo: number, hi: number): Promise<{deleted: number; ftsDeleted: number}>;
 	/** The smallest id ≥ from (and ≤ range.last) with something to delete, so empty windows cost nothing. */
 	nextId(from: number): Promise<number | null>;
 	/** A lock wait that timed out (lock_timeout, SQLite busy): worth trying again. */
 	isLockFailure(error: unknown): boolean;
+	/** The connection itself broke (the server restarted or was killed): the run stops, exact about what it committed. */
+	isConnectionLoss(error: unknown): boolean;
 	readonly after: readonly AfterStep[];
 	/** Set where a writer's lock request does not queue (SQLite): see WriterPacing. */
 	readonly pacing?: WriterPacing;
@@ -61,13 +72,67 @@ export function nextWindow(window: number, tookMs: number, targetMs: number, max
 	return window;
 }
 
-/** The run stopped on an error. Whatever was deleted stays deleted; a rerun with `cutoffIso` resumes. */
+/**
+ * Thrown by deleteWindow when the connection broke after the batch's COMMIT was sent: no answer
+ * came, so the batch may have committed. `check` asks the server on another connection whether it
+ * did: true or false, or null while it cannot tell yet (the batch's session has not ended); it
+ * rejects while the server cannot be reached. null: there is no other connection to ask on.
+ */
+export class CommitInDoubt extends Error {
+	override readonly name = 'CommitInDoubt';
+	constructor(
+		readonly rows: number,
+		readonly check: (() => Promise<boolean | null>) | null,
+		options: {cause: unknown},
+	) {
+		super('the connection broke while a batch was committing', options);
+	}
+}
+
+/** The batch in flight when the connection broke. */
+export interface BatchInFlight {
+	/** Known once its DELETE answered, that is when the break came during the COMMIT. */
+	readonly rows: number | null;
+	/** 'unknown': its COMMIT was sent and the server could not be asked since. */
+	readonly outcome: 'rolled back' | 'committed' | 'unknown';
+	/**
+	 * The server said so after a reconnect. false: the break came before the COMMIT was sent (so it
+	 * rolled back for sure), or the server could not be asked (unknown).
+	 */
+	readonly confirmed: boolean;
+}
+
+/** Why a run stopped on an error, and exactly what it had committed by then. */
+export interface RetentionStop {
+	/** 'lost': the connection broke (the server restarted or was killed); 'locks': lock waits ran out; 'failed': any other error. */
+	readonly kind: 'lost' | 'locks' | 'failed';
+	readonly server: 'PostgreSQL' | 'SQLite';
+	/** The step it stopped in: `the batch of ids 101–200`, `VACUUM (ANALYZE) "logs"`. */
+	readonly during: string;
+	/** The error behind it, first line only. */
+	readonly detail: string;
+	/** How many times the step was tried (lock waits are tried again). */
+	readonly tries: number;
+	/** Rows deleted and committed: each batch's COMMIT answered, or confirmed after a reconnect. */
+	readonly deleted: number;
+	/** Rows of a batch whose COMMIT may or may not have gone through (outcome 'unknown'); 0 otherwise. */
+	readonly inDoubt: number;
+	/** Set when the connection broke during a batch. */
+	readonly inFlight: BatchInFlight | null;
+	readonly cutoffIso: string;
+	/** It stopped after the deletes, in VACUUM or ANALYZE. */
+	readonly deletesDone: boolean;
+}
+
+/**
+ * The run stopped on an error. Whatever was committed stays deleted; a rerun with `stop.cutoffIso`
+ * resumes. The message, one line for the CLI, is retentionStoppedMessage's account of `stop`.
+ */
 export class RetentionStoppedError extends Error {
 	override readonly name = 'RetentionStoppedError';
 	constructor(
+		readonly stop: RetentionStop,
 		message: string,
-		readonly deleted: number,
-		readonly cutoffIso: string,
 		options: {cause: unknown},
 	) {
 		super(message, options);
@@ -96,10 +161,21 @@ function positiveInteger(name: string, value: number): number {
 	return value;
 }
 
+/** A step that failed for good: its error, and how many times it was tried. */
+class StepFailed {
+	constructor(
+		readonly error: unknown,
+		readonly tries: number,
+	) {}
+}
+
+const firstLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+
 export async function runRetention(plan: RetentionPlan, engine: RetentionEngine, options: ApplyRetentionOptions = {}): Promise<RetentionResult> {
 	const batchSize = positiveInteger('--batch', options.batchSize ?? DEFAULT_BATCH_SIZE);
 	const lockRetries = options.lockRetries ?? DEFAULT_LOCK_RETRIES;
 	const backoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
+	const confirmWaitMs = options.confirmWaitMs ?? DEFAULT_CONFIRM_WAIT_MS;
 	const {signal} = options;
 	const aborted = () => signal?.aborted === true;
 	const started = performance.now();
@@ -121,22 +197,31 @@ export async function runRetention(plan: RetentionPlan, engine: RetentionEngine,
 	const result = (status: RetentionResult['status']): RetentionResult => ({
 		status, cutoffMs: plan.cutoffMs, cutoffIso: plan.cutoffIso, deleted, ftsDeleted, batches, retries, elapsedMs: elapsedMs(), lastId, vacuumed, analyzed,
 	});
-	const stopped = (what: string, error: unknown, tries: number, deletesDone: boolean) => {
-		const reason = engine.isLockFailure(error)
-			? `could not get its locks in ${tries} ${tries === 1 ? 'try' : 'tries'} (${(error as Error).message})`
-			: `failed: ${(error as Error).message}`;
-		const after = deletesDone
-			? `the deletes are done (${deleted} rows); run it again later`
-			: `${deleted} rows deleted so far stay deleted; run again with --cutoff ${plan.cutoffIso} to resume`;
-		return new RetentionStoppedError(`retention stopped: ${what} ${reason}; ${after}`, deleted, plan.cutoffIso, {cause: error});
+	const batchDone = (done: {deleted: number; ftsDeleted: number}, hi: number) => {
+		deleted += done.deleted;
+		ftsDeleted += done.ftsDeleted;
+		batches++;
+		lastId = hi - 1;
+		deletingMs = performance.now() - started;
 	};
-	const retrying = async <T>(what: string, deletesDone: boolean, work: () => Promise<T>): Promise<T> => {
+	const stopped = (during: string, failure: StepFailed, deletesDone: boolean, inFlight: BatchInFlight | null = null) => {
+		const {error, tries} = failure;
+		const kind = engine.isConnectionLoss(error) ? 'lost' : engine.isLockFailure(error) ? 'locks' : 'failed';
+		const inDoubt = inFlight?.outcome === 'unknown' ? (inFlight.rows ?? 0) : 0;
+		const server = plan.engine === 'postgres' ? 'PostgreSQL' : 'SQLite';
+		const stop: RetentionStop = {kind, server, during, detail: firstLine(error), tries, deleted, inDoubt, inFlight, cutoffIso: plan.cutoffIso, deletesDone};
+		return new RetentionStoppedError(stop, retentionStoppedMessage(stop), {cause: error});
+	};
+	const retrying = async <T>(work: () => Promise<T>): Promise<T> => {
 		for (let attempt = 0; ; attempt++) {
 			try {
 				return await work();
 			} catch (error) {
+				if (error instanceof CommitInDoubt) {
+					throw error;
+				}
 				if (!engine.isLockFailure(error) || attempt >= lockRetries) {
-					throw stopped(what, error, attempt + 1, deletesDone);
+					throw new StepFailed(error, attempt + 1);
 				}
 				retries++;
 				await pause(backoffMs * 2 ** attempt, signal);
@@ -144,6 +229,50 @@ export async function runRetention(plan: RetentionPlan, engine: RetentionEngine,
 					throw new Interrupted();
 				}
 			}
+		}
+	};
+	/** Asks about a batch in doubt until the server says, the wait runs out, or the signal fires. */
+	const settle = async ({check}: CommitInDoubt): Promise<boolean | null> => {
+		if (check === null) {
+			return null;
+		}
+		report('confirming');
+		const end = performance.now() + confirmWaitMs;
+		for (;;) {
+			const known = await check().catch(() => null);
+			if (known !== null || aborted() || performance.now() >= end) {
+				return known;
+			}
+			await pause(CONFIRM_POLL_MS, signal);
+		}
+	};
+	/** One batch; when the connection breaks during its COMMIT, learns whether it committed, then stops. */
+	const batch = async (from: number, hi: number): Promise<void> => {
+		const during = `the batch of ids ${from}–${hi - 1}`;
+		try {
+			batchDone(await retrying(() => engine.deleteWindow(from, hi)), hi);
+		} catch (error) {
+			if (error instanceof StepFailed) {
+				// Broken before its COMMIT was sent, the batch cannot have committed: the server rolls it back.
+				const lost = engine.isConnectionLoss(error.error);
+				throw stopped(during, error, false, lost ? {rows: null, outcome: 'rolled back', confirmed: false} : null);
+			}
+			if (!(error instanceof CommitInDoubt)) {
+				throw error;
+			}
+			const committed = await settle(error);
+			if (committed === true) {
+				batchDone({deleted: error.rows, ftsDeleted: 0}, hi);
+			}
+			const outcome = committed === null ? 'unknown' : committed ? 'committed' : 'rolled back';
+			throw stopped(during, new StepFailed(error.cause, 1), false, {rows: error.rows, outcome, confirmed: committed !== null});
+		}
+	};
+	const step = async <T>(during: string, deletesDone: boolean, work: () => Promise<T>): Promise<T> => {
+		try {
+			return await retrying(work);
+		} catch (error) {
+			throw error instanceof StepFailed ? stopped(during, error, deletesDone) : error;
 		}
 	};
 
@@ -158,27 +287,22 @@ export async function runRetention(plan: RetentionPlan, engine: RetentionEngine,
 			const from = lo;
 			const hi = Math.min(from + window, range.last + 1);
 			const batchStarted = performance.now();
-			const done = await retrying(`the batch of ids ${from}–${hi - 1}`, false, () => engine.deleteWindow(from, hi));
+			await batch(from, hi);
 			const {pacing} = engine;
 			const tookMs = performance.now() - batchStarted;
 			if (pacing !== undefined) window = nextWindow(window, tookMs, pacing.targetBatchMs, batchSize);
-			deleted += done.deleted;
-			ftsDeleted += done.ftsDeleted;
-			batches++;
-			lastId = hi - 1;
-			deletingMs = performance.now() - started;
 			report('deleting');
 			await pause(Math.max(options.pauseMs ?? 0, pacing === undefined ? 0 : writerGap(tookMs, pacing)), signal);
-			lo = hi > range.last || aborted() ? null : await retrying(`the lookup of the next id from ${hi}`, false, () => engine.nextId(hi));
+			lo = hi > range.last || aborted() ? null : await step(`the lookup of the next id from ${hi}`, false, () => engine.nextId(hi));
 		}
-		for (const step of engine.after) {
+		for (const after of engine.after) {
 			if (aborted()) {
 				return result('interrupted');
 			}
-			report(step.phase);
-			await retrying(step.statement, true, () => step.run());
-			vacuumed ||= step.vacuums;
-			analyzed ||= step.analyzes;
+			report(after.phase);
+			await step(after.statement, true, () => after.run());
+			vacuumed ||= after.vacuums;
+			analyzed ||= after.analyzes;
 		}
 	} catch (error) {
 		if (error instanceof Interrupted) {

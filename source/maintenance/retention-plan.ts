@@ -53,7 +53,11 @@ export interface RetentionPlan {
 	readonly statements: readonly string[];
 }
 
-export type RetentionPhase = 'deleting' | 'vacuum' | 'analyze' | 'done';
+/** No old rows, and on a CPA store no orphaned full-text rows either. */
+export const retentionHasWork = (plan: RetentionPlan): boolean => plan.rows > 0 || (plan.fts?.orphans ?? 0) > 0;
+
+/** 'confirming': the connection broke while a batch was committing; waiting to learn whether it did. */
+export type RetentionPhase = 'deleting' | 'confirming' | 'vacuum' | 'analyze' | 'done';
 
 export interface RetentionProgress {
 	readonly phase: RetentionPhase;
@@ -80,6 +84,12 @@ export interface ApplyRetentionOptions {
 	readonly lockRetries?: number;
 	/** The first wait before such a retry; it doubles each time. Default 500. */
 	readonly retryBackoffMs?: number;
+	/**
+	 * When the connection breaks while a batch is committing (PostgreSQL restarted or killed), how long
+	 * to wait for the server to come back and say whether that batch committed. Default 60 s; the
+	 * signal ends the wait early. The run stops either way: after a break it deletes nothing more.
+	 */
+	readonly confirmWaitMs?: number;
 }
 
 export interface RetentionResult {

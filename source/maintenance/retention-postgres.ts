@@ -1,14 +1,16 @@
 import type pg from 'pg';
 import {markSql, queryRows, type Queryable} from '../postgres/monitor/queryable.js';
 import {InputError} from '../usage/input-error.js';
-import {runRetention, type RetentionEngine} from './retention-batches.js';
+import {isConnectionLoss} from './maintenance-connection.js';
+import {CommitInDoubt, runRetention, type RetentionEngine} from './retention-batches.js';
 import {columnCutoff, resolveCutoff} from './retention-cutoff.js';
 import {RESTORE_TIMEOUTS, VACUUM_LOCK_TIMEOUT, vacuumSql, withoutStatementTimeout} from './table-maintenance.js';
 import type {ApplyRetentionOptions, PlanRetentionOptions, RetentionPlan, RetentionResult} from './retention-plan.js';
 
-// Retention of new-api's `logs` on PostgreSQL: id windows, each DELETE its own autocommit
-// transaction under the maintenance connection's lock_timeout and statement_timeout, then
-// VACUUM (ANALYZE) outside any transaction.
+// Retention of new-api's `logs` on PostgreSQL: id windows, each DELETE its own short transaction
+// under the maintenance connection's lock_timeout and statement_timeout, then VACUUM (ANALYZE)
+// outside any transaction. Each batch learns its transaction id before it deletes: should the
+// connection break while its COMMIT is on the way, the server can still say whether it committed.
 
 export interface PostgresRetentionOptions extends PlanRetentionOptions {
 	/** `logs` (default) or `schema.logs`. */
@@ -31,9 +33,16 @@ function retentionSql(table: string, cutoff: number) {
 	return {
 		count: `SELECT count(*) AS rows, min(id) AS min_id, max(id) AS max_id FROM ${table} WHERE ${old}`,
 		sampleWidth: `SELECT avg(pg_column_size(s.*))::float8 AS width FROM (SELECT * FROM ${table} WHERE ${old} LIMIT 1000) s`,
+		begin: 'BEGIN',
+		xid: 'SELECT txid_current() AS xid',
 		// The time predicate again in every batch: whatever the ids say, and whatever a writer
 		// inserted since the plan, no row at or after the cutoff is ever deleted.
 		deleteWindow: `DELETE FROM ${table} WHERE id >= $1 AND id < $2 AND ${old}`,
+		commit: 'COMMIT',
+		rollback: 'ROLLBACK',
+		// On another connection, after a COMMIT went unanswered. txid_current and txid_status exist
+		// from PostgreSQL 10 on (pg_current_xact_id and pg_xact_status only from 13).
+		status: 'SELECT txid_status($1) AS status',
 		// A primary-key probe: a gap in the ids costs one lookup, not one statement per window.
 		nextId: `SELECT id FROM ${table} WHERE id >= $1 AND id <= $2 AND ${old} ORDER BY id LIMIT 1`,
 		liftTimeout: 'SET statement_timeout = 0',
@@ -102,30 +111,72 @@ export async function planPostgresRetention(db: Queryable, options: PostgresRete
 		...(rows === 0 ? {approxBytes: 0, bytesBasis: 'no rows to delete'} : await approxBytes(db, table, sql.sampleWidth, size, rows)),
 		fts: null,
 		vacuum,
-		statements: [sql.deleteWindow, sql.nextId, ...(vacuum ? [sql.liftTimeout, sql.lockWait, sql.vacuum, sql.restoreTimeout] : [sql.analyze])],
+		statements: [sql.begin, sql.xid, sql.deleteWindow, sql.commit, sql.nextId, ...(vacuum ? [sql.liftTimeout, sql.lockWait, sql.vacuum, sql.restoreTimeout] : [sql.analyze])],
 	};
 }
 
 
+export interface PostgresApplyOptions extends ApplyRetentionOptions {
+	/**
+	 * Another connection, one that reconnects by itself (PgSession), to ask whether a batch
+	 * committed when the maintenance connection broke with its COMMIT unanswered. Without it such a
+	 * batch is reported in doubt.
+	 */
+	readonly checkOn?: Queryable;
+}
+
+/** Whether transaction `xid` committed: null while it still runs (its session has not seen the break yet). */
+async function hasCommitted(db: Queryable, statement: string, xid: string): Promise<boolean | null> {
+	const [row] = await queryRows<{status: string | null}>(db, statement, [xid]);
+	return row?.status === 'committed' ? true : row?.status === 'aborted' ? false : null;
+}
+
 /**
  * Carries out a plan of planPostgresRetention on `client`: a dedicated maintenance connection
  * (openMaintenanceClient), whose lock_timeout and statement_timeout bound every batch. Each batch is
- * one autocommit DELETE of an id window, so an interruption, a killed connection or a lock timeout
- * loses at most the batch in flight, whole. A rerun with the same cutoff (the plan's cutoffIso)
- * resumes. Rows a writer inserts after the plan with an old time and an id above the plan's range
- * stay for the next run.
+ * one short transaction deleting an id window, so an interruption, a killed connection or a lock
+ * timeout loses at most the batch in flight, whole. When the connection breaks (the server
+ * restarted or was killed) the run stops with a RetentionStoppedError that counts exactly the rows
+ * committed: a batch whose COMMIT went unanswered is asked about on `checkOn` once the server is
+ * back. A rerun with the same cutoff (the plan's cutoffIso) resumes. Rows a writer inserts after the
+ * plan with an old time and an id above the plan's range stay for the next run.
  */
-export async function applyPostgresRetention(client: Pick<pg.ClientBase, 'query'>, plan: RetentionPlan, options: ApplyRetentionOptions = {}): Promise<RetentionResult> {
+export async function applyPostgresRetention(client: Pick<pg.ClientBase, 'query'>, plan: RetentionPlan, options: PostgresApplyOptions = {}): Promise<RetentionResult> {
 	if (plan.engine !== 'postgres') {
 		throw new Error(`a ${plan.engine} plan cannot run on PostgreSQL`);
 	}
 	const sql = retentionSql(quotePostgresTable(plan.table), plan.cutoffValue);
 	const maxId = plan.maxId;
+	const {checkOn} = options;
 	const engine: RetentionEngine = {
 		range: plan.minId === null || maxId === null ? null : {first: plan.minId, last: maxId},
 		async deleteWindow(lo, hi) {
-			const result = await client.query(markSql(sql.deleteWindow), [lo, hi]);
-			return {deleted: result.rowCount ?? 0, ftsDeleted: 0};
+			// Any failure but a lost connection leaves the connection open, maybe in a transaction the
+			// server aborted (a lock or statement timeout) or one it still holds open (an error on this
+			// side): it is ended here, so the batch rolls back and the connection serves the next job.
+			const rollBack = () => client.query(sql.rollback).then(() => undefined, () => undefined);
+			let xid: string;
+			let deleted: number;
+			try {
+				await client.query(sql.begin);
+				xid = (await client.query<{xid: string}>(markSql(sql.xid))).rows[0]!.xid;
+				deleted = (await client.query(markSql(sql.deleteWindow), [lo, hi])).rowCount ?? 0;
+			} catch (error) {
+				if (!isConnectionLoss(error)) await rollBack();
+				throw error;
+			}
+			try {
+				await client.query(sql.commit);
+			} catch (error) {
+				// Silence from a lost connection means it may have committed. An error in answer means it did
+				// not; the ROLLBACK makes sure no transaction stays open.
+				if (isConnectionLoss(error)) {
+					throw new CommitInDoubt(deleted, checkOn === undefined ? null : () => hasCommitted(checkOn, sql.status, xid), {cause: error});
+				}
+				await rollBack();
+				throw error;
+			}
+			return {deleted, ftsDeleted: 0};
 		},
 		async nextId(from) {
 			const {rows} = await client.query<{id: string}>(markSql(sql.nextId), [from, maxId]);
@@ -133,6 +184,7 @@ export async function applyPostgresRetention(client: Pick<pg.ClientBase, 'query'
 		},
 		// lock_not_available: lock_timeout ran out, on the table or on a row.
 		isLockFailure: error => (error as {code?: unknown}).code === '55P03',
+		isConnectionLoss,
 		after: plan.vacuum
 			? [{phase: 'vacuum', statement: sql.vacuum, vacuums: true, analyzes: true, run: () => withoutStatementTimeout(client, [sql.liftTimeout, sql.lockWait], sql.restoreTimeout, () => client.query(markSql(sql.vacuum)))}]
 			: [{phase: 'analyze', statement: sql.analyze, vacuums: false, analyzes: true, run: async () => void (await client.query(markSql(sql.analyze)))}],

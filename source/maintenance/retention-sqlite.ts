@@ -148,6 +148,8 @@ export async function applySqliteRetention(db: Database.Database, plan: Retentio
 				return earliest((nextOld.get(from, maxOldId) as number | undefined) ?? null, fts?.nextOrphan(from) ?? null);
 			},
 			isLockFailure: isBusy,
+			// An in-process file: no connection to lose.
+			isConnectionLoss: () => false,
 			pacing: SQLITE_PACING,
 			after: [...(plan.vacuum ? [step('vacuum', sql.vacuum)] : []), step('analyze', sql.analyze)],
 		};

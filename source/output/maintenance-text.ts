@@ -1,6 +1,6 @@
 import type {IndexAdvice, IndexBuildProgress, IndexJobResult} from '../maintenance/index-advisor.js';
-import {retentionHasWork} from '../maintenance/maintenance-jobs.js';
-import type {RetentionPlan, RetentionProgress, RetentionResult} from '../maintenance/retention-plan.js';
+import type {RetentionStop} from '../maintenance/retention-batches.js';
+import {retentionHasWork, type RetentionPlan, type RetentionProgress, type RetentionResult} from '../maintenance/retention-plan.js';
 import {bytes, percent, thousands} from './format.js';
 import {terminalSafe} from './terminal-safe.js';
 
@@ -72,17 +72,81 @@ export function planText(plan: RetentionPlan, apply: boolean): string {
 
 export function retentionProgressLine(progress: RetentionProgress): string {
 	const share = progress.total === 0 ? '' : ` (${percent(progress.deleted / progress.total)})`;
-	return progress.phase === 'deleting'
-		? `deleted ${thousands(progress.deleted)} of ${thousands(progress.total)} rows${share} · ${thousands(Math.round(progress.ratePerSecond))} rows/s · ${thousands(progress.batches)} batches`
-		: `${progress.phase}…`;
+	switch (progress.phase) {
+		case 'deleting':
+			return `deleted ${thousands(progress.deleted)} of ${thousands(progress.total)} rows${share} · ${thousands(Math.round(progress.ratePerSecond))} rows/s · ${thousands(progress.batches)} batches`;
+		case 'confirming':
+			return `connection lost during a COMMIT · ${thousands(progress.deleted)} rows committed before it · waiting for the server to confirm that batch…`;
+		default:
+			return `${progress.phase}…`;
+	}
 }
 
-export function retentionResultText(result: RetentionResult): string {
+/** What stopped the run: `PostgreSQL went away during the batch of ids 101–200 (Connection terminated unexpectedly)`. */
+function stopCause(stop: RetentionStop): string {
+	switch (stop.kind) {
+		case 'lost':
+			return `${stop.server} went away during ${stop.during} (${stop.detail})`;
+		case 'locks':
+			return `${stop.during} could not get its locks in ${stop.tries} ${stop.tries === 1 ? 'try' : 'tries'} (${stop.detail})`;
+		case 'failed':
+			return `${stop.during} failed: ${stop.detail}`;
+	}
+}
+
+/** What a stopped run leaves: `12,000 rows deleted and committed`, and how many more are in doubt. */
+function committedText(stop: RetentionStop): string {
+	const rows = `${thousands(stop.deleted)} rows deleted and committed`;
+	if (stop.deletesDone) return `the deletes are done (${rows})`;
+	return stop.inDoubt > 0 ? `${rows}, ${thousands(stop.inDoubt)} more in doubt` : rows;
+}
+
+/** How the batch in flight ended, when the connection broke during one; null otherwise. */
+function lastBatchText(stop: RetentionStop): string | null {
+	switch (stop.inFlight?.outcome) {
+		case undefined:
+			return null;
+		case 'committed':
+			return 'the last batch confirmed committed after reconnecting';
+		case 'rolled back':
+			return `the batch in flight rolled back${stop.inFlight.confirmed ? ', confirmed after reconnecting' : ''}`;
+		case 'unknown':
+			return 'the batch in flight may have committed: the server could not be asked in time';
+	}
+}
+
+/**
+ * A run that stopped on an error, in one line for the CLI's error: what stopped it, exactly what
+ * it committed, how the batch in flight ended, and how to resume.
+ */
+export function retentionStoppedMessage(stop: RetentionStop): string {
+	const resume = stop.deletesDone ? 'run it again later' : `run again with --cutoff ${stop.cutoffIso} to resume`;
+	const batch = lastBatchText(stop);
+	return `retention stopped: ${stopCause(stop)}; ${committedText(stop)}${batch === null ? '' : ` (${batch})`}; ${resume}`;
+}
+
+const STOPPED: Record<RetentionStop['kind'], (stop: RetentionStop) => string> = {
+	lost: stop => `stopped: ${stop.server} went away`,
+	locks: () => 'stopped: its lock waits ran out',
+	failed: () => 'stopped on an error',
+};
+
+/**
+ * A run that stopped on an error, for the dashboard: what was committed and how to resume, in a
+ * line short enough to show whole; then what stopped it, and how the batch in flight ended.
+ */
+export function retentionStoppedText(stop: RetentionStop, resume: string): string {
+	const batch = lastBatchText(stop);
+	return lines(`${STOPPED[stop.kind](stop)}; ${committedText(stop)}; ${stop.deletesDone ? 'run it again later' : resume}`, `  ${stopCause(stop)}${batch === null ? '' : `; ${batch}`}`);
+}
+
+/** `resume` says how to carry on after an interruption: the CLI's flag by default. */
+export function retentionResultText(result: RetentionResult, resume = `resume with: --cutoff ${result.cutoffIso}`): string {
 	const after = [result.vacuumed && 'vacuumed', result.analyzed && 'analyzed'].filter(Boolean).join(' and ');
 	return lines(
 		`${result.status === 'done' ? 'done' : 'interrupted'}: deleted ${thousands(result.deleted)} rows in ${thousands(result.batches)} batches, ${duration(result.elapsedMs / 1000)}${after === '' ? '' : `; ${after}`}`,
 		result.ftsDeleted > 0 && `  full-text index rows removed: ${thousands(result.ftsDeleted)}`,
 		result.retries > 0 && `  batches retried after a lock wait: ${result.retries}`,
-		result.status === 'interrupted' && `  resume with: --cutoff ${result.cutoffIso}`,
+		result.status === 'interrupted' && `  ${resume}`,
 	);
 }
