@@ -26,6 +26,13 @@ describe('terminal safety', () => {
 		expect(JSON.parse(json)).toEqual(value);
 	});
 
+	it('shows invisible characters and half surrogate pairs as �, and keeps eight of a pile of accents', () => {
+		expect(terminalSafe('zw\u200bsp soft\u00adhy \u3164fill \ufeffbom lone\ud800')).toBe('zw\ufffdsp soft\ufffdhy \ufffdfill \ufffdbom lone\ufffd');
+		expect(terminalSafe(`e${'\u0301'.repeat(5000)}`)).toBe(`e${'\u0301'.repeat(8)}`);
+		// Joiners and selectors that make one emoji stay.
+		expect(terminalSafe('👨‍👩‍👧‍👦 ☺️ 🏴󠁧󠁢󠁥󠁮󠁧󠁿')).toBe('👨‍👩‍👧‍👦 ☺️ 🏴󠁧󠁢󠁥󠁮󠁧󠁿');
+	});
+
 	it('leaves ordinary text, CJK included, alone', () => {
 		expect(terminalSafe('研发团队 alice@example.com')).toBe('研发团队 alice@example.com');
 	});
@@ -60,6 +67,12 @@ describe('formatting', () => {
 
 	it('writes dollars without hiding sub-cent amounts', () => {
 		expect([usd(1.234), usd(0), usd(0.0021), usd(123_456), usd(0.000_003_2)]).toEqual(['$1.23', '$0.00', '$0.0021', '$123k', '<$0.0001']);
+	});
+
+	it('cuts between characters as they are drawn, never inside one', () => {
+		expect(truncate('e\u0301e\u0301e\u0301', 2)).toBe('e\u0301…');
+		expect(truncate('👨‍👩‍👧‍👦👨‍👩‍👧‍👦', 3)).toBe('👨‍👩‍👧‍👦…');
+		expect(truncate('x'.repeat(100_000), 5)).toBe('xxxx…');
 	});
 
 	it('truncates by terminal cells, counting CJK as two', () => {

@@ -255,6 +255,32 @@ describe.each([...NEWAPI, 'CPA-Manager'])('%s query layer against raw rows', nam
 		expect(await subject.source.timeline(query, 1, 1440)).toHaveLength(1440);
 	});
 
+	it('refuses a status, sort or time range outside what it knows, instead of guessing or passing it to the engine', async () => {
+		const subject = subjectNamed(name);
+		const query: UsageQuery = {range: {startMs: null, endMs: subject.endMs}, filters: {}};
+		const page = {page: 1, pageSize: 5, sortKey: 'totalCalls', sortDirection: 'desc'} as const;
+		await expect(subject.source.summary({...query, filters: {status: 'maybe' as 'failed'}})).rejects.toThrow(/unknown status "maybe"/u);
+		await expect(subject.source.apiKeys(query, {...page, sortKey: 'id; drop table logs' as 'totalCalls'})).rejects.toThrow(/unknown sort key/u);
+		await expect(subject.source.apiKeys(query, {...page, sortDirection: 'sideways' as 'asc'})).rejects.toThrow(/unknown sort direction/u);
+		await expect(subject.source.realtime(query, {page: 1_000_000_000, pageSize: 5})).rejects.toThrow(InputError);
+		for (const range of [{startMs: Number.NaN, endMs: subject.endMs}, {startMs: null, endMs: Number.POSITIVE_INFINITY}, {startMs: subject.endMs, endMs: subject.endMs - 1}]) {
+			await expect(subject.source.summary({range, filters: {}}), JSON.stringify(range)).rejects.toThrow(InputError);
+		}
+	});
+
+	it('matches nothing for an id or key past any 64-bit integer, and reads leading zeros as the number', async () => {
+		const subject = subjectNamed(name);
+		const range = {startMs: null, endMs: subject.endMs};
+		for (const filters of [{channel: '99999999999999999999'}, {apiKey: '9223372036854775808'}, {account: '1'.repeat(40)}]) {
+			expect((await subject.source.summary({range, filters})).totalRequests, JSON.stringify(filters)).toBe(0);
+		}
+		if (name.startsWith('new-api')) {
+			const channelOne = inRange(subject.rows, null, subject.endMs).filter(row => row.dims.channel === '1').length;
+			expect(channelOne).toBeGreaterThan(0);
+			expect((await subject.source.summary({range, filters: {channel: '0001'}})).totalRequests).toBe(channelOne);
+		}
+	});
+
 	it('aggregates models, most requested first', async () => {
 		const subject = subjectNamed(name);
 		const query: UsageQuery = {range: {startMs: subject.endMs - 7 * DAY, endMs: subject.endMs}, filters: {}};

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {ftsPrefixQuery, likePrefix, MAX_SEARCH_TERMS, splitTerms} from '../source/sources/sql/search-terms.js';
+import {ftsPrefixQuery, likePrefix, MAX_SEARCH_LENGTH, MAX_SEARCH_TERMS, splitTerms} from '../source/sources/sql/search-terms.js';
 import {InputError} from '../source/usage/input-error.js';
 
 describe('FTS prefix query', () => {
@@ -33,7 +33,14 @@ describe('LIKE prefix', () => {
 	it('splits on any whitespace and drops repeated terms', () => {
 		expect(splitTerms(' a\tb\n c ')).toEqual(['a', 'b', 'c']);
 		expect(splitTerms(undefined)).toEqual([]);
-		expect(splitTerms(`${'co '.repeat(666)}co`)).toEqual(['co']);
+		expect(splitTerms(`${'co '.repeat(300)}co`)).toEqual(['co']);
+	});
+
+	it('refuses a search longer than any name (SQLite stops at 50,000 bytes of pattern), and U+0000, which no engine can match', () => {
+		expect(splitTerms('a'.repeat(MAX_SEARCH_LENGTH))).toEqual(['a'.repeat(MAX_SEARCH_LENGTH)]);
+		expect(() => splitTerms('a'.repeat(MAX_SEARCH_LENGTH + 1))).toThrow(/1001 characters long; at most 1000/);
+		expect(() => splitTerms('a\u0000b')).toThrow(InputError);
+		expect(() => ftsPrefixQuery('\u0000')).toThrow(/U\+0000/);
 	});
 
 	it('refuses more different terms than it will run', () => {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
 import {InputError} from '../source/usage/input-error.js';
-import {parseInstant, parseRangePreset, rangeSpec, resolveRange} from '../source/usage/time-range.js';
+import {checkedRange, parseInstant, parseRangePreset, rangeSpec, resolveRange} from '../source/usage/time-range.js';
 
 const NOW = Date.UTC(2026, 10, 22, 15, 30, 0);
 
@@ -40,6 +40,39 @@ describe('time ranges', () => {
 
 	it.each(['yesterday', '2026-02-31', '2026-13-01', '1700000000', '12:00', '', '2026-11-01T25:00:00Z', '2026-11-01T24:00Z', '2026-11-01T12:60', '2026-11-01T12:00:60Z'])('rejects %j with a one-line input error', value => {
 		expect(() => parseInstant('from', value)).toThrow(InputError);
+	});
+
+	it('rejects epoch milliseconds past the last moment a date can hold, where "today" has no midnight', () => {
+		expect(parseInstant('to', '8640000000000000')).toBe(8_640_000_000_000_000);
+		expect(() => parseInstant('to', '8640000000000001')).toThrow(/later than any date/);
+		expect(() => parseInstant('to', '9'.repeat(400))).toThrow(InputError);
+	});
+
+	it('quotes a wrong value in one short line, however long or odd', () => {
+		const garbage = `2026\n${'\u001b[2J'.repeat(2000)}`;
+		expect(() => parseInstant('from', garbage)).toThrow(InputError);
+		try {
+			parseInstant('from', garbage);
+		} catch (error) {
+			expect((error as Error).message).not.toMatch(/[\n\u001b]/u);
+			expect((error as Error).message.length).toBeLessThan(200);
+			expect((error as Error).message).toContain('…"');
+		}
+	});
+
+	it('lets only whole, safe milliseconds reach an engine, the start not after the end', () => {
+		expect(checkedRange({startMs: null, endMs: NOW})).toEqual({startMs: null, endMs: NOW});
+		expect(checkedRange({startMs: NOW, endMs: NOW})).toEqual({startMs: NOW, endMs: NOW});
+		for (const range of [
+			{startMs: Number.NaN, endMs: NOW},
+			{startMs: null, endMs: Number.POSITIVE_INFINITY},
+			{startMs: 0.5, endMs: NOW},
+			{startMs: null, endMs: 2 ** 53},
+			{startMs: -1e300, endMs: NOW},
+			{startMs: NOW + 1, endMs: NOW},
+		]) {
+			expect(() => checkedRange(range), JSON.stringify(range)).toThrow(InputError);
+		}
 	});
 
 	it('rejects conflicting or reversed bounds and unknown presets', () => {

@@ -59,19 +59,32 @@ export function shortTime(ms: number): string {
 	return localTime(ms).slice(5);
 }
 
-/** Cuts text to `width` terminal cells (CJK counts as two), marking the cut with an ellipsis. */
+const graphemes = new Intl.Segmenter('en', {granularity: 'grapheme'});
+// No cell holds more than this many UTF-16 units (a letter and its accents, an emoji sequence):
+// what lies past that many per cell is cut unread, so no name costs more than its width to draw.
+const UNITS_PER_CELL = 32;
+
+/**
+ * Cuts text to `width` terminal cells (CJK counts as two), marking the cut with an ellipsis. It
+ * cuts between whole characters as drawn (an emoji sequence, a letter and its accents), measures
+ * each once and stops at the width.
+ */
 export function truncate(text: string, width: number): string {
-	if (stringWidth(text) <= width) {
-		return text;
-	}
-	let out = '';
-	for (const character of text) {
-		if (stringWidth(out + character) > width - 1) {
-			break;
+	const limit = UNITS_PER_CELL * (width + 1);
+	// A cut through a surrogate pair would leave half a character.
+	const head = text.length > limit ? text.slice(0, limit).replace(/[\ud800-\udbff]$/u, '') : text;
+	let used = 0;
+	let cut = 0;
+	for (const {segment, index} of graphemes.segment(head)) {
+		used += stringWidth(segment);
+		if (used > width) {
+			return `${head.slice(0, cut)}…`;
 		}
-		out += character;
+		if (used <= width - 1) {
+			cut = index + segment.length;
+		}
 	}
-	return `${out}…`;
+	return head === text ? text : `${head.slice(0, cut)}…`;
 }
 
 /** Pads or cuts to exactly `width` cells. */

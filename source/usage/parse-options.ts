@@ -1,4 +1,4 @@
-import {InputError} from './input-error.js';
+import {InputError, quoted} from './input-error.js';
 import {
 	DIMENSIONS,
 	MAX_PAGE_SIZE,
@@ -16,7 +16,7 @@ import {
 function oneOf<T extends string>(what: string, allowed: readonly T[], value: string): T {
 	const found = allowed.find(candidate => candidate === value);
 	if (found === undefined) {
-		throw new InputError(`unknown ${what} ${JSON.stringify(value)}; expected one of: ${allowed.join(', ')}`);
+		throw new InputError(`unknown ${what} ${quoted(value)}; expected one of: ${allowed.join(', ')}`);
 	}
 	return found;
 }
@@ -26,9 +26,12 @@ export const parseSortDirection = (value: string): SortDirection => oneOf('sort 
 export const parseStatus = (value: string): Status => oneOf('status', STATUSES, value);
 export const parseDimension = (value: string): Dimension => oneOf('dimension', DIMENSIONS, value);
 
+/** Far past any table's last page, yet its offset stays an exact integer on every engine. */
+export const MAX_PAGE = 999_999_999;
+
 function positiveInteger(what: string, value: string): number {
-	if (!/^\d{1,9}$/.test(value.trim())) {
-		throw new InputError(`${what} must be a positive whole number, got ${JSON.stringify(value)}`);
+	if (!/^\d+$/.test(value.trim())) {
+		throw new InputError(`${what} must be a positive whole number, got ${quoted(value)}`);
 	}
 	const parsed = Number(value.trim());
 	if (parsed < 1) {
@@ -37,12 +40,18 @@ function positiveInteger(what: string, value: string): number {
 	return parsed;
 }
 
-export const parsePage = (value: string): number => positiveInteger('page', value);
+export function parsePage(value: string): number {
+	const page = positiveInteger('page', value);
+	if (page > MAX_PAGE) {
+		throw new InputError(`page must be at most ${MAX_PAGE}, got ${quoted(value.trim())}`);
+	}
+	return page;
+}
 
 export function parsePageSize(value: string): number {
 	const size = positiveInteger('page size', value);
 	if (size > MAX_PAGE_SIZE) {
-		throw new InputError(`page size must be at most ${MAX_PAGE_SIZE}, got ${size}`);
+		throw new InputError(`page size must be at most ${MAX_PAGE_SIZE}, got ${quoted(value.trim())}`);
 	}
 	return size;
 }
@@ -50,7 +59,7 @@ export function parsePageSize(value: string): number {
 export function parsePositiveNumber(what: string, value: string): number {
 	const parsed = Number(value);
 	if (value.trim() === '' || !Number.isFinite(parsed) || parsed <= 0) {
-		throw new InputError(`${what} must be a positive number, got ${JSON.stringify(value)}`);
+		throw new InputError(`${what} must be a positive number, got ${quoted(value)}`);
 	}
 	return parsed;
 }

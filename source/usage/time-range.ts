@@ -1,4 +1,4 @@
-import {InputError} from './input-error.js';
+import {InputError, quoted} from './input-error.js';
 import type {TimeRange} from './types.js';
 
 export const RANGE_PRESETS = ['15m', '1h', '24h', 'today', '7d', '30d', 'all'] as const;
@@ -27,7 +27,7 @@ const DEFAULT_PRESET: RangePreset = '24h';
 export function parseRangePreset(value: string): RangePreset {
 	const preset = RANGE_PRESETS.find(candidate => candidate === value);
 	if (preset === undefined) {
-		throw new InputError(`unknown range ${JSON.stringify(value)}; expected one of: ${RANGE_PRESETS.join(', ')}`);
+		throw new InputError(`unknown range ${quoted(value)}; expected one of: ${RANGE_PRESETS.join(', ')}`);
 	}
 	return preset;
 }
@@ -35,6 +35,8 @@ export function parseRangePreset(value: string): RangePreset {
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/u;
 // Anything below this is far more likely epoch seconds than a moment in 1973.
 const SMALLEST_EPOCH_MS = 100_000_000_000;
+// The last moment a Date can hold: past it, local midnight ("today") is no longer a number.
+const LARGEST_EPOCH_MS = 8_640_000_000_000_000;
 
 /**
  * ISO 8601 or epoch milliseconds. Without an offset, a date or a time is local, as an operator
@@ -44,8 +46,11 @@ export function parseInstant(flag: string, value: string): number {
 	const text = value.trim();
 	if (/^\d+$/.test(text)) {
 		const ms = Number(text);
-		if (ms < SMALLEST_EPOCH_MS || !Number.isSafeInteger(ms)) {
-			throw new InputError(`--${flag} ${JSON.stringify(value)} is not epoch milliseconds (seconds? multiply by 1000)`);
+		if (ms < SMALLEST_EPOCH_MS) {
+			throw new InputError(`--${flag} ${quoted(value)} is not epoch milliseconds (seconds? multiply by 1000)`);
+		}
+		if (ms > LARGEST_EPOCH_MS) {
+			throw new InputError(`--${flag} ${quoted(value)} is later than any date (${LARGEST_EPOCH_MS} ms at most)`);
 		}
 		return ms;
 	}
@@ -57,7 +62,7 @@ export function parseInstant(flag: string, value: string): number {
 			return ms;
 		}
 	}
-	throw new InputError(`--${flag} ${JSON.stringify(value)} is not a date: give ISO 8601 (2026-11-01T12:00:00Z) or epoch milliseconds`);
+	throw new InputError(`--${flag} ${quoted(value)} is not a date: give ISO 8601 (2026-11-01T12:00:00Z) or epoch milliseconds`);
 }
 
 // Date.parse rolls 2026-02-31 over to March and 24:00 to the next day; a typo like that must be an
@@ -82,6 +87,21 @@ export function rangeSpec(options: {preset?: RangePreset; fromMs?: number; toMs?
 		fromMs: fromMs ?? null,
 		toMs: toMs ?? null,
 	};
+}
+
+/**
+ * Every range that reaches an engine is checked here, whoever builds it: the SQL compares whole
+ * numbers, and NaN, Infinity or a fraction would be an engine error or silently match nothing.
+ */
+export function checkedRange(range: TimeRange): TimeRange {
+	const {startMs, endMs} = range;
+	if (!Number.isSafeInteger(endMs) || (startMs !== null && !Number.isSafeInteger(startMs))) {
+		throw new InputError(`a time range is whole milliseconds within the safe integers, got ${startMs} to ${endMs}`);
+	}
+	if (startMs !== null && startMs > endMs) {
+		throw new InputError(`a time range must not start (${startMs}) after it ends (${endMs})`);
+	}
+	return range;
 }
 
 /** The concrete window for one refresh. */

@@ -1,14 +1,16 @@
 import {createHash} from 'node:crypto';
 import {InputError} from '../../usage/input-error.js';
+import {parseStatus} from '../../usage/parse-options.js';
+import {checkedRange} from '../../usage/time-range.js';
 import type {Filters, TimeRange} from '../../usage/types.js';
 import {anyOf, sql, type SqlFragment} from '../sql/fragment.js';
 import {ftsPrefixQuery} from '../sql/search-terms.js';
 import {accountKey, apiKeyKey, channelKey, providerKey, trimmed, type ColumnOf} from './cpa-expressions.js';
 
-export const timeConditions = (range: TimeRange): SqlFragment[] => [
-	...(range.startMs === null ? [] : [sql('e.timestamp_ms >= ?', range.startMs)]),
-	sql('e.timestamp_ms <= ?', range.endMs),
-];
+export function timeConditions(unchecked: TimeRange): SqlFragment[] {
+	const range = checkedRange(unchecked);
+	return [...(range.startMs === null ? [] : [sql('e.timestamp_ms >= ?', range.startMs)]), sql('e.timestamp_ms <= ?', range.endMs)];
+}
 
 /**
  * Equality with a group key, so filtering by a facet or a table row selects exactly that row's
@@ -68,7 +70,7 @@ export function narrowingConditions(c: ColumnOf, filters: Filters): SqlFragment[
 		conditions.push(sql(`${apiKeyKey(c)} = ?`, /^[0-9a-f]+$/iu.test(key) ? key.toLowerCase() : key));
 	}
 	if (filters.status !== undefined) {
-		conditions.push(sql(filters.status === 'success' ? 'e.failed = 0' : 'e.failed <> 0'));
+		conditions.push(sql(parseStatus(filters.status) === 'success' ? 'e.failed = 0' : 'e.failed <> 0'));
 	}
 	return conditions;
 }

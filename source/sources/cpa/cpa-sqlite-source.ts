@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import {InputError} from '../../usage/input-error.js';
+import {InputError, quoted} from '../../usage/input-error.js';
 import type {
 	Dimension,
 	Facets,
@@ -96,9 +96,10 @@ export class CpaSqliteSource implements UsageSource {
 
 	async groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage> {
 		const keys: Partial<Record<Dimension, string>> = {account: accountKey(this.c), provider: providerKey(this.c), channel: channelKey(this.c)};
-		const groupKey = keys[dimension];
+		// Own keys only: `__proto__` or `constructor` would find Object.prototype's members.
+		const groupKey = Object.hasOwn(keys, dimension) ? keys[dimension] : undefined;
 		if (groupKey === undefined) {
-			throw new InputError(`dimension "${dimension}" does not apply to a CPA-Manager store; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
+			throw new InputError(`dimension ${quoted(dimension)} does not apply to a CPA-Manager store; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
 		}
 		return groupPage(this.runner, this.partials(query, groupKey), page, sqliteDialect, row => String(row.group_key));
 	}

@@ -28,6 +28,7 @@ const postgresNewApiDialect: NewApiDialect = {
 	likeIgnoringCase: column => `${column} ILIKE ? ESCAPE '\\'`,
 	// A CTE read more than once is computed once (PostgreSQL 12+; always, before).
 	sharedCte: 'AS',
+	textRefusesNul: true,
 };
 
 /** The statistics views answer at once; a panel that takes longer is better switched off. */

@@ -1,4 +1,4 @@
-import {InputError} from '../../usage/input-error.js';
+import {InputError, quoted} from '../../usage/input-error.js';
 import type {
 	Dimension,
 	Facets,
@@ -130,7 +130,7 @@ export class NewApiSource implements UsageSource {
 	async groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage> {
 		const groupKey = dimensionKey(dimension, this.columns);
 		if (groupKey === undefined) {
-			throw new InputError(`dimension "${dimension}" does not apply to new-api logs; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
+			throw new InputError(`dimension ${quoted(dimension)} does not apply to new-api logs; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
 		}
 		const channels = dimension === 'channel' ? (await this.labels()).channels : undefined;
 		return groupPage(this.logs, await this.partials(query, groupKey), page, this.dialect, row => {
@@ -170,7 +170,7 @@ export class NewApiSource implements UsageSource {
 		// A channel filter by name needs the names first; they are cached.
 		const {channels} = query.filters.channel === undefined ? {channels: new Map<string, string>()} : await this.labels();
 		const channelIdsNamed = (name: string) => [...channels].filter(([, channelName]) => channelName === name).map(([id]) => Number(id));
-		return [...timeConditions(query.range), ...searchConditions(query.filters.search, this.dialect), ...narrowingConditions(query.filters, this.columns, channelIdsNamed)];
+		return [...timeConditions(query.range), ...searchConditions(query.filters.search, this.dialect), ...narrowingConditions(query.filters, this.columns, this.dialect, channelIdsNamed)];
 	}
 
 	private async partials(query: UsageQuery, groupKey?: string, labelHint?: string) {

@@ -1,3 +1,5 @@
+import {parseStatus} from '../../usage/parse-options.js';
+import {checkedRange} from '../../usage/time-range.js';
 import type {Dimension, Filters, TimeRange} from '../../usage/types.js';
 import type {Dialect} from '../sql/dialect.js';
 import {allOf, anyOf, placeholders, sql, type SqlFragment} from '../sql/fragment.js';
@@ -12,6 +14,8 @@ export interface NewApiDialect extends Dialect {
 	likeIgnoringCase(column: string): string;
 	/** How a common table expression read several times is declared so that it is computed once. */
 	readonly sharedCte: 'AS' | 'AS MATERIALIZED';
+	/** Its text cannot hold U+0000, nor take a parameter that does (PostgreSQL): such a value equals nothing. */
+	readonly textRefusesNul?: boolean;
 }
 
 /** The optional columns a `logs` table may lack (one-api and older new-api schemas). */
@@ -31,9 +35,27 @@ const ERROR = 5;
 const NO_VALUE = '-';
 const textKey = (column: string): string => `COALESCE(NULLIF(${column}, ''), '${NO_VALUE}')`;
 
+const NOTHING = sql('1 = 0');
+
+/** `column = value` for a text column; a value the engine's text cannot hold equals no row. */
+const textEquals = (column: string, value: string, dialect: NewApiDialect): SqlFragment =>
+	dialect.textRefusesNul === true && value.includes('\u0000') ? NOTHING : sql(`${column} = ?`, value);
+
 /** `column = value`, where the key `-` stands for an empty or missing value. */
-const textKeyEquals = (column: string, value: string): SqlFragment =>
-	value === NO_VALUE ? sql(`(${column} IS NULL OR ${column} = '')`) : sql(`${column} = ?`, value);
+const textKeyEquals = (column: string, value: string, dialect: NewApiDialect): SqlFragment =>
+	value === NO_VALUE ? sql(`(${column} IS NULL OR ${column} = '')`) : textEquals(column, value, dialect);
+
+const INT64_MAX = 9_223_372_036_854_775_807n;
+
+/**
+ * `column = id` for an integer column and an id in decimal digits, bound as a 64-bit integer: a
+ * JavaScript number loses digits past 2^53, and PostgreSQL refuses a bigint parameter past 2^63
+ * (where no row can be, so that equals nothing).
+ */
+function idEquals(column: string, digits: string): SqlFragment {
+	const id = BigInt(digits);
+	return id > INT64_MAX ? NOTHING : sql(`${column} = ?`, id);
+}
 
 export function apiKeyKey(columns: LogsColumns): string {
 	return columns.tokenId ? 'CAST(COALESCE(token_id, 0) AS TEXT)' : textKey('token_name');
@@ -60,7 +82,8 @@ function latencyMs(columns: LogsColumns): string {
 }
 
 /** Unix seconds covering the inclusive millisecond range. */
-export function timeConditions(range: TimeRange): SqlFragment[] {
+export function timeConditions(unchecked: TimeRange): SqlFragment[] {
+	const range = checkedRange(unchecked);
 	return [
 		...(range.startMs === null ? [] : [sql('created_at >= ?', Math.ceil(range.startMs / 1000))]),
 		sql('created_at <= ?', Math.floor(range.endMs / 1000)),
@@ -76,34 +99,34 @@ export function searchConditions(search: string | undefined, dialect: NewApiDial
 }
 
 /** Filters select exactly what a table row or a facet value shows: its key, or a channel by name. */
-export function narrowingConditions(filters: Filters, columns: LogsColumns, channelIdsNamed: (name: string) => number[]): SqlFragment[] {
+export function narrowingConditions(filters: Filters, columns: LogsColumns, dialect: NewApiDialect, channelIdsNamed: (name: string) => number[]): SqlFragment[] {
 	const conditions: SqlFragment[] = [];
 	if (filters.account !== undefined) {
-		conditions.push(textKeyEquals('username', filters.account));
+		conditions.push(textKeyEquals('username', filters.account, dialect));
 	}
 	if (filters.channel !== undefined) {
 		const channel = filters.channel.trim();
 		if (/^\d+$/u.test(channel)) {
-			conditions.push(sql('channel_id = ?', Number(channel)));
+			conditions.push(idEquals('channel_id', channel));
 		} else if (channel === NO_VALUE) {
 			conditions.push(sql('channel_id IS NULL'));
 		} else {
 			const ids = channelIdsNamed(channel);
-			conditions.push(ids.length === 0 ? sql('1 = 0') : sql(`channel_id IN (${placeholders(ids.length)})`, ...ids));
+			conditions.push(ids.length === 0 ? NOTHING : sql(`channel_id IN (${placeholders(ids.length)})`, ...ids));
 		}
 	}
 	if (filters.group !== undefined) {
-		conditions.push(columns.group ? textKeyEquals('"group"', filters.group) : sql(filters.group === NO_VALUE ? '1 = 1' : '1 = 0'));
+		conditions.push(columns.group ? textKeyEquals('"group"', filters.group, dialect) : filters.group === NO_VALUE ? sql('1 = 1') : NOTHING);
 	}
 	if (filters.model !== undefined) {
-		conditions.push(sql('model_name = ?', filters.model));
+		conditions.push(textEquals('model_name', filters.model, dialect));
 	}
 	if (filters.apiKey !== undefined) {
 		const key = filters.apiKey.trim();
-		conditions.push(columns.tokenId && /^\d+$/u.test(key) ? sql('token_id = ?', Number(key)) : textKeyEquals('token_name', key));
+		conditions.push(columns.tokenId && /^\d+$/u.test(key) ? idEquals('token_id', key) : textKeyEquals('token_name', key, dialect));
 	}
 	if (filters.status !== undefined) {
-		conditions.push(sql('type = ?', filters.status === 'success' ? CONSUME : ERROR));
+		conditions.push(sql('type = ?', parseStatus(filters.status) === 'success' ? CONSUME : ERROR));
 	}
 	return conditions;
 }

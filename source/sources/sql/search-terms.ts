@@ -5,10 +5,22 @@ import {InputError} from '../../usage/input-error.js';
 
 // Each term is one more full-text or LIKE pass; a pasted wall of words must not stall the engine.
 export const MAX_SEARCH_TERMS = 16;
+// Far longer than any name, and its LIKE pattern far within SQLite's 50,000-byte limit.
+export const MAX_SEARCH_LENGTH = 1000;
 
-/** Whitespace-separated terms, repeats dropped (they cannot change an AND). */
+/**
+ * Whitespace-separated terms, repeats dropped (they cannot change an AND). U+0000 is refused: a
+ * PostgreSQL string cannot hold it, and SQLite's LIKE stops reading at it.
+ */
 export function splitTerms(search: string | undefined): string[] {
-	const terms = [...new Set((search ?? '').split(/\s+/u).filter(term => term !== ''))];
+	const text = search ?? '';
+	if (text.length > MAX_SEARCH_LENGTH) {
+		throw new InputError(`search is ${text.length} characters long; at most ${MAX_SEARCH_LENGTH} are allowed`);
+	}
+	if (text.includes('\u0000')) {
+		throw new InputError('search cannot hold the character U+0000 (NUL)');
+	}
+	const terms = [...new Set(text.split(/\s+/u).filter(term => term !== ''))];
 	if (terms.length > MAX_SEARCH_TERMS) {
 		throw new InputError(`search has ${terms.length} different terms; at most ${MAX_SEARCH_TERMS} are allowed`);
 	}
