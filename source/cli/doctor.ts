@@ -8,6 +8,7 @@ import {sqliteHealth} from '../health/sqlite-health.js';
 import {healthJson} from '../output/health-json.js';
 import {healthText} from '../output/health-text.js';
 import {terminalSafeJson} from '../output/json-snapshot.js';
+import {maskSecretsIn} from '../output/secret-registry.js';
 import {terminalSafe} from '../output/terminal-safe.js';
 import {isHttpTarget} from '../sources/cpa-http/http-target.js';
 import {openSource, type OpenOptions} from '../sources/open-target.js';
@@ -125,6 +126,8 @@ export async function runDoctor(args: readonly string[], flags: ParsedFlags, ope
 		io.stderr(`relaytop: ${terminalSafe(shown.includes(display) ? shown : `cannot reach ${display}: ${shown}`)}\n`);
 		return DOCTOR_EXIT.unreachable;
 	}
-	io.stdout(flags.json ? `${terminalSafeJson(healthJson(report))}\n` : healthText(report));
+	// The checks quote the server (sessions' and statements' query texts), which may hold a known secret.
+	const shown = maskSecretsIn(report);
+	io.stdout(flags.json ? `${terminalSafeJson(healthJson(shown))}\n` : healthText(shown));
 	return exitCodeOf(report);
 }

@@ -11,7 +11,8 @@ export const HELP = `
   TARGET
     a new-api/one-api SQLite file (logs) or a CPA-Manager store (usage_events);
     postgres://user@host:port/db: new-api on PostgreSQL; what the URL leaves out comes from
-      PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD and ~/.pgpass, as with psql
+      PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD and ~/.pgpass, as with psql (a password in
+      the URL stays in shell history: prefer PGPASSWORD or ~/.pgpass)
     http(s)://host:port: a CPA-Manager's usage API (its paged endpoints, else the legacy payload)
     nothing: DATABASE_URL if it is a postgres:// URL, else the demo: the new-api fixture with
       live traffic on an embedded PostgreSQL server (a SQLite copy where it cannot start)
@@ -49,7 +50,7 @@ export const HELP = `
 
   CPA-Manager over HTTP (the management key: RELAYTOP_KEY, or one of)
     --key-file <path>      a file holding the key
-    --key <key>            works, but shows in ps and shell history (a warning says so)
+    --key <key>            works, but stays in shell history and shows in ps while relaytop starts
 
   Cost
     --quota-per-unit <n>   new-api quota per 1 USD (default 500000)

@@ -2,13 +2,14 @@ import {constants} from 'node:os';
 import meow from 'meow';
 import {openDemo} from '../demo/demo-target.js';
 import {jsonSnapshot, terminalSafeJson} from '../output/json-snapshot.js';
+import {maskSecrets, maskSecretsIn, registerSecret} from '../output/secret-registry.js';
 import {textFrame} from '../output/text-frame.js';
 import {terminalSafe} from '../output/terminal-safe.js';
 import {isHttpTarget} from '../sources/cpa-http/http-target.js';
 import {managementKey} from '../sources/cpa-http/management-key.js';
 import {openSource, type OpenOptions} from '../sources/open-target.js';
 import {isPostgresTarget, targetFromEnvironment} from '../sources/postgres/pg-target.js';
-import {redactTargetIn} from '../sources/redact-target.js';
+import {redactTargetIn, targetSecrets} from '../sources/redact-target.js';
 import {countingCost, type CountingCost} from '../tokens/counting-cost.js';
 import {tokenizerThroughput} from '../tokens/tokenizer-throughput.js';
 import {InputError} from '../usage/input-error.js';
@@ -52,7 +53,7 @@ const wantsColor = (flags: ParsedFlags): boolean => flags.color && (process.env.
  * The live dashboard, loaded only now: its modules (Ink, React) cost nothing to --json and --once.
  * Returns the exit code: 0, or 128 + the signal that ended it, as a shell reports a killed command.
  */
-async function dashboard(target: string | undefined, flags: ParsedFlags, options: OpenOptions): Promise<number> {
+async function dashboard(target: string | undefined, flags: ParsedFlags, options: OpenOptions, io: Io): Promise<number> {
 	if (!wantsColor(flags)) {
 		process.env.FORCE_COLOR = '0'; // chalk reads it when Ink loads, below
 	}
@@ -70,9 +71,9 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, options
 	const {openTargetInWorker} = await import('../sources/worker/worker-source.js');
 	const {startLiveDemo} = await import('../demo/live-demo.js');
 	if (target === undefined) {
-		process.stderr.write('relaytop: starting the demo…\n'); // the first start builds its database: seconds
+		io.stderr('relaytop: starting the demo…\n'); // the first start builds its database: seconds
 	}
-	const demo = target === undefined ? await startLiveDemo(line => process.stderr.write(`relaytop: ${line}\n`)) : undefined;
+	const demo = target === undefined ? await startLiveDemo(line => io.stderr(`relaytop: ${line}\n`)) : undefined;
 	let source: UsageSource | undefined;
 	let maintenance: MaintenanceService | undefined;
 	try {
@@ -98,7 +99,8 @@ async function printSnapshot(target: string | undefined, flags: ParsedFlags, opt
 	const {source, nowMs} = target === undefined ? await openDemo() : {source: await openSource(target, options), nowMs: io.now()};
 	try {
 		const request = snapshotRequest(flags, source.capabilities, range, nowMs);
-		const snapshot = await takeSnapshot(source, request);
+		// Masked before it is laid out: a secret in the data (a session's query, an alias) cut to a column's width would show its start.
+		const snapshot = maskSecretsIn(await takeSnapshot(source, request));
 		const counting = await countingCostOf(snapshot, io);
 		io.stdout(flags.json ? `${terminalSafeJson(jsonSnapshot(snapshot, counting))}\n` : textFrame(snapshot, io.columns, counting));
 	} finally {
@@ -154,7 +156,21 @@ async function doctorCommand(args: readonly string[], flags: ParsedFlags, io: Io
 	return runDoctor(target === undefined ? args : [target, ...args.slice(1)], flags, options, io);
 }
 
-export async function run(argv: readonly string[], io: Io, importMeta: ImportMeta): Promise<number> {
+/**
+ * The passwords and tokens in the targets' URLs, registered before anything opens them. The
+ * secrets that come with a connection (PGPASSWORD, a password file's, the management key) are
+ * registered where they are taken into use: an unused PGPASSWORD is not relaytop's to mask.
+ */
+function registerTargetSecrets(input: readonly string[], flags: ParsedFlags): void {
+	for (const target of [...input, flags.logsDb ?? '', targetFromEnvironment() ?? '']) {
+		for (const secret of targetSecrets(target)) registerSecret(secret);
+	}
+}
+
+export async function run(argv: readonly string[], given: Io, importMeta: ImportMeta): Promise<number> {
+	// Every message passes the secret registry: a secret that reached one by a path no redaction
+	// foresaw is masked all the same. What goes to stdout is masked as data, before it is laid out.
+	const io: Io = {...given, stderr: text => given.stderr(maskSecrets(text))};
 	// meow exits with 2 for an unknown flag, which doctor's exit codes keep for "critical": a lenient
 	// parse finds the command first (flags may come before it), and doctor reports unknown flags itself.
 	const parse = (lenient: boolean) =>
@@ -172,6 +188,7 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 		return doctor || argv.includes('doctor') ? DOCTOR_EXIT.usage : EXIT_USAGE;
 	}
 	const flags = cli.flags as ParsedFlags;
+	registerTargetSecrets(cli.input, flags);
 	if (doctor && Object.hasOwn(flags, 'help')) {
 		io.stdout(cli.help);
 		return EXIT_OK;
@@ -183,7 +200,7 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 			if (cli.input.length > 3) {
 				throw new InputError(`expected one target, got ${cli.input.length - 2}`);
 			}
-			return await runMaintain(cli.input[1], target, flags, io);
+			return await runMaintain(cli.input[1], target, flags, {...io, stdout: text => io.stdout(maskSecrets(text))});
 		} catch (error) {
 			io.stderr(`relaytop: ${redactTargetIn(redactTargetIn(describe(error), target ?? ''), flags.logsDb ?? '')}\n`);
 			return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;
@@ -224,7 +241,7 @@ export async function run(argv: readonly string[], io: Io, importMeta: ImportMet
 			await printSnapshot(target, flags, options, io);
 			return EXIT_OK;
 		}
-		return await dashboard(target, flags, options);
+		return await dashboard(target, flags, options, io);
 	} catch (error) {
 		io.stderr(`relaytop: ${redactTargetIn(redactTargetIn(describe(error), target ?? ''), flags.logsDb ?? '')}\n`);
 		return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;

@@ -1,6 +1,8 @@
 import {render} from 'ink';
 import type {HealthOptions} from '../health/postgres-health.js';
 import type {MaintenanceService} from '../maintenance/maintenance-service.js';
+import {restoreBeforeCrashReport} from '../output/crash-report.js';
+import {maskedMaintenance, maskedSource} from '../output/masked-source.js';
 import type {RangePreset} from '../usage/time-range.js';
 import type {UsageSource} from '../usage/types.js';
 import {App} from './app.js';
@@ -25,7 +27,8 @@ export interface DashboardOptions {
  * The interactive dashboard until the user quits, or until SIGTERM / SIGHUP, which it answers by
  * shutting down in order (the caller then closes the query worker before the process ends: dying
  * with a worker thread still inside SQLite crashes its teardown). Returns the signal, if one ended
- * it. The alternate screen (Ink 6 has no option for it) is left on every path.
+ * it. The alternate screen (Ink 6 has no option for it) is left on every path, a crash's too:
+ * before its report is printed, so the report stays on the screen.
  */
 export async function runDashboard(source: UsageSource, options: DashboardOptions): Promise<NodeJS.Signals | undefined> {
 	let restored = !options.altScreen;
@@ -39,7 +42,10 @@ export async function runDashboard(source: UsageSource, options: DashboardOption
 		process.stdout.write(ENTER_ALTERNATE_SCREEN);
 	}
 	process.once('exit', restore);
-	const app = render(<App source={source} initial={initialState(source.capabilities.dimensions, options)} writable={options.writable} maintenance={options.maintenance} healthOptions={options.healthOptions} />, {
+	const unregisterCrashRestore = restoreBeforeCrashReport(restore);
+	// Data from the store may hold a known secret (a session's query that sets a password): masked as it arrives.
+	const maintenance = options.maintenance === undefined ? undefined : maskedMaintenance(options.maintenance);
+	const app = render(<App source={maskedSource(source)} initial={initialState(source.capabilities.dimensions, options)} writable={options.writable} maintenance={maintenance} healthOptions={options.healthOptions} />, {
 		exitOnCtrlC: false, // the app quits on Ctrl-C itself, through the same path as q
 		patchConsole: false, // console output would vanish in the alternate screen
 		maxFps: 15,
@@ -62,5 +68,6 @@ export async function runDashboard(source: UsageSource, options: DashboardOption
 		}
 		restore();
 		process.off('exit', restore);
+		unregisterCrashRestore();
 	}
 }

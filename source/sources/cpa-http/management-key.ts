@@ -1,4 +1,5 @@
 import {readFileSync} from 'node:fs';
+import {registerSecret} from '../../output/secret-registry.js';
 import {InputError} from '../../usage/input-error.js';
 
 /** Where the key came from, and what to tell the user about it. */
@@ -18,8 +19,17 @@ export interface KeySources {
 
 const KEY_FLAG_WARNING = 'a key given with --key shows in ps and shell history: prefer RELAYTOP_KEY or --key-file';
 
-/** The management key: --key-file, else RELAYTOP_KEY, else --key; one of them must give it. No message shows the key. */
-export function managementKey({keyFile, keyFlag, env = process.env}: KeySources): ManagementKey {
+/**
+ * The management key: --key-file, else RELAYTOP_KEY, else --key; one of them must give it. No
+ * message shows the key, and it is masked in anything printed from now on.
+ */
+export function managementKey(sources: KeySources): ManagementKey {
+	const found = keyFrom(sources);
+	registerSecret(found.key);
+	return found;
+}
+
+function keyFrom({keyFile, keyFlag, env = process.env}: KeySources): ManagementKey {
 	const given = [keyFile, keyFlag].filter(source => source !== undefined).length + ((env.RELAYTOP_KEY ?? '') === '' ? 0 : 1);
 	if (given > 1) {
 		throw new InputError('give the management key one way: RELAYTOP_KEY, --key-file or --key');

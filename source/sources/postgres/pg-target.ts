@@ -1,6 +1,7 @@
 import {existsSync} from 'node:fs';
 import {userInfo} from 'node:os';
 import type pg from 'pg';
+import {registerSecret} from '../../output/secret-registry.js';
 import {InputError} from '../../usage/input-error.js';
 import {redactTarget} from '../redact-target.js';
 import {passwordFromFile} from './pgpass.js';
@@ -35,6 +36,9 @@ export function postgresConfig(target: string, env: NodeJS.ProcessEnv = process.
 	if (`${url.pathname}${url.search}${url.hash}`.includes('@')) {
 		throw invalid();
 	}
+	// Whatever password the connection uses is masked in anything printed from now on.
+	registerSecret(url.password);
+	registerSecret(env.PGPASSWORD);
 	url.searchParams.delete('application_name');
 	const port = Number(url.port || env.PGPORT || DEFAULT_PORT);
 	if (url.hostname === '' && !url.searchParams.has('host') && (env.PGHOST ?? '') === '') {
@@ -42,14 +46,20 @@ export function postgresConfig(target: string, env: NodeJS.ProcessEnv = process.
 		url.searchParams.set('host', socketDirectory ?? 'localhost');
 	}
 	const user = url.username === '' ? (env.PGUSER ?? userInfo().username) : decodeURIComponent(url.username);
-	const config: pg.ClientConfig = {connectionString: url.toString(), application_name: APPLICATION_NAME, user};
+	let fromFile: string | undefined;
 	if (url.password === '' && (env.PGPASSWORD ?? '') === '') {
 		// libpq's password file, read here: pg's own reading of it warns on stderr, under the dashboard.
 		const host = url.searchParams.get('host') ?? (url.hostname === '' ? (env.PGHOST ?? 'localhost') : decodeURIComponent(url.hostname));
 		const database = url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : (env.PGDATABASE ?? user);
-		config.password = async () => passwordFromFile({host, port, database, user}, env) ?? '';
+		fromFile = passwordFromFile({host, port, database, user}, env);
+		registerSecret(fromFile);
+		// In the URL as well: pg reads a connection string's password (an absent one as empty) over config.password.
+		if (fromFile !== undefined) {
+			url.username = encodeURIComponent(user);
+			url.password = encodeURIComponent(fromFile);
+		}
 	}
-	return config;
+	return {connectionString: url.toString(), application_name: APPLICATION_NAME, user, ...(fromFile === undefined ? {} : {password: fromFile})};
 }
 
 /** DATABASE_URL, when no target is given and it names a PostgreSQL database. */
