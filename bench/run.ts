@@ -23,10 +23,14 @@
 //   10M-row table, putting upstream's set back at the end): the index advisor's indexes (query time
 //   before/after, build time vs estimate) and batched retention (rows/s, a concurrent writer's
 //   latency, against upstream's one unbounded DELETE), on PostgreSQL and SQLite.
-// `--quick`: sizes for CI, about 4 minutes on 2 cores with the caches built from scratch (100k events,
+// - soak (only when asked: --only=soak; 30 minutes): the real `relaytop` demo at a 1 s refresh,
+//   cycling its views, in tmux: RSS growth after the warm-up, and its open fds, threads, TCP sockets
+//   and server connections, which should stay constant.
+// `--quick`: sizes for CI, about 5 minutes on 2 cores with the caches built from scratch (100k events,
 // 20 frames per view, 6 s of CPU, 10 s of memory, 100k logs rows and one measured cycle, no
-// 1M-character texts, 2 doctor runs, one 8 s observer round), written to *-quick.json.
-// `--only=render,cpu` runs some; without it, every benchmark but maintenance.
+// 1M-character texts, 2 doctor runs, one 8 s observer round, a 60 s soak), written to *-quick.json.
+// `--only=render,cpu` runs some; without it, every benchmark but maintenance, and the soak only at
+// its quick size.
 // Figures are reported, never asserted.
 import {APPROACH_LABELS, APPROACHES, type Approach, type WorkerReport} from './accounts-page.js';
 import {ensureBenchStore} from './bench-store.js';
@@ -46,16 +50,20 @@ import {describeMachine, machine, writeResults} from './results-file.js';
 import {distSourceBuiltAt, sourceVersion} from './source-version.js';
 import {runWorker} from './spawn-worker.js';
 import {runScaleBenchmark, scaleResultsFile, scaleSettings, scaleTable} from './scale.js';
+import {runSoak, soakResultsFile, soakSettings, soakTable} from './soak.js';
 import {runTokensBenchmark, tokensResultsFile, tokensSettings, tokensTable} from './tokens.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'tokens', 'doctor', 'observer', 'scale', 'maintenance'] as const;
+const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'tokens', 'doctor', 'observer', 'scale', 'maintenance', 'soak'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
-/** What runs without --only: maintenance takes minutes and rebuilds the cached table's indexes, so it runs only when named. */
-const DEFAULT_BENCHMARKS: readonly Benchmark[] = BENCHMARKS.filter(name => name !== 'maintenance');
+/**
+ * What runs without --only: maintenance takes minutes and rebuilds the cached table's indexes, and
+ * the soak takes half an hour, so they run only when named; a quick run's soak is a minute.
+ */
+const defaultBenchmarks = (quick: boolean): readonly Benchmark[] => BENCHMARKS.filter(name => name !== 'maintenance' && (quick || name !== 'soak'));
 
 interface Settings {
 	readonly quick: boolean;
@@ -71,7 +79,8 @@ interface AccountsSettings {
 class UsageError extends Error {}
 
 function settingsFrom(argv: readonly string[]): Settings {
-	let only = new Set<Benchmark>(DEFAULT_BENCHMARKS);
+	const quick = argv.includes('--quick');
+	let only = new Set<Benchmark>(defaultBenchmarks(quick));
 	for (const arg of argv) {
 		if (arg.startsWith('--only=')) {
 			const names = arg.slice('--only='.length).split(',');
@@ -84,7 +93,7 @@ function settingsFrom(argv: readonly string[]): Settings {
 			throw new UsageError(`unknown argument "${arg}"; the options are --quick and --only=${BENCHMARKS.join(',')}`);
 		}
 	}
-	return {quick: argv.includes('--quick'), only};
+	return {quick, only};
 }
 
 // A quick run writes its own results files, so CI never overwrites the committed full-size figures.
@@ -231,6 +240,14 @@ async function main(): Promise<void> {
 		const results = await runRssBenchmark(rss, log);
 		const path = writeResults(resultsName('demo-rss', settings.quick), {...header(), ...rssResultsFile(rss, results)});
 		return {summary: [rssTable(rss, results), ...stopWarnings(results.stop)].join('\n'), path};
+	});
+	await attempt('soak', async () => {
+		const blocker = processBenchmarkBlocker();
+		if (blocker !== null) return {summary: `relaytop demo soak: skipped, ${blocker}`, path: '(none)'};
+		const soak = soakSettings(settings.quick);
+		const results = soakResultsFile(soak, await runSoak(soak, log));
+		const path = writeResults(resultsName('soak', settings.quick), {...header(), ...results});
+		return {summary: [soakTable(results), ...stopWarnings(results.stop)].join('\n'), path};
 	});
 	await attempt('pgqueries', async () => {
 		const pgqueries = pgQueriesSettings(settings.quick);

@@ -2,7 +2,7 @@
 // quick run's file left in the working tree, holds its key figures with sane values
 // (bench/results-check.ts); and the check does fail on a broken file.
 
-import {existsSync, readdirSync} from 'node:fs';
+import {existsSync, readdirSync, readFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {checkResultsFile, checkResultsPath, RESULTS_NAMES} from '../bench/results-check.js';
@@ -95,6 +95,24 @@ describe('checkResultsFile', () => {
 			'doctor: date: "2026-11-24T00:00:00.000Z" is not a past date',
 			'doctor: source.distSourceBuiltAt: "yesterday" is not an ISO date or null',
 		]);
+	});
+
+	it('reports a soak file without its memory, handle and cycle figures', () => {
+		const {date, machine, source} = good();
+		const problems = checkResultsFile('soak-quick', {date, machine, source, benchmark: 'soak'}, NOW);
+		for (const missing of ['rss', 'anonRss', 'handles', 'cycles', 'rssSeries', 'met', 'stop']) {
+			expect(problems).toContain(`soak-quick: ${missing}: missing`);
+		}
+	});
+
+	it('reports a soak handle count that is not a count, and a growth that is not a number', () => {
+		// The committed file with the header of the doctor file above, dated before NOW.
+		const {date, machine, source} = good();
+		const committed = JSON.parse(readFileSync(join(RESULTS, 'soak.json'), 'utf8')) as {handles: {fds: {max: unknown}}; rss: {growthPct: unknown}};
+		const json = {...committed, date, machine, source};
+		json.handles.fds.max = 25.5;
+		json.rss.growthPct = null;
+		expect(checkResultsFile('soak', json, NOW)).toEqual(['soak: rss.growthPct: null is not a finite number', 'soak: handles.fds.max: 25.5 is not an integer ≥ 0']);
 	});
 
 	it('checks only the header of a benchmark whose figures it does not know yet', () => {
