@@ -56,13 +56,21 @@ async function run({url, requestsPerMinute, seed}: PostgresTrafficSettings): Pro
 	const idle = await Promise.all(Array.from({length: IDLE_POOL}, () => connect(url, GATEWAY)));
 	const batch = await connect(url, `${GATEWAY}-batch`);
 	let stopped = false;
-	const timers: NodeJS.Timeout[] = [];
+	/** The pending timers only: one that fired is dropped, or a demo left running for hours would hold them all. */
+	const timers = new Set<NodeJS.Timeout>();
 	const every = (ms: () => number, work: () => Promise<void>) => {
+		const schedule = () => {
+			const timer = setTimeout(() => {
+				timers.delete(timer);
+				loop();
+			}, ms());
+			timers.add(timer);
+		};
 		const loop = () => {
 			if (stopped) return;
-			work().then(() => timers.push(setTimeout(loop, ms())), fail);
+			work().then(schedule, fail);
 		};
-		timers.push(setTimeout(loop, ms()));
+		schedule();
 	};
 
 	// Requests: each arrival goes to the next writer, which may still be busy with its last one.
