@@ -1,22 +1,15 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 // A 1 MB semi-space (V8's default grows to 16 MB): the dashboard's garbage is short-lived and small,
 // and the default young generation alone held some 35 MB of a long-running dashboard's memory.
-import {reportCrash} from './output/crash-report.js';
-
-/** An unexpected failure (EX_SOFTWARE in sysexits.h): not an error of the target or of the input. */
-const EXIT_CRASH = 70;
+import {exitOnCrash} from './output/crash-report.js';
 
 // The title takes the place of the command line in ps and /proc/<pid>/cmdline (on Linux, Node
 // writes it over the arguments' memory): a password in a target URL or a --key shows no longer
 // than it takes to get here. Set before anything else is loaded, to keep that moment short.
 process.title = 'relaytop';
 
-const crash = (error: unknown) => {
-	reportCrash(error);
-	process.exit(EXIT_CRASH);
-};
-process.on('uncaughtException', crash);
-process.on('unhandledRejection', crash);
+process.on('uncaughtException', exitOnCrash);
+process.on('unhandledRejection', exitOnCrash);
 
 const {run} = await import('./cli/run.js');
 const code = await run(

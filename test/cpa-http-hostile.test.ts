@@ -242,7 +242,7 @@ describe('a CPA-Manager that misbehaves', () => {
 			expect(reached).toBe(0);
 			// A host made of the key: named, but not the key.
 			misbehave = redirectTo(`https://${KEY}.example.net/login`);
-			await failsWith(source.rate({...QUERY, range: {...QUERY.range, endMs: QUERY.range.endMs - 1}}), `${who} answered with a redirect to https://[key].example.net:443; relaytop does not follow redirects to another host: use that URL`);
+			await failsWith(source.rate({...QUERY, range: {...QUERY.range, endMs: QUERY.range.endMs - 1}}), `${who} answered with a redirect to https://***.example.net:443; relaytop does not follow redirects to another host: use that URL`);
 			// The same server under another path: not followed either (the manager itself never redirects).
 			misbehave = redirectTo('/login?next=%2Fv0');
 			await failsWith(

@@ -1,10 +1,12 @@
+import {randomBytes, randomInt} from 'node:crypto';
 import stringWidth from 'string-width';
 import {describe, expect, it} from 'vitest';
 import {compact, fit, thousands, truncate, usd} from '../source/output/format.js';
 import {terminalSafeJson} from '../source/output/json-snapshot.js';
+import {registerSecret} from '../source/output/secret-registry.js';
 import {redactTarget, redactTargetIn} from '../source/sources/redact-target.js';
 import {textTable} from '../source/output/text-table.js';
-import {terminalSafe} from '../source/output/terminal-safe.js';
+import {terminalSafe, terminalSafeExcept} from '../source/output/terminal-safe.js';
 
 describe('terminal safety', () => {
 	it('turns escape sequences and control characters into inert, visible stand-ins', () => {
@@ -119,5 +121,62 @@ describe('narrow terminals', () => {
 		const [header, row] = textTable(columns, [{}], 100);
 		expect(row).toBe('claude-sonnet…  alice@example.com');
 		expect(header!.indexOf('account')).toBe(16);
+	});
+});
+
+// Secrets are masked as they are shown: by terminalSafe (before a table cuts a cell) and by
+// terminalSafeJson (the data's values, never relaytop's own words or JSON's). Each secret here is
+// random: registering one masks it for the rest of the file.
+describe('secrets as they are shown', () => {
+	it('a table cell is masked before it is cut: no width leaves the start of a secret', () => {
+		const core = randomBytes(12).toString('hex');
+		registerSecret(`${core}'x`);
+		const column = [{title: 'query', value: (row: {query: string}) => row.query}];
+		for (let width = 20; width <= 60; width++) {
+			const [, line] = textTable(column, [{query: `ALTER ROLE r PASSWORD '${core}''x'`}], width);
+			expect(line).not.toContain(core.slice(0, 4));
+		}
+	});
+
+	it('a line that names a redacted target keeps the target whole, escaped, and masks the rest', () => {
+		const secret = `w${randomBytes(8).toString('hex')}`;
+		registerSecret(secret);
+		const target = `postgres://${secret}:***@db/newapi\u001b[2J`;
+		expect(terminalSafeExcept(`${target}: role "${secret}" refused; ${target}`, [target, ''])).toBe(
+			`postgres://${secret}:***@db/newapi␛[2J: role "***" refused; postgres://${secret}:***@db/newapi␛[2J`,
+		);
+		expect(terminalSafeExcept(`no target: ${secret}`, [target])).toBe(terminalSafe(`no target: ${secret}`));
+	});
+
+	it('--json masks the data and keeps relaytop\'s own words: enumerations, identifiers, the redacted target', () => {
+		const secret = `w${randomBytes(8).toString('hex')}`;
+		registerSecret(secret);
+		const value = {
+			source: {kind: secret, target: `postgres://${secret}:***@db/newapi`},
+			status: secret,
+			accounts: {dimension: secret, sort_key: secret, items: [{key: `${secret}-ops`, label: secret, total_requests: 3}]},
+			activity: [{state: secret, wait_event: secret, query: `SELECT '${secret}'`}],
+			statements: {unavailable: {reason: secret, message: `denied to ${secret}`, hint: 'GRANT pg_read_all_stats'}},
+			proposals: [{need: secret, reason: `${secret} is taken`, columns: [secret]}],
+			serves: [secret],
+			at: new Date(0),
+		};
+		expect(JSON.parse(terminalSafeJson(value))).toEqual({
+			source: {kind: secret, target: `postgres://${secret}:***@db/newapi`},
+			status: secret,
+			accounts: {dimension: secret, sort_key: secret, items: [{key: '***-ops', label: '***', total_requests: 3}]},
+			activity: [{state: secret, wait_event: secret, query: "SELECT '***'"}],
+			statements: {unavailable: {reason: secret, message: 'denied to ***', hint: 'GRANT pg_read_all_stats'}},
+			proposals: [{need: secret, reason: '*** is taken', columns: ['***']}],
+			serves: [secret],
+			at: '1970-01-01T00:00:00.000Z',
+		});
+	});
+
+	it('--json masks values, not the finished text: a numeric secret leaves numbers whole, and the JSON valid', () => {
+		const number = randomInt(1_000_000_000, 2_000_000_000);
+		registerSecret(String(number));
+		const json = terminalSafeJson({cutoffMs: number * 1000, rows: number, apply: true, note: `cut at ${number}`});
+		expect(JSON.parse(json)).toEqual({cutoffMs: number * 1000, rows: number, apply: true, note: 'cut at ***'});
 	});
 });

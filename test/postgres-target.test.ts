@@ -1,6 +1,7 @@
 import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
+import pg from 'pg';
 import {afterAll, describe, expect, it} from 'vitest';
 import {numberedPlaceholders} from '../source/sources/postgres/pg-placeholders.js';
 import {postgresConfig, targetFromEnvironment} from '../source/sources/postgres/pg-target.js';
@@ -9,8 +10,11 @@ import {passwordFromFile, passwordFromText} from '../source/sources/postgres/pgp
 const folder = mkdtempSync(join(tmpdir(), 'relaytop-pgpass-'));
 afterAll(() => rmSync(folder, {recursive: true, force: true}));
 
-const passwordOf = async (config: ReturnType<typeof postgresConfig>) =>
-	typeof config.password === 'function' ? await config.password() : config.password;
+/** The user and password pg connects with, given the config (pg's own reading of it, no connection). */
+function connectsAs(config: pg.ClientConfig): {user: string | undefined; password: unknown} {
+	const client = new pg.Client(config) as pg.Client & {password: unknown};
+	return {user: client.user, password: client.password};
+}
 
 describe('numbered placeholders', () => {
 	it('numbers each ? in order', () => {
@@ -58,24 +62,37 @@ describe('PostgreSQL target', () => {
 		expect(config.user).toBe('u');
 	});
 
-	it('fills what the URL leaves out from PGUSER and the password file', async () => {
+	it('fills what the URL leaves out from PGUSER and the password file', () => {
 		const file = join(folder, 'pgpass-target');
 		writeFileSync(file, 'db:5433:newapi:alice:from-file\n');
 		chmodSync(file, 0o600);
 		const config = postgresConfig('postgres://db:5433/newapi', {PGUSER: 'alice', PGPASSFILE: file});
 		expect(config.user).toBe('alice');
-		expect(await passwordOf(config)).toBe('from-file');
-		// A password in the URL or in PGPASSWORD wins; the file is not read.
-		expect(postgresConfig('postgres://alice:inline@db:5433/newapi', {PGPASSFILE: file}).password).toBeUndefined();
-		expect(postgresConfig('postgres://db:5433/newapi', {PGUSER: 'alice', PGPASSWORD: 'env', PGPASSFILE: file}).password).toBeUndefined();
+		expect(connectsAs(config)).toEqual({user: 'alice', password: 'from-file'});
+		// A password in the URL (as its user part or a parameter) or in PGPASSWORD wins; the file is not read.
+		expect(connectsAs(postgresConfig('postgres://alice:inline@db:5433/newapi', {PGPASSFILE: file})).password).toBe('inline');
+		expect(connectsAs(postgresConfig('postgres://db:5433/newapi?password=param', {PGUSER: 'alice', PGPASSFILE: file})).password).toBe('param');
+		expect(postgresConfig('postgres://db:5433/newapi', {PGUSER: 'alice', PGPASSWORD: 'env', PGPASSFILE: file}).connectionString).not.toContain('from-file');
 	});
 
-	it('reads the database from PGDATABASE for the password file when the URL has none', async () => {
+	it('gives the password file\'s password to a URL without a host (a local socket), where the user part cannot hold it', () => {
+		const file = join(folder, 'pgpass-socket');
+		writeFileSync(file, 'localhost:5432:newapi:alice:over-the-socket\n');
+		chmodSync(file, 0o600);
+		// pg, given no password, would read the file itself, with a deprecation warning on stderr under the dashboard.
+		expect(connectsAs(postgresConfig('postgres:///newapi', {PGUSER: 'alice', PGPASSFILE: file}))).toEqual({user: 'alice', password: 'over-the-socket'});
+		expect(connectsAs(postgresConfig('postgres:///newapi?host=localhost', {PGUSER: 'alice', PGPASSFILE: file}))).toEqual({user: 'alice', password: 'over-the-socket'});
+		// A user given as a parameter is the one the file is searched for, and stays the one that connects.
+		writeFileSync(file, 'localhost:5432:newapi:bob:for-bob\n');
+		expect(connectsAs(postgresConfig('postgres:///newapi?user=bob', {PGUSER: 'alice', PGPASSFILE: file}))).toEqual({user: 'bob', password: 'for-bob'});
+	});
+
+	it('reads the database from PGDATABASE for the password file when the URL has none', () => {
 		const file = join(folder, 'pgpass-db');
 		writeFileSync(file, 'db:5432:fromenv:bob:right\ndb:5432:bob:bob:wrong\n');
 		chmodSync(file, 0o600);
-		expect(await passwordOf(postgresConfig('postgres://bob@db', {PGDATABASE: 'fromenv', PGPASSFILE: file}))).toBe('right');
-		expect(await passwordOf(postgresConfig('postgres://bob@db', {PGPASSFILE: file}))).toBe('wrong'); // libpq: database defaults to the user
+		expect(connectsAs(postgresConfig('postgres://bob@db', {PGDATABASE: 'fromenv', PGPASSFILE: file})).password).toBe('right');
+		expect(connectsAs(postgresConfig('postgres://bob@db', {PGPASSFILE: file})).password).toBe('wrong'); // libpq: database defaults to the user
 	});
 
 	it('takes DATABASE_URL as the target only when it names PostgreSQL', () => {

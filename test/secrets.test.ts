@@ -4,7 +4,10 @@
 // the dashboard's screen. The built CLI runs as a real process against a real PostgreSQL server
 // (a role with a password made for this file) and a real HTTP server that checks the key.
 // Every secret starts with a random hex core: any form of it (as typed, percent-encoded,
-// JSON-escaped, cut to a column's width) that reaches a text shows 8 characters of that core.
+// JSON-escaped, quoted in SQL, cut to a column's width) that reaches a text shows 8 characters of
+// that core. Secrets are masked where they are shown, never in the data relaytop works with: a
+// password that is also a word of the output (`postgres`) leaves --json's own words, the drill-down
+// and every number alone.
 
 import {execFileSync, spawn, spawnSync} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
@@ -14,14 +17,23 @@ import {createServer as createTcpServer, type AddressInfo, type Server as TcpSer
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import pg from 'pg';
+import {createElement} from 'react';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
 import {loadNewApiIntoPostgres} from '../source/fixtures/newapi-postgres-fixture.js';
+import {errorLine} from '../source/poll/error-line.js';
+import type {PanelState} from '../source/poll/poll-scheduler.js';
 import {crashReport} from '../source/output/crash-report.js';
-import {maskSecrets, maskSecretsIn, registerSecret} from '../source/output/secret-registry.js';
-import {targetSecrets} from '../source/sources/redact-target.js';
+import {maskSecrets, registerSecret} from '../source/output/secret-registry.js';
+import {terminalSafe} from '../source/output/terminal-safe.js';
+import {redactTarget, targetSecrets} from '../source/sources/redact-target.js';
+import {StatusBar} from '../source/ui/components/status-bar.js';
+import {initialState} from '../source/ui/dashboard-state.js';
+import type {UsageSource} from '../source/usage/types.js';
 import {loadNewApi} from './support/newapi-oracle.js';
+import {freePort} from './support/net.js';
 import {freshDatabase} from './support/postgres-server.js';
+import {renderInk} from './support/render-ink.js';
 
 const ROOT = packageRoot();
 const CLI = join(ROOT, 'dist', 'source', 'cli.js');
@@ -29,8 +41,11 @@ const scratch = mkdtempSync(join(tmpdir(), 'relaytop-secrets-'));
 
 const hex = (): string => randomBytes(12).toString('hex');
 
-/** A secret from a random core, with the characters that must be percent-encoded in a URL, and one JSON escapes. */
-const secretAround = (core: string): string => `${core}@:/?#%"é&=`;
+/**
+ * A secret from a random core, with the characters that must be percent-encoded in a URL, one JSON
+ * escapes, and the two a SQL string literal escapes (a quote, a backslash).
+ */
+const secretAround = (core: string): string => `${core}@:/?#%"é&='\\`;
 
 /** Every 8 characters of a core in a row: what a secret cut short still shows. */
 const piecesOf = (core: string): string[] => Array.from({length: core.length - 7}, (_, start) => core.slice(start, start + 8));
@@ -82,15 +97,6 @@ function expectOneLineError(result: CliResult, code: number, says: RegExp): void
 	expect(result.code).toBe(code);
 }
 
-/** A port on the loopback where nothing listens. */
-async function closedPort(): Promise<number> {
-	const server = createTcpServer();
-	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-	const {port} = server.address() as AddressInfo;
-	await new Promise(resolve => server.close(resolve));
-	return port;
-}
-
 afterAll(() => {
 	rmSync(scratch, {recursive: true, force: true});
 });
@@ -109,25 +115,40 @@ describe('the secret registry', () => {
 		expect(maskSecrets(`url postgres://u:${encodeURIComponent(secret)}@h/db`)).toBe('url postgres://u:***@h/db');
 		expect(maskSecrets(JSON.stringify({password: secret}))).toBe('{"password":"***"}');
 		expect(maskSecrets(`x ${secret}-longer y`)).toBe('x *** y');
+		expect(maskSecrets(`host ${secret.toLowerCase()}.example, KEY ${secret.toUpperCase()}`)).toBe('host ***.example, KEY ***');
 		expect(maskSecrets(`${core} alone is not the secret`)).toBe(`${core} alone is not the secret`);
 	});
 
-	it('masks data before it is laid out: every string at any depth, the keys kept, other objects left alone', () => {
-		const secret = secretAround(hex());
+	it('masks it as quoted strings hold it: SQL\'s (a quote doubled, or an E string), code\'s (backslashes doubled)', () => {
+		const secret = `${hex()}'3x\\`;
 		registerSecret(secret);
-		const row = Object.assign(Object.create(null) as Record<string, unknown>, {query: `ALTER ROLE r PASSWORD '${secret}'`});
-		const pids = new Set([1, 2]);
-		const data = {[secret]: secret, rows: [row, {label: secret, calls: 3}], pids, nothing: null};
-		expect(maskSecretsIn(data)).toEqual({[secret]: '***', rows: [{query: "ALTER ROLE r PASSWORD '***'"}, {label: '***', calls: 3}], pids, nothing: null});
-		expect(maskSecretsIn(data).pids).toBe(pids);
-		expect(data.rows[1]).toEqual({label: secret, calls: 3}); // a copy: the source's own data is not changed
+		expect(maskSecrets(`ALTER ROLE r PASSWORD '${secret.replaceAll("'", "''")}'`)).toBe("ALTER ROLE r PASSWORD '***'");
+		expect(maskSecrets(`ALTER ROLE r PASSWORD ${pg.escapeLiteral(secret)}`)).toBe("ALTER ROLE r PASSWORD  E'***'");
+		expect(maskSecrets(`SELECT E'${secret.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`)).toBe("SELECT E'***'");
+		expect(maskSecrets(`const password = "${secret.replaceAll('\\', '\\\\')}";`)).toBe('const password = "***";');
 	});
 
-	it('ignores empty secrets', () => {
+	it('ignores empty secrets, and secrets shorter than 4 characters, which would wreck every line', () => {
 		registerSecret('');
 		registerSecret('   ');
 		registerSecret(undefined);
-		expect(maskSecrets('a  b   c')).toBe('a  b   c');
+		registerSecret('a');
+		registerSecret('xyz');
+		expect(maskSecrets('a  b   c relaytop xyz')).toBe('a  b   c relaytop xyz');
+		registerSecret('wxyz');
+		expect(maskSecrets('wxyz is masked')).toBe('*** is masked');
+	});
+
+	it('is applied by terminalSafe, before the controls are escaped and before a cut', () => {
+		const core = hex();
+		const secret = `${core}\u001b[2J`;
+		registerSecret(secret);
+		expect(terminalSafe(`query ${secret} \u001b[31m`)).toBe('query *** ␛[31m');
+		// Text escaped before the secret was known still shows it masked once it is.
+		const late = `${hex()}\u0007`;
+		const shownEarly = terminalSafe(`early ${late}`);
+		registerSecret(late);
+		expect(terminalSafe(shownEarly)).toBe('early ***');
 	});
 
 	it('finds in a target what redaction masks there', () => {
@@ -137,6 +158,23 @@ describe('the secret registry', () => {
 		expect(targetSecrets("host=db password='p w' dbname=newapi")).toEqual(['p w']);
 		expect(targetSecrets('postgres://relay@db/newapi')).toEqual([]);
 		expect(targetSecrets('/data/one-api.db')).toEqual([]);
+	});
+});
+
+describe('the status bar', () => {
+	it('masks the failure it shows, an AggregateError\'s first member\'s included, before it cuts the line', async () => {
+		const core = hex();
+		const secret = secretAround(core);
+		registerSecret(secret);
+		// Node's refused connection to every address of a host: no message of its own.
+		const failure = new AggregateError([new Error(`connect to postgres://u:${encodeURIComponent(secret)}@db/newapi refused (${secret})`)], '');
+		const panel: PanelState<unknown> = {data: undefined, error: errorLine(failure), disconnected: undefined, stale: true, loading: false, lastSuccessAt: Date.now(), lastDurationMs: 5, failures: 1, nextAt: undefined};
+		for (const width of [40, 52, 64, 80, 120]) {
+			const bar = renderInk(createElement(StatusBar, {source: {kind: 'newapi-postgres'} as UsageSource, state: initialState(['user']), panels: [panel], width}), {columns: width, rows: 3});
+			const frame = await bar.until(text => text.includes('stale: connect to'));
+			bar.unmount();
+			for (const piece of piecesOf(core)) expect(frame).not.toContain(piece);
+		}
 	});
 });
 
@@ -159,7 +197,8 @@ describe('the crash report', () => {
 	});
 
 	it('says what was thrown when it is not an Error, and neutralises escape sequences', () => {
-		expect(crashReport({reason: secret}, false)).toBe("relaytop crashed: { reason: '***' }\n");
+		// inspect writes the secret (it holds both quotes) between backticks, its backslash doubled.
+		expect(crashReport({reason: secret}, false)).toBe('relaytop crashed: { reason: `***` }\n');
 		expect(crashReport('\u001b[2Jplain text', false)).toBe('relaytop crashed: ␛[2Jplain text\n');
 		expect(crashReport(new Error(''), false)).toBe('relaytop crashed: Error\n');
 	});
@@ -183,8 +222,10 @@ let withPassword: string;
 let requests: number;
 /** False on a server with trust authentication: any password is accepted. */
 let checksPasswords: boolean;
-/** A session of the admin, idle in a transaction whose last statement set the role's password. */
+/** A session of the admin, idle in a transaction whose last statement set the role's password (a standard literal: its quote doubled). */
 let passwordSetter: pg.Client;
+/** Another, whose last statement quoted the password as an E string (escapeLiteral's, for a value with a backslash). */
+let passwordReader: pg.Client;
 
 const urlOf = (base: string, change: (url: URL) => void): string => {
 	const url = new URL(base);
@@ -222,16 +263,22 @@ beforeAll(async () => {
 	);
 	await probe.end().catch(() => undefined);
 	// As an administrator rotating the password might leave it: the PostgreSQL view and --json show
-	// this session, its query text and the password in it.
+	// these sessions, their query texts and the password in them.
 	passwordSetter = new pg.Client({connectionString: database.url, application_name: 'password-setter'});
 	await passwordSetter.connect();
 	await passwordSetter.query('BEGIN');
-	await passwordSetter.query(`ALTER ROLE ${role} PASSWORD ${passwordSetter.escapeLiteral(password)}`);
+	await passwordSetter.query(`ALTER ROLE ${role} PASSWORD '${password.replaceAll("'", "''")}'`);
+	passwordReader = new pg.Client({connectionString: database.url, application_name: 'password-reader'});
+	await passwordReader.connect();
+	await passwordReader.query('BEGIN');
+	await passwordReader.query(`SELECT ${passwordReader.escapeLiteral(password)} AS password`);
 });
 
 afterAll(async () => {
-	await passwordSetter?.query('ROLLBACK').catch(() => undefined);
-	await passwordSetter?.end();
+	for (const client of [passwordSetter, passwordReader]) {
+		await client?.query('ROLLBACK').catch(() => undefined);
+		await client?.end();
+	}
 	await database?.drop();
 	const admin = new pg.Client({connectionString: database.url.replace(/\/[^/]*$/u, '/postgres')});
 	await admin.connect();
@@ -255,6 +302,15 @@ const WAYS: readonly PasswordWay[] = [
 	{name: 'in the URL', give: (url, secret) => ({target: urlOf(url, parsed => (parsed.password = encodeURIComponent(secret))), env: {}}), shown: /postgres:\/\/relaytop_secret_\d+:\*\*\*@127\.0\.0\.1/u},
 	{name: 'in PGPASSWORD', give: (url, secret) => ({target: url, env: {PGPASSWORD: secret}}), shown: /postgres:\/\/relaytop_secret_\d+@127\.0\.0\.1/u},
 	{name: 'in a password file', give: (url, secret) => ({target: url, env: {PGPASSFILE: passwordFile(`pgpass-${hex()}`, secret)}}), shown: /postgres:\/\/relaytop_secret_\d+@127\.0\.0\.1/u},
+	// No host in the URL (as for a local socket; the host as a parameter): no user part to carry the file's password.
+	{
+		name: 'in a password file, for a URL without a host',
+		give: (url, secret) => {
+			const {hostname, port, pathname, username} = new URL(url);
+			return {target: `postgres://${pathname}?host=${hostname}`, env: {PGPORT: port, PGUSER: username, PGPASSFILE: passwordFile(`pgpass-${hex()}`, secret)}};
+		},
+		shown: /postgres:\/\/\/\w+\?host=127\.0\.0\.1/u,
+	},
 ];
 
 interface JsonSnapshot {
@@ -276,10 +332,11 @@ describe.each(WAYS)('a database password $name', way => {
 		expect(snapshot.source.kind).toBe('newapi-postgres');
 		expect(snapshot.source.target).toMatch(way.shown);
 		expect(snapshot.summary.total_requests).toBe(requests);
-		// The administrator's session is there, its query with the password masked.
+		// The administrator's sessions are there, their queries with the password masked, however quoted.
 		expect(Array.isArray(snapshot.postgres.activity)).toBe(true);
-		const setter = (snapshot.postgres.activity as Array<{application_name: string; query: string | null}>).find(session => session.application_name === 'password-setter');
-		expect(setter?.query).toBe(`ALTER ROLE ${role} PASSWORD '***'`);
+		const sessions = snapshot.postgres.activity as Array<{application_name: string; query: string | null}>;
+		expect(sessions.find(session => session.application_name === 'password-setter')?.query).toBe(`ALTER ROLE ${role} PASSWORD '***'`);
+		expect(sessions.find(session => session.application_name === 'password-reader')?.query).toMatch(/^SELECT\s+E'\*\*\*' AS password$/u);
 	});
 
 	it('--once', async () => {
@@ -341,7 +398,7 @@ describe.each(WAYS)('a database password $name', way => {
 	});
 
 	it('a server that does not answer: one line without it', async () => {
-		const port = await closedPort();
+		const port = await freePort();
 		const {target, env} = way.give(urlOf(bare, url => (url.port = String(port))), password);
 		for (const args of [['--json'], ['--once'], ['doctor']]) {
 			const result = await runCli(args[0] === 'doctor' ? ['doctor', target] : [target, ...args], env);
@@ -488,8 +545,7 @@ describe.each(KEY_WAYS)('the management key from $name', way => {
 		try {
 			const result = await runCli([managerUrl, '--json', ...args], env);
 			expectNoSecret(result, cores);
-			// Masked by the HTTP client ([key]) or, failing that, by the secret registry (***).
-			expect(errorOf(result)).toMatch(/^relaytop: [^\n]*authorization Bearer (?:\[key\]|\*\*\*)\n$/u);
+			expect(errorOf(result)).toMatch(/^relaytop: [^\n]*authorization Bearer \*\*\*\n$/u);
 			expect(result.code).toBe(1);
 		} finally {
 			echoingKey = false;
@@ -498,7 +554,7 @@ describe.each(KEY_WAYS)('the management key from $name', way => {
 
 	it('a manager that does not answer: one line without the key', async () => {
 		const {args, env} = way.give(KEY);
-		const result = await runCli([`http://127.0.0.1:${await closedPort()}`, '--json', ...args], env);
+		const result = await runCli([`http://127.0.0.1:${await freePort()}`, '--json', ...args], env);
 		expectNoSecret(result, cores);
 		expect(errorOf(result)).toMatch(/^relaytop: [^\n]*ECONNREFUSED[^\n]*\n$/u);
 		expect(result.code).toBe(1);
@@ -607,22 +663,31 @@ function expectScreenClean(text: string, cores: readonly string[]): void {
 	for (const piece of cores.flatMap(piecesOf)) expect(text).not.toContain(piece);
 }
 
-describe('the dashboard', () => {
-	afterAll(() => {
-		try {
-			tmux('kill-session', '-t', session);
-		} catch {
-			// already gone
-		}
-	});
+function killSession(): void {
+	try {
+		tmux('kill-session', '-t', session);
+	} catch {
+		// none yet, or already gone
+	}
+}
 
-	const killSession = () => {
-		try {
-			tmux('kill-session', '-t', session);
-		} catch {
-			// none yet
-		}
-	};
+afterAll(killSession);
+
+/**
+ * A crash while drawing, provoked from outside on SIGUSR2: from then on, formatting a number throws
+ * an error whose message holds the command line and the key, and the next frame formats one.
+ */
+const RENDER_CRASH_PRELOAD = join(scratch, 'crash-in-render-on-sigusr2.cjs');
+writeFileSync(
+	RENDER_CRASH_PRELOAD,
+	`process.on('SIGUSR2', () => {
+	const message = 'boom while drawing: ' + [...process.argv.slice(2), process.env.RELAYTOP_KEY].join(' ');
+	Object.defineProperty(Intl.NumberFormat.prototype, 'format', {configurable: true, get() { throw new Error(message); }});
+});
+`,
+);
+
+describe('the dashboard', () => {
 
 	it('with the password in the URL: its title and command line show neither, nor does any view', async () => {
 		killSession();
@@ -639,6 +704,7 @@ describe('the dashboard', () => {
 		const postgres = await until(text => text.includes('ALTER ROLE'), 'the administrator’s session in the PostgreSQL view');
 		expectScreenClean(postgres, [core]);
 		expect(postgres).toContain(`ALTER ROLE ${role} PASSWORD '***'`);
+		expect(postgres).toMatch(/SELECT\s+E'\*\*\*' AS password/u);
 		// Narrower, the query column cuts the query short, at some width inside the password.
 		for (const columns of [190, 180, 170, 160, 150, 140]) {
 			tmux('resize-window', '-t', session, '-x', String(columns), '-y', '50');
@@ -680,5 +746,113 @@ describe('the dashboard', () => {
 		expect(after).toContain(`relaytop crashed: boom: ${withPassword.replace(encodeURIComponent(password), '***')}  ***`);
 		expect(after).not.toContain('requests/min'); // the dashboard's screen is gone
 		expectScreenClean(after, [core, keyCore]);
+	});
+
+	it('a crash while drawing: reported as any crash, not by Ink’s overview of the raw error', async () => {
+		killSession();
+		const {relaytop} = await startDashboard([withPassword], {NODE_OPTIONS: `--require ${RENDER_CRASH_PRELOAD}`, RELAYTOP_KEY: KEY});
+		await until(text => text.includes('requests/min'), 'the overview');
+		process.kill(relaytop, 'SIGUSR2');
+		const after = await until(text => text.includes('relaytop exited with'), 'the exit');
+		expect(after).toContain('relaytop exited with 70');
+		expect(after).toContain(`relaytop crashed: boom while drawing: ${withPassword.replace(encodeURIComponent(password), '***')} ***`);
+		expect(after).not.toContain('requests/min');
+		expectScreenClean(after, [core, keyCore]);
+	});
+});
+
+// ---------------------------------------------------------------------------------------------
+// A password that is also a word or a number of the output (a role of its own, its password set
+// per test): masked where it is shown, while the data relaytop works with keeps its values, and
+// --json its own words and its numbers. Every request of the database is renamed to an account
+// that holds the word.
+
+describe('a password that is also a word of the output', () => {
+	const wordRole = `relaytop_word_${process.pid}`;
+	const ACCOUNT = 'postgres-ops';
+	let admin: pg.Client;
+	/** The models the account's requests went to: what its drill-down lists. */
+	let models: string[];
+
+	/** The database's URL as wordRole with `secret` as its password, set for it now. */
+	async function withRolePassword(secret: string): Promise<string> {
+		await admin.query(`ALTER ROLE ${wordRole} PASSWORD ${admin.escapeLiteral(secret)}`);
+		return urlOf(bare, url => {
+			url.username = wordRole;
+			url.password = encodeURIComponent(secret);
+		});
+	}
+
+	beforeAll(async () => {
+		admin = new pg.Client({connectionString: database.url});
+		await admin.connect();
+		await admin.query(`CREATE ROLE ${wordRole} LOGIN SUPERUSER`);
+		await admin.query('UPDATE logs SET username = $1', [ACCOUNT]);
+		models = (await admin.query<{model_name: string}>("SELECT DISTINCT model_name FROM logs WHERE model_name <> ''")).rows.map(row => row.model_name);
+	});
+
+	afterAll(async () => {
+		await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [wordRole]);
+		await admin.query(`DROP ROLE IF EXISTS ${wordRole}`);
+		await admin.end();
+	});
+
+	interface WordSnapshot {
+		source: {kind: string; target: string};
+		accounts: {dimension: string; sort_key: string; items: Array<{key: string; label: string}>};
+		realtime: {items: Array<{status: string}>};
+	}
+
+	it('`postgres`: --json and doctor --json keep their own words and the redacted target, and mask the data', async () => {
+		const target = await withRolePassword('postgres');
+		const json = await runCli([target, '--json', '--range', 'all']);
+		expect(json.stderr).toBe('');
+		expect(json.code).toBe(0);
+		const snapshot = JSON.parse(json.stdout) as WordSnapshot;
+		expect(snapshot.source).toEqual({kind: 'newapi-postgres', target: redactTarget(target)});
+		expect(snapshot.source.target).toMatch(new RegExp(`^postgres://${wordRole}:\\*\\*\\*@127\\.0\\.0\\.1`, 'u'));
+		expect(snapshot.accounts.dimension).toBe('user');
+		expect(snapshot.accounts.items.map(item => item.key)).toEqual(['***-ops']);
+		expect(snapshot.realtime.items.length).toBeGreaterThan(0);
+		for (const item of snapshot.realtime.items) expect(['success', 'failed']).toContain(item.status);
+
+		const doctor = await runCli(['doctor', target, '--json']);
+		expect([0, 1, 2]).toContain(doctor.code);
+		expect(JSON.parse(doctor.stdout)).toMatchObject({source: {kind: 'newapi-postgres', target: redactTarget(target)}});
+	});
+
+	it('`true` and a number: maintain --json stays valid JSON, its values and numbers whole', async () => {
+		const asTrue = await runCli(['maintain', 'retention', await withRolePassword('true'), '--keep', '30d', '--json']);
+		expect(asTrue.stderr).toBe('');
+		expect(asTrue.code).toBe(0);
+		expect(JSON.parse(asTrue.stdout)).toMatchObject({engine: 'postgres', vacuum: expect.any(Boolean) as unknown});
+
+		// 2020-01-01T00:00:00Z in seconds, as the cutoff is kept in created_at's unit: a number of the plan.
+		const asNumber = await runCli(['maintain', 'retention', await withRolePassword('1577836800'), '--cutoff', '2020-01-01T00:00:00Z', '--json']);
+		expect(asNumber.stderr).toBe('');
+		expect(asNumber.code).toBe(0);
+		expect(JSON.parse(asNumber.stdout)).toMatchObject({cutoffMs: 1_577_836_800_000, cutoffValue: 1_577_836_800, cutoffIso: '2020-01-01T00:00:00.000Z'});
+	});
+
+	it('`relaytop`: an error keeps its `relaytop: ` and the target it names, redacted and otherwise whole', async () => {
+		const target = urlOf(await withRolePassword('relaytop'), url => (url.pathname = '/no_such_database'));
+		for (const args of [[target, '--json'], ['doctor', target]]) {
+			const result = await runCli(args);
+			expectOneLineError(result, args[0] === 'doctor' ? 3 : 1, /^relaytop: [^\n]*"no_such_database" does not exist/u);
+			expect(result.stderr).toContain(redactTarget(target)); // the role's name holds the word
+		}
+	});
+
+	it('`postgres`: the dashboard shows the account masked, and its drill-down still finds the account’s requests', async () => {
+		killSession();
+		await startDashboard([await withRolePassword('postgres'), '--range', 'all']);
+		await until(text => text.includes('requests/min'), 'the overview');
+		tmux('send-keys', '-t', session, '2');
+		await until(text => text.includes('***-ops'), 'the account, masked');
+		tmux('send-keys', '-t', session, 'Enter');
+		const drilled = await until(text => text.includes('***-ops by model') && models.some(model => text.includes(model)), 'the account’s requests by model');
+		expect(drilled).not.toContain('no requests in this range');
+		tmux('send-keys', '-t', session, 'q');
+		expect(await until(text => text.includes('relaytop exited with'), 'the exit')).toContain('relaytop exited with 0');
 	});
 });

@@ -8,8 +8,7 @@ import {sqliteHealth} from '../health/sqlite-health.js';
 import {healthJson} from '../output/health-json.js';
 import {healthText} from '../output/health-text.js';
 import {terminalSafeJson} from '../output/json-snapshot.js';
-import {maskSecretsIn} from '../output/secret-registry.js';
-import {terminalSafe} from '../output/terminal-safe.js';
+import {terminalSafe, terminalSafeExcept} from '../output/terminal-safe.js';
 import {isHttpTarget} from '../sources/cpa-http/http-target.js';
 import {openSource, type OpenOptions} from '../sources/open-target.js';
 import {OBSERVER_LIMITS, PgSession} from '../sources/postgres/pg-session.js';
@@ -123,11 +122,12 @@ export async function runDoctor(args: readonly string[], flags: ParsedFlags, ope
 		const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 		const shown = redactTargetIn(redactTargetIn(message, target ?? ''), flags.logsDb ?? '');
 		const display = target === undefined ? 'the demo' : redactTarget(target);
-		io.stderr(`relaytop: ${terminalSafe(shown.includes(display) ? shown : `cannot reach ${display}: ${shown}`)}\n`);
+		const targets = [display, ...(flags.logsDb === undefined ? [] : [redactTarget(flags.logsDb)])];
+		io.stderr(`relaytop: ${terminalSafeExcept(shown.includes(display) ? shown : `cannot reach ${display}: ${shown}`, targets)}\n`);
 		return DOCTOR_EXIT.unreachable;
 	}
-	// The checks quote the server (sessions' and statements' query texts), which may hold a known secret.
-	const shown = maskSecretsIn(report);
-	io.stdout(flags.json ? `${terminalSafeJson(healthJson(shown))}\n` : healthText(shown));
+	// The checks quote the server (sessions' and statements' query texts), which may hold a known
+	// secret: masked as they are written out, by terminalSafeJson or terminalSafe in healthText.
+	io.stdout(flags.json ? `${terminalSafeJson(healthJson(report))}\n` : healthText(report));
 	return exitCodeOf(report);
 }

@@ -2,14 +2,14 @@ import {constants} from 'node:os';
 import meow from 'meow';
 import {openDemo} from '../demo/demo-target.js';
 import {jsonSnapshot, terminalSafeJson} from '../output/json-snapshot.js';
-import {maskSecrets, maskSecretsIn, registerSecret} from '../output/secret-registry.js';
+import {registerSecret} from '../output/secret-registry.js';
 import {textFrame} from '../output/text-frame.js';
-import {terminalSafe} from '../output/terminal-safe.js';
+import {terminalSafe, terminalSafeExcept} from '../output/terminal-safe.js';
 import {isHttpTarget} from '../sources/cpa-http/http-target.js';
 import {managementKey} from '../sources/cpa-http/management-key.js';
 import {openSource, type OpenOptions} from '../sources/open-target.js';
 import {isPostgresTarget, targetFromEnvironment} from '../sources/postgres/pg-target.js';
-import {redactTargetIn, targetSecrets} from '../sources/redact-target.js';
+import {redactTarget, redactTargetIn, targetSecrets} from '../sources/redact-target.js';
 import {countingCost, type CountingCost} from '../tokens/counting-cost.js';
 import {tokenizerThroughput} from '../tokens/tokenizer-throughput.js';
 import {InputError} from '../usage/input-error.js';
@@ -41,10 +41,15 @@ const MAINTAIN = 'relaytop maintain indexes|retention TARGET';
 /** Flags of a subcommand only, and where they belong. */
 const SUBCOMMAND_FLAGS = {apply: MAINTAIN, keep: MAINTAIN, cutoff: MAINTAIN, batch: MAINTAIN, vacuum: MAINTAIN, repairWith: MAINTAIN, bench: 'relaytop tokens'} as const;
 
-/** One line, no stack: what went wrong and, where it helps, what was expected. */
-function describe(error: unknown): string {
+/**
+ * One line, no stack: what went wrong and, where it helps, what was expected. The targets it names
+ * are redacted, and every known secret in the rest is masked. The `relaytop: ` before it is ours.
+ */
+function describe(error: unknown, ...targets: ReadonlyArray<string | undefined>): string {
 	const message = error instanceof Error ? error.message : String(error);
-	return terminalSafe(message.split('\n')[0] ?? 'unknown error');
+	const named = targets.filter((target): target is string => target !== undefined && target !== '');
+	const line = named.reduce((text, target) => redactTargetIn(text, target), message.split('\n')[0] ?? 'unknown error');
+	return terminalSafeExcept(line, named.map(redactTarget));
 }
 
 const wantsColor = (flags: ParsedFlags): boolean => flags.color && (process.env.NO_COLOR ?? '') === '';
@@ -73,7 +78,7 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, options
 	if (target === undefined) {
 		io.stderr('relaytop: starting the demo…\n'); // the first start builds its database: seconds
 	}
-	const demo = target === undefined ? await startLiveDemo(line => io.stderr(`relaytop: ${line}\n`)) : undefined;
+	const demo = target === undefined ? await startLiveDemo(line => io.stderr(`relaytop: ${terminalSafe(line)}\n`)) : undefined;
 	let source: UsageSource | undefined;
 	let maintenance: MaintenanceService | undefined;
 	try {
@@ -99,8 +104,7 @@ async function printSnapshot(target: string | undefined, flags: ParsedFlags, opt
 	const {source, nowMs} = target === undefined ? await openDemo() : {source: await openSource(target, options), nowMs: io.now()};
 	try {
 		const request = snapshotRequest(flags, source.capabilities, range, nowMs);
-		// Masked before it is laid out: a secret in the data (a session's query, an alias) cut to a column's width would show its start.
-		const snapshot = maskSecretsIn(await takeSnapshot(source, request));
+		const snapshot = await takeSnapshot(source, request);
 		const counting = await countingCostOf(snapshot, io);
 		io.stdout(flags.json ? `${terminalSafeJson(jsonSnapshot(snapshot, counting))}\n` : textFrame(snapshot, io.columns, counting));
 	} finally {
@@ -159,7 +163,8 @@ async function doctorCommand(args: readonly string[], flags: ParsedFlags, io: Io
 /**
  * The passwords and tokens in the targets' URLs, registered before anything opens them. The
  * secrets that come with a connection (PGPASSWORD, a password file's, the management key) are
- * registered where they are taken into use: an unused PGPASSWORD is not relaytop's to mask.
+ * registered where a connection takes them into use (pg-target.ts, the management client): an
+ * unused PGPASSWORD is not relaytop's to mask.
  */
 function registerTargetSecrets(input: readonly string[], flags: ParsedFlags): void {
 	for (const target of [...input, flags.logsDb ?? '', targetFromEnvironment() ?? '']) {
@@ -167,10 +172,9 @@ function registerTargetSecrets(input: readonly string[], flags: ParsedFlags): vo
 	}
 }
 
-export async function run(argv: readonly string[], given: Io, importMeta: ImportMeta): Promise<number> {
-	// Every message passes the secret registry: a secret that reached one by a path no redaction
-	// foresaw is masked all the same. What goes to stdout is masked as data, before it is laid out.
-	const io: Io = {...given, stderr: text => given.stderr(maskSecrets(text))};
+// Secrets are masked where text is shown, never in the data: terminalSafe for text (describe's
+// lines, the frames), terminalSafeJson for every --json; the data keeps its values for the logic.
+export async function run(argv: readonly string[], io: Io, importMeta: ImportMeta): Promise<number> {
 	// meow exits with 2 for an unknown flag, which doctor's exit codes keep for "critical": a lenient
 	// parse finds the command first (flags may come before it), and doctor reports unknown flags itself.
 	const parse = (lenient: boolean) =>
@@ -200,9 +204,9 @@ export async function run(argv: readonly string[], given: Io, importMeta: Import
 			if (cli.input.length > 3) {
 				throw new InputError(`expected one target, got ${cli.input.length - 2}`);
 			}
-			return await runMaintain(cli.input[1], target, flags, {...io, stdout: text => io.stdout(maskSecrets(text))});
+			return await runMaintain(cli.input[1], target, flags, io);
 		} catch (error) {
-			io.stderr(`relaytop: ${redactTargetIn(redactTargetIn(describe(error), target ?? ''), flags.logsDb ?? '')}\n`);
+			io.stderr(`relaytop: ${describe(error, target, flags.logsDb)}\n`);
 			return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;
 		}
 	}
@@ -243,7 +247,7 @@ export async function run(argv: readonly string[], given: Io, importMeta: Import
 		}
 		return await dashboard(target, flags, options, io);
 	} catch (error) {
-		io.stderr(`relaytop: ${redactTargetIn(redactTargetIn(describe(error), target ?? ''), flags.logsDb ?? '')}\n`);
+		io.stderr(`relaytop: ${describe(error, target, flags.logsDb)}\n`);
 		return error instanceof InputError ? EXIT_USAGE : EXIT_FAILURE;
 	}
 }

@@ -2,7 +2,6 @@ import {statementsPrerequisite} from '../postgres/monitor/postgres-monitor.js';
 import {isOwnStatement, readStatementNumbers, readStatementTexts, statementsColumns} from '../postgres/monitor/statements-query.js';
 import type {Queryable} from '../postgres/monitor/queryable.js';
 import type {ServerInfo} from '../postgres/monitor/server-info.js';
-import {maskSecrets} from '../output/secret-registry.js';
 import {terminalSafe} from '../output/terminal-safe.js';
 import {fix, type HealthCheck} from './health-check.js';
 
@@ -52,9 +51,9 @@ export async function readTopStatements(db: Queryable, server: ServerInfo): Prom
 	return {byTime: top('totalMs'), byCalls: top('calls'), statsResetAtMs: sample.statsResetAtMs};
 }
 
-// Masked before the cut, which could otherwise leave a secret's start.
+// terminalSafe before the cut, which could otherwise leave a secret's start unmasked.
 const describe = (statement: TopStatement): string =>
-	`${statement.calls} calls, mean ${statement.meanMs.toFixed(statement.meanMs < 10 ? 2 : 0)} ms, ${Math.round(statement.share * 100)}% of the time: ${terminalSafe(maskSecrets(statement.query).slice(0, QUERY_HEAD))}`;
+	`${statement.calls} calls, mean ${statement.meanMs.toFixed(statement.meanMs < 10 ? 2 : 0)} ms, ${Math.round(statement.share * 100)}% of the time: ${terminalSafe(statement.query).slice(0, QUERY_HEAD)}`;
 
 /**
  * shared_preload_libraries with pg_stat_statements added to what it lists, one literal per library:

@@ -1,5 +1,5 @@
 import {inspect} from 'node:util';
-import {maskSecrets, registerSecret} from './secret-registry.js';
+import {registerSecret} from './secret-registry.js';
 import {terminalSafe} from './terminal-safe.js';
 
 // What an unexpected failure prints instead of Node's report, which shows the whole error (its
@@ -8,6 +8,9 @@ import {terminalSafe} from './terminal-safe.js';
 
 /** Set (to anything but empty) to have the stack printed after the line, masked as well. */
 export const CRASH_STACK_ENV = 'RELAYTOP_DEBUG';
+
+/** An unexpected failure (EX_SOFTWARE in sysexits.h): not an error of the target or of the input. */
+const EXIT_CRASH = 70;
 
 /** Secrets in the environment: a crash may come before they are taken into use, or from code that read them anyway. */
 const ENVIRONMENT_SECRETS = ['PGPASSWORD', 'RELAYTOP_KEY'];
@@ -23,8 +26,6 @@ export function restoreBeforeCrashReport(restore: () => void): () => void {
 	return () => restorers.delete(restore);
 }
 
-const shown = (text: string): string => maskSecrets(terminalSafe(text));
-
 function messageOf(error: unknown): string {
 	if (error instanceof Error) return error.message === '' ? error.name : error.message;
 	return typeof error === 'string' ? error : inspect(error, {depth: 2, breakLength: Number.POSITIVE_INFINITY});
@@ -36,8 +37,8 @@ export function crashReport(error: unknown, withStack: boolean): string {
 		.split(/\r\n|\r|\n/u)
 		.map(part => part.trim())
 		.find(part => part !== '');
-	const stack = withStack && error instanceof Error && error.stack !== undefined ? error.stack.split('\n').map(frame => `  ${shown(frame)}\n`) : [];
-	return [`relaytop crashed: ${shown(line ?? 'unknown error')}\n`, ...stack].join('');
+	const stack = withStack && error instanceof Error && error.stack !== undefined ? error.stack.split('\n').map(frame => `  ${terminalSafe(frame)}\n`) : [];
+	return [`relaytop crashed: ${terminalSafe(line ?? 'unknown error')}\n`, ...stack].join('');
 }
 
 /**
@@ -59,4 +60,10 @@ export function reportCrash(error: unknown, env: NodeJS.ProcessEnv = process.env
 		// the same
 	}
 	process.stderr.write(crashReport(error, (env[CRASH_STACK_ENV] ?? '') !== ''));
+}
+
+/** Reports the crash (reportCrash) and ends the process with EXIT_CRASH. */
+export function exitOnCrash(error: unknown): never {
+	reportCrash(error);
+	process.exit(EXIT_CRASH);
 }

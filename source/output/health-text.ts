@@ -2,6 +2,7 @@ import {checkHeadline, WORST_FIRST, type Evidence, type HealthCheck, type Severi
 import type {HealthReport} from '../health/health-report.js';
 import {machineSummary} from '../health/machine-facts.js';
 import {bytes} from './format.js';
+import {escapeControls} from './escape-controls.js';
 import {terminalSafe} from './terminal-safe.js';
 
 // `relaytop doctor` as text: worst first, each finding with its evidence and its fix; the checks
@@ -49,7 +50,7 @@ function checkLines(check: HealthCheck): string[] {
 
 export function healthText(report: HealthReport): string {
 	const counts = `${report.counts.critical} critical, ${report.counts.warning} warning${report.counts.warning === 1 ? '' : 's'}, ${report.counts.ok} ok`;
-	const lines = [`relaytop doctor · ${report.kind} ${terminalSafe(report.target)} · ${counts} · ${Math.round(report.durationMs)} ms`];
+	const lines = [`relaytop doctor · ${report.kind} ${escapeControls(report.target)} · ${counts} · ${Math.round(report.durationMs)} ms`];
 	if (report.machine !== null) lines.push(machineSummary(report.machine));
 	for (const severity of WORST_FIRST) {
 		const checks = report.checks.filter(check => check.status === severity);

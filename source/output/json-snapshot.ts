@@ -2,6 +2,7 @@ import type {Choice, GroupPage, GroupUsage} from '../usage/types.js';
 import type {Snapshot} from '../usage/take-snapshot.js';
 import type {CountingCost} from '../tokens/counting-cost.js';
 import {postgresJson} from './postgres-json.js';
+import {maskSecrets} from './secret-registry.js';
 
 // The stable scripting interface (design.md "JSON snapshot"): snake case, numbers as numbers.
 // Extend it; never rename a field.
@@ -38,8 +39,61 @@ const groupPage = (page: GroupPage) => ({
 // lossless JSON, and inert when it is printed to a terminal.
 const UNSAFE_IN_TERMINAL = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/gu;
 
+/**
+ * Fields whose values are relaytop's own words, never masked: scripts match on them, and a password
+ * that is also such a word (`postgres`) must not change them. Enumerations and identifiers (its own
+ * and the server's: a session's state, a progress phase), the times it computes, and the target, which
+ * redactTarget already wrote without its secrets. `parent.name` where the name holds data elsewhere
+ * (the reason of a proposed index names indexes).
+ */
+const OWN_WORDS = new Set([
+	'kind',
+	'target',
+	'status',
+	'state',
+	'verdict',
+	'group',
+	'id',
+	'sort_key',
+	'sort_direction',
+	'dimension',
+	'unit',
+	'unavailable.reason',
+	'ram_from',
+	'cores_from',
+	'encoding',
+	'counter_uses',
+	'wait_event_type',
+	'wait_event',
+	'backend_type',
+	'command',
+	'phase',
+	'need',
+	'serves',
+	'engine',
+	'store',
+	'timeColumn',
+	'cutoffIso',
+	'server',
+	'outcome',
+]);
+
+/**
+ * The value with every string of the data masked (maskSecrets), at any depth, as JSON.stringify
+ * would write it (toJSON first); the strings of OWN_WORDS fields kept. Masked as values, not as the
+ * finished text: a secret `true` or `42` never touches JSON's own words or its numbers.
+ */
+function shownValue(value: unknown, name: string, parent: string): unknown {
+	if (typeof value === 'string') return OWN_WORDS.has(name) || OWN_WORDS.has(`${parent}.${name}`) ? value : maskSecrets(value);
+	if (value === null || typeof value !== 'object') return value;
+	if ('toJSON' in value && typeof value.toJSON === 'function') return shownValue((value as {toJSON: (key: string) => unknown}).toJSON(name), name, parent);
+	if (Array.isArray(value)) return value.map(item => shownValue(item, name, parent));
+	return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, shownValue(field, key, name)]));
+}
+
+/** Every --json output: secrets masked in the data's values, then made inert for a terminal. */
 export const terminalSafeJson = (value: unknown): string =>
-	JSON.stringify(value, null, 2).replace(UNSAFE_IN_TERMINAL, character => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+	JSON.stringify(shownValue(value, '', ''), null, 2).replace(UNSAFE_IN_TERMINAL, character => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** The cost of counting prompt tokens at the current rate, or null when the tokenizer could not be measured. */
 function tokenCountingJson(cost: CountingCost | null): object | null {

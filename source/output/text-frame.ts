@@ -1,11 +1,11 @@
 import {countingPhrase, type CountingCost} from '../tokens/counting-cost.js';
 import type {GroupPage} from '../usage/types.js';
 import type {Snapshot} from '../usage/take-snapshot.js';
+import {escapeControls} from './escape-controls.js';
 import {compact, localTime, milliseconds, percent, thousands, usd} from './format.js';
 import {postgresText} from './postgres-text.js';
 import {textTable} from './text-table.js';
 import {groupColumns, modelColumns, requestColumns} from './usage-columns.js';
-import {terminalSafe} from './terminal-safe.js';
 
 const SOURCE_NAMES: Record<Snapshot['source']['kind'], string> = {
 	'cpa-sqlite': 'CPA-Manager store (SQLite)',
@@ -46,8 +46,9 @@ export function textFrame(snapshot: Snapshot, width: number, counting: CountingC
 	const requested = summary.totalRequests;
 	const successRate = requested === 0 ? 1 : summary.successCount / requested;
 	const from = range.startMs === null ? 'the beginning' : localTime(range.startMs);
+	// The target is redacted already: masked again, a user named like the password would read ***.
 	const lines = [
-		`relaytop · ${SOURCE_NAMES[snapshot.source.kind]} · ${terminalSafe(snapshot.source.target)}`,
+		`relaytop · ${SOURCE_NAMES[snapshot.source.kind]} · ${escapeControls(snapshot.source.target)}`,
 		`${from} → ${localTime(range.endMs)}`,
 		...(requested === 0 ? [emptyRangeHint(snapshot)] : []),
 		'',

@@ -69,7 +69,7 @@ function Header({state, width}: {readonly state: DashboardState; readonly width:
 			{VIEWS.map((view, index) => (
 				<Text key={view} inverse={view === state.view}>{` ${index + 1} ${VIEW_TITLES[view]} `}</Text>
 			))}
-			<Text color={THEME.muted}>{terminalSafe(truncate(` ${context}`, Math.max(10, width - 60)))}</Text>
+			<Text color={THEME.muted}>{truncate(terminalSafe(` ${context}`), Math.max(10, width - 60))}</Text>
 		</Text>
 	);
 }

@@ -1,8 +1,8 @@
 import {render} from 'ink';
+import {Component, type ReactNode} from 'react';
 import type {HealthOptions} from '../health/postgres-health.js';
 import type {MaintenanceService} from '../maintenance/maintenance-service.js';
-import {restoreBeforeCrashReport} from '../output/crash-report.js';
-import {maskedMaintenance, maskedSource} from '../output/masked-source.js';
+import {exitOnCrash, restoreBeforeCrashReport} from '../output/crash-report.js';
 import type {RangePreset} from '../usage/time-range.js';
 import type {UsageSource} from '../usage/types.js';
 import {App} from './app.js';
@@ -21,6 +21,26 @@ export interface DashboardOptions {
 	readonly maintenance?: MaintenanceService;
 	/** What the Health view judges the server against: --ram and --cores when given. */
 	readonly healthOptions?: HealthOptions;
+}
+
+/**
+ * A failure while drawing ends the process as any crash does (one masked line, exit 70), before
+ * Ink's own boundary can draw its overview of the error, which shows it raw.
+ */
+class CrashBoundary extends Component<{readonly children: ReactNode}, {readonly failed: boolean}> {
+	override state = {failed: false};
+
+	static getDerivedStateFromError(): {failed: boolean} {
+		return {failed: true};
+	}
+
+	override componentDidCatch(error: unknown): void {
+		exitOnCrash(error);
+	}
+
+	override render(): ReactNode {
+		return this.state.failed ? null : this.props.children;
+	}
 }
 
 /**
@@ -43,13 +63,16 @@ export async function runDashboard(source: UsageSource, options: DashboardOption
 	}
 	process.once('exit', restore);
 	const unregisterCrashRestore = restoreBeforeCrashReport(restore);
-	// Data from the store may hold a known secret (a session's query that sets a password): masked as it arrives.
-	const maintenance = options.maintenance === undefined ? undefined : maskedMaintenance(options.maintenance);
-	const app = render(<App source={maskedSource(source)} initial={initialState(source.capabilities.dimensions, options)} writable={options.writable} maintenance={maintenance} healthOptions={options.healthOptions} />, {
-		exitOnCtrlC: false, // the app quits on Ctrl-C itself, through the same path as q
-		patchConsole: false, // console output would vanish in the alternate screen
-		maxFps: 15,
-	});
+	const app = render(
+		<CrashBoundary>
+			<App source={source} initial={initialState(source.capabilities.dimensions, options)} writable={options.writable} maintenance={options.maintenance} healthOptions={options.healthOptions} />
+		</CrashBoundary>,
+		{
+			exitOnCtrlC: false, // the app quits on Ctrl-C itself, through the same path as q
+			patchConsole: false, // console output would vanish in the alternate screen
+			maxFps: 15,
+		},
+	);
 	let received: NodeJS.Signals | undefined;
 	// Kept registered until the end, so other handlers (the demo's) leave ending the process to us.
 	const onSignal = (signal: NodeJS.Signals) => {

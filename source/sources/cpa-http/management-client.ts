@@ -1,4 +1,5 @@
 import {bytes} from '../../output/format.js';
+import {maskSecrets, registerSecret} from '../../output/secret-registry.js';
 import {boundedText, BodyCutShort, type BodyText} from './response-body.js';
 
 // CPA-Manager's management API over HTTP(S): one GET at a time per call, authenticated with the
@@ -115,8 +116,6 @@ function redirectTarget(location: string | null, from: URL): URL | null {
 	}
 }
 
-const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
-
 export class ManagementClient {
 	private readonly base: URL;
 	/** The base's path without trailing slashes ('' at the root: a URL's own path is never empty). */
@@ -125,8 +124,6 @@ export class ManagementClient {
 	private readonly maxBytes: number;
 	/** How every message names the server: its host, never the key or the full address. */
 	private readonly who: string;
-	/** The key as a server could echo it back (in an error text, a redirect's host or path); null for no key. */
-	private readonly keyPattern: RegExp | null;
 
 	constructor(private readonly options: ManagementClientOptions) {
 		this.base = checkedBase(options.baseUrl);
@@ -138,7 +135,8 @@ export class ManagementClient {
 		this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 		this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
 		this.who = `CPA-Manager at ${this.base.host}`;
-		this.keyPattern = options.key === '' ? null : new RegExp([options.key, encodeURIComponent(options.key)].map(escaped).join('|'), 'giu');
+		// A server can echo the key back (in an error text, a redirect's host or path): masked wherever it is shown.
+		registerSecret(options.key);
 	}
 
 	/** The URL of `path` (which must not end in a slash: the manager would answer with the legacy payload). */
@@ -196,9 +194,9 @@ export class ManagementClient {
 		return {body: this.parsed<T>(body, response), bytes: body.bytes};
 	}
 
-	/** Every message goes out through here: the key is cut from whatever the server made it quote. */
+	/** Every message goes out through here: the key is masked in whatever the server made it quote. */
 	private failure(kind: ManagementErrorKind, message: string, status: number | null = null, code?: string): ManagementError {
-		return new ManagementError(kind, this.keyPattern === null ? message : message.replace(this.keyPattern, '[key]'), status, code);
+		return new ManagementError(kind, maskSecrets(message), status, code);
 	}
 
 	private parsed<T>({text, bytes: received}: BodyText, response: Response): T {

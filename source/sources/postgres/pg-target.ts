@@ -36,30 +36,31 @@ export function postgresConfig(target: string, env: NodeJS.ProcessEnv = process.
 	if (`${url.pathname}${url.search}${url.hash}`.includes('@')) {
 		throw invalid();
 	}
-	// Whatever password the connection uses is masked in anything printed from now on.
-	registerSecret(url.password);
-	registerSecret(env.PGPASSWORD);
+	// The password the connection uses, masked wherever it is shown from now on: pg takes a
+	// `password` parameter first, then the URL's, then PGPASSWORD, then the password file's (below).
+	const inUrl = url.searchParams.get('password') || url.password;
+	registerSecret(inUrl === '' ? env.PGPASSWORD : inUrl);
 	url.searchParams.delete('application_name');
 	const port = Number(url.port || env.PGPORT || DEFAULT_PORT);
 	if (url.hostname === '' && !url.searchParams.has('host') && (env.PGHOST ?? '') === '') {
 		const socketDirectory = SOCKET_DIRECTORIES.find(directory => existsSync(`${directory}/.s.PGSQL.${port}`));
 		url.searchParams.set('host', socketDirectory ?? 'localhost');
 	}
-	const user = url.username === '' ? (env.PGUSER ?? userInfo().username) : decodeURIComponent(url.username);
-	let fromFile: string | undefined;
-	if (url.password === '' && (env.PGPASSWORD ?? '') === '') {
+	const user = url.searchParams.get('user') || (url.username === '' ? (env.PGUSER ?? userInfo().username) : decodeURIComponent(url.username));
+	if (inUrl === '' && (env.PGPASSWORD ?? '') === '') {
 		// libpq's password file, read here: pg's own reading of it warns on stderr, under the dashboard.
 		const host = url.searchParams.get('host') ?? (url.hostname === '' ? (env.PGHOST ?? 'localhost') : decodeURIComponent(url.hostname));
 		const database = url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : (env.PGDATABASE ?? user);
-		fromFile = passwordFromFile({host, port, database, user}, env);
+		const fromFile = passwordFromFile({host, port, database, user}, env);
 		registerSecret(fromFile);
-		// In the URL as well: pg reads a connection string's password (an absent one as empty) over config.password.
+		// As parameters, which pg reads over everything else: a URL without a host (a local socket's)
+		// has no user part to carry them. The user is the one the file was searched for.
 		if (fromFile !== undefined) {
-			url.username = encodeURIComponent(user);
-			url.password = encodeURIComponent(fromFile);
+			url.searchParams.set('password', fromFile);
+			url.searchParams.set('user', user);
 		}
 	}
-	return {connectionString: url.toString(), application_name: APPLICATION_NAME, user, ...(fromFile === undefined ? {} : {password: fromFile})};
+	return {connectionString: url.toString(), application_name: APPLICATION_NAME, user};
 }
 
 /** DATABASE_URL, when no target is given and it names a PostgreSQL database. */

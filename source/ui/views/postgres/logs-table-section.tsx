@@ -109,7 +109,7 @@ export function LogsTableSection({tables, indexes, rows, width, nowMs}: LogsSect
 			lines.push(
 				<Text key="needs" color={worst === 'ok' ? undefined : THEME[worst]}>
 					{truncate(
-						`index needs: ${sorted.map(need => `${need.status} ${need.text.split(':')[0]}`).join(' · ')}${stray.length > 0 ? ` · INVALID ${stray.join(', ')}` : ''}`,
+						terminalSafe(`index needs: ${sorted.map(need => `${need.status} ${need.text.split(':')[0]}`).join(' · ')}${stray.length > 0 ? ` · INVALID ${stray.join(', ')}` : ''}`),
 						width,
 					)}
 				</Text>,
