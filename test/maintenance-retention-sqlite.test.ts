@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process';
 import {createHash} from 'node:crypto';
-import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {pathToFileURL} from 'node:url';
@@ -8,13 +8,12 @@ import {createInterface} from 'node:readline';
 import Database from 'better-sqlite3';
 import {afterAll, afterEach, describe, expect, it} from 'vitest';
 import {CPA_DDL} from '../source/fixtures/cpa-schema.js';
-import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
+import {packageRoot} from '../source/fixtures/fixture-files.js';
 import {LOGS_DDL} from '../source/fixtures/newapi-schema.js';
 import {openSqliteWritable} from '../source/maintenance/open-sqlite-writable.js';
 import {RetentionStoppedError} from '../source/maintenance/retention-batches.js';
 import type {RetentionProgress} from '../source/maintenance/retention-plan.js';
 import {applySqliteRetention, planSqliteRetention} from '../source/maintenance/retention-sqlite.js';
-import {sqliteFileTables} from '../source/maintenance/sqlite-file-tables.js';
 import {InputError} from '../source/usage/input-error.js';
 
 // Retention on real SQLite files: new-api's logs (created_at in seconds, rollback journal) and a
@@ -552,66 +551,5 @@ describe('a process killed (SIGKILL) inside a batch', () => {
 			expect(searchFinds(db, 'acct601')).toEqual([]);
 			expect(searchFinds(db, 'acct1202')).toEqual([1202]);
 		}
-	});
-});
-
-/** The tables SQLite itself lists in the file's schema. */
-function tablesBySqlite(path: string): Set<string> {
-	return new Set(track(new Database(path, {readonly: true, fileMustExist: true})).prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
-}
-
-/**
- * A schema far bigger than a page, on small pages: interior pages, and rows whose `name` lies
- * past their cell on overflow pages; views and indexes between the tables.
- */
-function wideSchema(name: string, encoding: string): string {
-	const path = join(scratch, `${name}.db`);
-	const db = new Database(path);
-	db.pragma('page_size = 512');
-	db.pragma(`encoding = '${encoding}'`);
-	for (let n = 0; n < 80; n++) {
-		db.exec(`CREATE TABLE "t${n}_${'ü'.repeat(n * 3)}" (a, b DEFAULT '${'y'.repeat(n * 11)}')`);
-		if (n % 10 === 0) db.exec(`CREATE INDEX "i${n}" ON "t${n}_${'ü'.repeat(n * 3)}" (a); CREATE VIEW "v${n}" AS SELECT ${n}`);
-	}
-	db.close();
-	return path;
-}
-
-describe("a schema's tables read from the file's bytes, without SQLite", () => {
-	it('are the tables SQLite lists: the gateways\' stores, and a schema over many small pages in each text encoding', () => {
-		const paths = [
-			fixturePath('newapi'), fixturePath('cpa'), newApiStore('schema-newapi', layoutRows(CUTOFF.newapi, true)), cpaStore('schema-cpa', layoutRows(CUTOFF.cpa, false)),
-			...['UTF-8', 'UTF-16le', 'UTF-16be'].map(encoding => wideSchema(`schema-${encoding}`, encoding)),
-		];
-		for (const path of paths) {
-			const tables = tablesBySqlite(path);
-			expect(tables.size).toBeGreaterThan(0);
-			expect(sqliteFileTables(path), path).toEqual(tables);
-		}
-		expect(tablesBySqlite(paths.at(-1)!).size).toBe(80);
-	});
-
-	it('read a file left with a hot journal as it lies, and write nothing; null for bytes that are no schema they can follow', () => {
-		const source = newApiStore('schema-hot-source', layoutRows(CUTOFF.newapi, true));
-		const path = join(scratch, 'schema-hot.db');
-		const db = track(new Database(source));
-		db.pragma('cache_size = 2');
-		db.exec('BEGIN');
-		db.exec('DELETE FROM logs');
-		copyFileSync(source, path);
-		copyFileSync(`${source}-journal`, `${path}-journal`);
-		db.exec('ROLLBACK');
-		const digest = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-		const before = [digest(path), digest(`${path}-journal`)];
-		expect(sqliteFileTables(path)).toEqual(new Set(['logs']));
-		expect([digest(path), digest(`${path}-journal`)]).toEqual(before);
-
-		const text = join(scratch, 'schema-text.db');
-		writeFileSync(text, 'not a database, '.repeat(100));
-		expect(sqliteFileTables(text)).toBeNull();
-		// The first page alone of a schema that goes on over others.
-		const cut = join(scratch, 'schema-cut.db');
-		writeFileSync(cut, readFileSync(wideSchema('schema-cut-source', 'UTF-8')).subarray(0, 512));
-		expect(sqliteFileTables(cut)).toBeNull();
 	});
 });

@@ -2,6 +2,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {fixturePath} from '../source/fixtures/fixture-files.js';
 import pg from 'pg';
 import {loadNewApiIntoPostgres} from '../source/fixtures/newapi-postgres-fixture.js';
+import {startCpaManagerReplica, type CpaManagerReplica} from '../bench/cpa-manager-replica.js';
+import type {CpaHttpSource} from '../source/sources/cpa-http/cpa-http-source.js';
 import {openSource, openTarget} from '../source/sources/open-target.js';
 import {InputError} from '../source/usage/input-error.js';
 import {SORT_DIRECTIONS, SORT_KEYS, type Dimension, type SortDirection, type SortKey, type Filters, type GroupUsage, type UsageQuery, type UsageSource} from '../source/usage/types.js';
@@ -263,7 +265,7 @@ describe.each([...NEWAPI, 'CPA-Manager'])('%s query layer against raw rows', nam
 		await expect(subject.source.apiKeys(query, {...page, sortKey: 'id; drop table logs' as 'totalCalls'})).rejects.toThrow(/unknown sort key/u);
 		await expect(subject.source.apiKeys(query, {...page, sortDirection: 'sideways' as 'asc'})).rejects.toThrow(/unknown sort direction/u);
 		await expect(subject.source.realtime(query, {page: 1_000_000_000, pageSize: 5})).rejects.toThrow(InputError);
-		for (const range of [{startMs: Number.NaN, endMs: subject.endMs}, {startMs: null, endMs: Number.POSITIVE_INFINITY}, {startMs: subject.endMs, endMs: subject.endMs - 1}]) {
+		for (const range of [{startMs: Number.NaN, endMs: subject.endMs}, {startMs: null, endMs: Number.POSITIVE_INFINITY}, {startMs: 0.5, endMs: subject.endMs}]) {
 			await expect(subject.source.summary({range, filters: {}}), JSON.stringify(range)).rejects.toThrow(InputError);
 		}
 	});
@@ -441,6 +443,68 @@ describe.each([...NEWAPI, 'CPA-Manager'])('%s query layer against raw rows', nam
 			expect(oracle.totalRequests, JSON.stringify(filters)).toBeGreaterThan(0);
 			expect([actual.totalRequests, actual.failureCount, actual.totalTokens], JSON.stringify(filters)).toEqual([oracle.totalRequests, oracle.failureCount, oracle.totalTokens]);
 			expectClose(actual.costUsd, oracle.costUsd, JSON.stringify(filters));
+		}
+	});
+});
+
+describe('a window that starts after it ends, as --from later than now gives', () => {
+	const KEY = 'query-layer-key';
+	const replicas: CpaManagerReplica[] = [];
+	/** The CPA-Manager fixture over HTTP: its paged API, and a manager without one (the legacy payload, read on the client). */
+	const overHttp: Array<[string, CpaHttpSource, CpaManagerReplica]> = [];
+
+	beforeAll(async () => {
+		for (const [name, flavour] of [['paged API', 'cpa-manager'], ['legacy payload', 'pre-paged']] as const) {
+			const replica = await startCpaManagerReplica({dbPath: fixturePath('cpa'), managementKey: KEY, flavour});
+			replicas.push(replica);
+			overHttp.push([name, (await openSource(replica.url, {managementKey: KEY})) as CpaHttpSource, replica]);
+		}
+	});
+
+	afterAll(async () => {
+		for (const [, source] of overHttp) await source.close();
+		for (const replica of replicas) await replica.close();
+	});
+
+	/** Nothing in the window; the rate and the timeline, which count back from its end alone, as for any window with that end. */
+	async function expectNothingIn(source: UsageSource, dimension: Dimension, facets: OracleFacets, endMs: number): Promise<void> {
+		const query: UsageQuery = {range: {startMs: endMs + DAY, endMs}, filters: {}};
+		const upToEnd: UsageQuery = {range: {startMs: null, endMs}, filters: {}};
+		const page = {page: 1, pageSize: 10, sortKey: 'totalCalls', sortDirection: 'desc'} as const;
+		const summary = await source.summary(query);
+		expect([summary.totalRequests, summary.totalTokens, summary.costUsd, summary.unpricedRequests]).toEqual([0, 0, 0, 0]);
+		expect(await source.facets(query)).toEqual(facets);
+		expect(await source.models(query)).toEqual([]);
+		for (const result of [await source.groups(query, dimension, page), await source.apiKeys(query, page), await source.realtime(query, page)]) {
+			expect([result.totalItems, result.items]).toEqual([0, []]);
+		}
+		const rate = await source.rate(upToEnd);
+		expect(rate.rpm).toBeGreaterThan(0);
+		expect(await source.rate(query)).toEqual(rate);
+		expect(await source.timeline(query, MINUTE, 30)).toEqual(await source.timeline(upToEnd, MINUTE, 30));
+	}
+
+	it.each([...NEWAPI, 'CPA-Manager'])('%s answers it as empty, not as an error', async name => {
+		const subject = subjectNamed(name);
+		await expectNothingIn(subject.source, subject.dimensions[0]!, subject.facets([]), subject.endMs);
+	});
+
+	it('CPA-Manager over HTTP answers it alike, paged or from the legacy payload, without asking the manager, which refuses such a window', async () => {
+		const endMs = subjectNamed('CPA-Manager').endMs;
+		for (const [name, source, replica] of overHttp) {
+			// A read that needs the manager first: a manager without the paged API turns the source to the legacy payload.
+			expect((await source.summary({range: {startMs: endMs - DAY, endMs}, filters: {}})).totalRequests, name).toBeGreaterThan(0);
+			expect(source.mode, name).toBe(name === 'paged API' ? 'paged' : 'legacy');
+			await expectNothingIn(source, 'account', cpaFacets(cpa, []), endMs);
+			const reversed = replica.requests.filter(request => {
+				const params = new URLSearchParams(request.query);
+				return params.has('start_ms') && params.has('end_ms') && Number(params.get('start_ms')) > Number(params.get('end_ms'));
+			});
+			expect(reversed, name).toEqual([]);
+			expect(replica.requests.filter(request => request.status === 400), name).toEqual([]);
+			for (const range of [{startMs: Number.NaN, endMs}, {startMs: null, endMs: Number.POSITIVE_INFINITY}, {startMs: 0.5, endMs}]) {
+				await expect(source.summary({range, filters: {}}), `${name}: ${JSON.stringify(range)}`).rejects.toThrow(InputError);
+			}
 		}
 	});
 });

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
 import {InputError} from '../source/usage/input-error.js';
-import {checkedRange, parseInstant, parseRangePreset, rangeSpec, resolveRange} from '../source/usage/time-range.js';
+import {checkedRange, isEmptyRange, parseInstant, parseRangePreset, rangeSpec, resolveRange} from '../source/usage/time-range.js';
 
 const NOW = Date.UTC(2026, 10, 22, 15, 30, 0);
 
@@ -60,24 +60,37 @@ describe('time ranges', () => {
 		}
 	});
 
-	it('lets only whole, safe milliseconds reach an engine, the start not after the end', () => {
+	it('lets only whole, safe milliseconds reach an engine; a start after the end is an empty range, not an error', () => {
 		expect(checkedRange({startMs: null, endMs: NOW})).toEqual({startMs: null, endMs: NOW});
 		expect(checkedRange({startMs: NOW, endMs: NOW})).toEqual({startMs: NOW, endMs: NOW});
+		expect(checkedRange({startMs: NOW + 1, endMs: NOW})).toEqual({startMs: NOW + 1, endMs: NOW});
+		expect([{startMs: NOW + 1, endMs: NOW}, {startMs: NOW, endMs: NOW}, {startMs: null, endMs: NOW}].map(isEmptyRange)).toEqual([true, false, false]);
 		for (const range of [
 			{startMs: Number.NaN, endMs: NOW},
 			{startMs: null, endMs: Number.POSITIVE_INFINITY},
 			{startMs: 0.5, endMs: NOW},
 			{startMs: null, endMs: 2 ** 53},
 			{startMs: -1e300, endMs: NOW},
-			{startMs: NOW + 1, endMs: NOW},
 		]) {
 			expect(() => checkedRange(range), JSON.stringify(range)).toThrow(InputError);
 		}
 	});
 
-	it('rejects conflicting or reversed bounds and unknown presets', () => {
+	it('--from alone later than now is a window still to come: empty until the clock reaches it, then filling', () => {
+		const spec = rangeSpec({fromMs: NOW + 3_600_000});
+		expect(isEmptyRange(resolveRange(spec, NOW))).toBe(true);
+		expect(resolveRange(spec, NOW + 7_200_000)).toEqual({startMs: NOW + 3_600_000, endMs: NOW + 7_200_000});
+	});
+
+	it('refuses --from after --to, both written out, naming both flags at their moments', () => {
+		const from = Date.UTC(2099, 0, 1);
+		const to = Date.UTC(2026, 10, 23, 6);
+		expect(() => rangeSpec({fromMs: from, toMs: to})).toThrow(new InputError('--from 2099-01-01T00:00:00.000Z is after --to 2026-11-23T06:00:00.000Z'));
+		expect(rangeSpec({fromMs: to, toMs: to})).toEqual({preset: null, fromMs: to, toMs: to});
+	});
+
+	it('rejects conflicting bounds and unknown presets', () => {
 		expect(() => rangeSpec({preset: '1h', fromMs: 1})).toThrow(InputError);
-		expect(() => rangeSpec({fromMs: 10, toMs: 5})).toThrow(InputError);
 		expect(() => parseRangePreset('2w')).toThrow(/expected one of: 15m, 1h, 24h, today, 7d, 30d, all/);
 	});
 });

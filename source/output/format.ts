@@ -63,6 +63,7 @@ const graphemes = new Intl.Segmenter('en', {granularity: 'grapheme'});
 // No cell holds more than this many UTF-16 units (a letter and its accents, an emoji sequence):
 // what lies past that many per cell is cut unread, so no name costs more than its width to draw.
 const UNITS_PER_CELL = 32;
+const PRINTABLE_ASCII = /^[\u0020-\u007e]*$/u;
 
 /**
  * Cuts text to `width` terminal cells (CJK counts as two), marking the cut with an ellipsis. It
@@ -70,9 +71,18 @@ const UNITS_PER_CELL = 32;
  * each once and stops at the width.
  */
 export function truncate(text: string, width: number): string {
+	// Most cells already fit: one measure of the whole, by the same count as the cut below (an
+	// escape sequence's characters are not hidden, so its own width is no way round the cut).
+	if (text.length <= width && stringWidth(text, {countAnsiEscapeCodes: true}) <= width) {
+		return text;
+	}
 	const limit = UNITS_PER_CELL * (width + 1);
 	// A cut through a surrogate pair would leave half a character.
 	const head = text.length > limit ? text.slice(0, limit).replace(/[\ud800-\udbff]$/u, '') : text;
+	// Printable ASCII is a cell a character, each on its own: the cut is a slice.
+	if (head.length > Math.max(width, 0) && PRINTABLE_ASCII.test(head)) {
+		return `${head.slice(0, Math.max(0, width - 1))}…`;
+	}
 	let used = 0;
 	let cut = 0;
 	for (const {segment, index} of graphemes.segment(head)) {

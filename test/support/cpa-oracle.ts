@@ -127,16 +127,62 @@ export function loadCpa(path: string): CpaFixture {
 	return {rows, raws: new Map(raws.map(raw => [raw.id, raw])), aliases};
 }
 
-// unicode61: runs of letters, numbers, marks and private-use characters, case-folded.
-const tokensOf = (text: string | null): string[] => (text ?? '').toLowerCase().match(/[\p{L}\p{N}\p{M}\p{Co}]+/gu) ?? [];
+/**
+ * Words as unicode61 makes them, which is not as JavaScript's Unicode would: its tables are Unicode
+ * 6.1's, where a character assigned since (U+2066, most emoji) is unassigned and so part of a word,
+ * of the marks only diacritics join a word (and are dropped), and case folds by 6.1's tables. So
+ * SQLite's own tokenizer, in a table of the oracle's own, splits and folds each text once; all that
+ * is made of the words (terms, phrases, prefixes, aliases, the pasted key) is the oracle's.
+ */
+const WORDS = new Map<string, readonly string[]>();
+
+function splitWords(texts: Iterable<string>): void {
+	const fresh = [...new Set(texts)].filter(text => !WORDS.has(text));
+	if (fresh.length === 0) {
+		return;
+	}
+	const db = new Database(':memory:');
+	try {
+		db.exec("CREATE VIRTUAL TABLE texts USING fts5(text, tokenize='unicode61'); CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, texts, instance)");
+		const insert = db.prepare('INSERT INTO texts (rowid, text) VALUES (?, ?)');
+		db.transaction(() => fresh.forEach((text, index) => insert.run(index + 1, text)))();
+		const words = fresh.map((): string[] => []);
+		for (const {term, doc} of db.prepare('SELECT term, doc FROM words ORDER BY doc, offset').iterate() as Iterable<{term: string; doc: number}>) {
+			words[doc - 1]!.push(term);
+		}
+		fresh.forEach((text, index) => WORDS.set(text, words[index]!));
+	} finally {
+		db.close();
+	}
+}
+
+const wordsOf = (text: string | null): readonly string[] => WORDS.get(text ?? '')!;
 
 const FTS_COLUMNS: Array<keyof CpaRaw> = [
 	'account_snapshot', 'auth_label_snapshot', 'auth_file_snapshot', 'auth_provider_snapshot', 'auth_project_id_snapshot',
 	'auth_index', 'source', 'api_key_hash', 'provider', 'model', 'requested_model', 'resolved_model', 'endpoint', 'method', 'path',
 ];
 
+/** Every text a search looks at, split into words once per fixture. */
+const split = new WeakSet<CpaFixture>();
+
+function splitFixture(fixture: CpaFixture): void {
+	if (!split.has(fixture)) {
+		splitWords([...fixture.raws.values()].flatMap(raw => FTS_COLUMNS.map(column => (raw[column] as string | null) ?? '')));
+		splitWords(fixture.aliases.values());
+		split.add(fixture);
+	}
+}
+
+/** Every word a search can find in the fixture, as unicode61 splits and folds its texts. */
+export function cpaWords(fixture: CpaFixture): string[] {
+	splitFixture(fixture);
+	const texts = [...[...fixture.raws.values()].flatMap(raw => FTS_COLUMNS.map(column => raw[column] as string | null)), ...fixture.aliases.values()];
+	return [...new Set(texts.flatMap(wordsOf))];
+}
+
 /** A prefix phrase: consecutive tokens, the last one matched as a prefix. */
-function phraseIn(tokens: string[], phrase: string[]): boolean {
+function phraseIn(tokens: readonly string[], phrase: readonly string[]): boolean {
 	for (let i = 0; i + phrase.length <= tokens.length; i++) {
 		if (phrase.every((word, j) => (j === phrase.length - 1 ? tokens[i + j]!.startsWith(word) : tokens[i + j] === word))) {
 			return true;
@@ -154,7 +200,9 @@ export function cpaSearch(fixture: CpaFixture, search: string | undefined): (row
 	if (terms.length === 0) {
 		return () => true;
 	}
-	const phrases = terms.map(tokensOf);
+	splitFixture(fixture);
+	splitWords(terms);
+	const phrases = terms.map(wordsOf);
 	const pasted = createHash('sha256').update((search ?? '').trim()).digest('hex');
 	return row => {
 		const raw = fixture.raws.get(row.id)!;
@@ -164,10 +212,10 @@ export function cpaSearch(fixture: CpaFixture, search: string | undefined): (row
 		if (phrases.some(phrase => phrase.length === 0)) {
 			return false;
 		}
-		const matchAll = (columns: string[][]) => phrases.every(phrase => columns.some(tokens => phraseIn(tokens, phrase)));
-		const eventText = FTS_COLUMNS.map(column => tokensOf(raw[column] as string | null));
+		const matchAll = (columns: ReadonlyArray<readonly string[]>) => phrases.every(phrase => columns.some(tokens => phraseIn(tokens, phrase)));
+		const eventText = FTS_COLUMNS.map(column => wordsOf(raw[column] as string | null));
 		const alias = fixture.aliases.get((raw.api_key_hash ?? '').toLowerCase());
-		return matchAll(eventText) || (alias !== undefined && matchAll([tokensOf(alias)]));
+		return matchAll(eventText) || (alias !== undefined && matchAll([wordsOf(alias)]));
 	};
 }
 

@@ -5,9 +5,14 @@ import {createHash} from 'node:crypto';
 import type Database from 'better-sqlite3';
 import fc from 'fast-check';
 import {expect} from 'vitest';
+import {MAX_SEARCH_LENGTH, MAX_SEARCH_TERMS} from '../../source/sources/sql/search-terms.js';
+import {MAX_TIMELINE_BUCKETS} from '../../source/sources/sql/timeline.js';
 import {InputError} from '../../source/usage/input-error.js';
+import {MAX_PAGE} from '../../source/usage/parse-options.js';
 import {
 	DIMENSIONS,
+	MAX_PAGE_SIZE,
+	RATE_WINDOW_S,
 	SORT_DIRECTIONS,
 	SORT_KEYS,
 	STATUSES,
@@ -18,7 +23,7 @@ import {
 	type UsageQuery,
 	type UsageSource,
 } from '../../source/usage/types.js';
-import {cpaFacets, cpaFilter, type CpaFixture} from './cpa-oracle.js';
+import {cpaFacets, cpaFilter, cpaWords, type CpaFixture} from './cpa-oracle.js';
 import {newApiFacets, newApiFilter, type NewApiFixture} from './newapi-oracle.js';
 import {bucketize, expectClose, groupBy, inRange, newestFirst, sortGroups, sum, summarize, type OracleFacets, type OracleGroup, type OracleRow} from './oracle.js';
 
@@ -138,7 +143,7 @@ export async function everyRead(source: UsageSource, read: HostileRead): Promise
 		['models', () => source.models(query)],
 		['groups', () => source.groups(query, read.dimension as Dimension, page)],
 		['apiKeys', () => source.apiKeys(query, page)],
-		['realtime', () => source.realtime(query, page)],
+		['realtime', () => source.realtime(query, {page: page.page, pageSize: page.pageSize})],
 	];
 	const failures: Array<{read: string; error: unknown}> = [];
 	for (const [name, run] of reads) {
@@ -149,6 +154,43 @@ export async function everyRead(source: UsageSource, read: HostileRead): Promise
 		}
 	}
 	return failures;
+}
+
+/**
+ * The reads of `read` a source must answer, not refuse, by the limits of the UsageSource contract:
+ * a whole, safe end, and start if there is one (a start after the end is an empty window, no
+ * error); a known status; a search within its length and number of terms, without U+0000. Pages
+ * within their limits and, for tables, a known sort; a timeline of a whole bucket length and a
+ * bucket count within its limit, over a window within the safe integers; the rate's window too;
+ * groups by one of the source's own dimensions.
+ */
+export function mustAnswer(read: HostileRead, dimensions: readonly string[]): ReadonlySet<string> {
+	const safe = Number.isSafeInteger;
+	const {query, page, bucketMs, buckets} = read;
+	const {range, filters} = query;
+	const search = filters.search ?? '';
+	const terms = new Set(search.split(/\s+/u).filter(term => term !== ''));
+	const asked =
+		safe(range.endMs) &&
+		(range.startMs === null || safe(range.startMs)) &&
+		(filters.status === undefined || (STATUSES as readonly string[]).includes(filters.status)) &&
+		search.length <= MAX_SEARCH_LENGTH &&
+		!search.includes('\u0000') &&
+		terms.size <= MAX_SEARCH_TERMS;
+	const paged = asked && safe(page.page) && page.page >= 1 && page.page <= MAX_PAGE && safe(page.pageSize) && page.pageSize >= 1 && page.pageSize <= MAX_PAGE_SIZE;
+	const sorted = paged && (SORT_KEYS as readonly string[]).includes(page.sortKey) && (SORT_DIRECTIONS as readonly string[]).includes(page.sortDirection);
+	const timeline = asked && safe(bucketMs) && bucketMs >= 1 && safe(buckets) && buckets >= 1 && buckets <= MAX_TIMELINE_BUCKETS && safe(range.endMs - buckets * bucketMs);
+	const answered: Array<[string, boolean]> = [
+		['summary', asked],
+		['facets', asked],
+		['rate', asked && safe(range.endMs - RATE_WINDOW_S * 1000)],
+		['timeline', timeline],
+		['models', asked],
+		['groups', sorted && dimensions.includes(read.dimension)],
+		['apiKeys', sorted],
+		['realtime', paged],
+	];
+	return new Set(answered.filter(([, must]) => must).map(([name]) => name));
 }
 
 const MAX_MESSAGE = 300;
@@ -169,6 +211,11 @@ export function notForUsers(error: unknown): string | null {
 		return `an engine's error dressed as an InputError: ${error.message}`;
 	}
 	return null;
+}
+
+/** What is wrong with a read that threw: a read it had to answer, or an error no user may see; null when neither. */
+export function wrongRefusal(which: string, error: unknown, answered: ReadonlySet<string>): string | null {
+	return answered.has(which) ? `a valid read refused: ${error instanceof Error ? error.message : String(error)}` : notForUsers(error);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,15 +345,13 @@ export function newApiSubject(fixture: NewApiFixture): OracleSubject {
 	};
 }
 
-// Words FTS5's unicode61 and the oracle fold alike: no marks (unicode61 drops diacritics), no
-// letters with case beyond ASCII.
-const PLAIN_WORD = /^[a-z0-9\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]+$/u;
+// Words relaytop's query builder hands to unicode61 whole: it splits a term at any character
+// JavaScript's Unicode counts as no letter, number, mark or private use, where unicode61, on
+// Unicode 6.1, may see a letter (U+2066, unassigned in 6.1).
+const WHOLE_WORD = /^[\p{L}\p{N}\p{M}\p{Co}]+$/u;
 
 export function cpaSubject(fixture: CpaFixture): OracleSubject {
 	const raws = [...fixture.raws.values()];
-	const words = raws.flatMap(raw => [raw.account_snapshot, raw.source, raw.model, raw.provider, raw.auth_label_snapshot, raw.endpoint])
-		.flatMap(text => (text ?? '').toLowerCase().match(/[\p{L}\p{N}\p{M}\p{Co}]+/gu) ?? [])
-		.filter(word => PLAIN_WORD.test(word));
 	return {
 		rows: fixture.rows,
 		dimensions: ['account', 'provider', 'channel'],
@@ -321,7 +366,7 @@ export function cpaSubject(fixture: CpaFixture): OracleSubject {
 			model: distinct(raws.map(raw => raw.model)),
 			apiKey: distinct(fixture.rows.map(row => row.apiKey)),
 		},
-		words: distinct(words),
+		words: distinct(cpaWords(fixture).filter(word => WHOLE_WORD.test(word))),
 	};
 }
 
@@ -347,13 +392,16 @@ export function validRead(subject: OracleSubject, endMs: number): fc.Arbitrary<V
 	const firstMs = subject.rows.reduce((first, row) => Math.min(first, row.tsMs), endMs);
 	const moment = fc.integer({min: firstMs - DAY, max: endMs + DAY});
 	const range = fc.oneof(
-		fc.constant({startMs: null, endMs}),
-		moment.map(startMs => ({startMs: Math.min(startMs, endMs), endMs})),
-		fc.tuple(moment, moment).map(([a, b]) => ({startMs: Math.min(a, b), endMs: Math.max(a, b)})),
+		{weight: 2, arbitrary: fc.constant({startMs: null, endMs})},
+		{weight: 2, arbitrary: moment.map(startMs => ({startMs: Math.min(startMs, endMs), endMs}))},
+		{weight: 2, arbitrary: fc.tuple(moment, moment).map(([a, b]) => ({startMs: Math.min(a, b), endMs: Math.max(a, b)}))},
+		// A start after the end, as --from later than now gives: an empty window, answered as one.
+		{weight: 1, arbitrary: fc.tuple(moment, fc.integer({min: 1, max: 2 * DAY})).map(([end, gap]) => ({startMs: end + gap, endMs: end}))},
 	);
 	const valueOf = (values: readonly string[]) => fc.oneof({weight: 4, arbitrary: fc.constantFrom(...values)}, {weight: 1, arbitrary: fc.constantFrom(...values).chain(nearMiss)});
 	const term = fc.oneof(
-		{weight: 4, arbitrary: fc.constantFrom(...subject.words).chain(word => fc.integer({min: 1, max: Math.min(word.length, 12)}).chain(length => someUpperCase(word.slice(0, length))))},
+		// Cut between code points: text a user types is well-formed, never half a surrogate pair.
+		{weight: 4, arbitrary: fc.constantFrom(...subject.words).map(word => [...word]).chain(characters => fc.integer({min: 1, max: Math.min(characters.length, 12)}).chain(length => someUpperCase(characters.slice(0, length).join(''))))},
 		{weight: 2, arbitrary: fc.constantFrom(...SYNTAX_TERMS)},
 	);
 	const search = fc

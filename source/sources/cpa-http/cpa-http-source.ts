@@ -3,6 +3,7 @@ import {byLabel} from '../../usage/choice-order.js';
 import {InputError} from '../../usage/input-error.js';
 import {checkedPage} from '../../usage/page-limits.js';
 import {PriceBook} from '../../usage/price-book.js';
+import {checkedRange, isEmptyRange} from '../../usage/time-range.js';
 import type {
 	Choice,
 	Dimension,
@@ -15,6 +16,7 @@ import type {
 	SortedPageRequest,
 	SourceCapabilities,
 	Summary,
+	TimeRange,
 	TimelineBucket,
 	UsageQuery,
 	UsageSource,
@@ -57,6 +59,9 @@ const SETTLE_MS = 2 * 60_000;
 const MAX_SETTLED_BUCKETS = 4096;
 
 export type CpaHttpMode = 'paged' | 'legacy';
+
+/** What a window that starts after it ends holds, which the manager refuses to be asked (400). */
+const NO_REQUESTS = new LocalUsage([], new Map(), new PriceBook(new Map()));
 
 /** The manager's filters as query parameters (§2.1); a pasted raw key is searched by its hash, as CPA-Manager's web does. */
 function filterParams(query: UsageQuery): Params {
@@ -146,6 +151,7 @@ export class CpaHttpSource implements UsageSource {
 			},
 			local => local.summary(query),
 			signal,
+			query.range,
 		);
 	}
 
@@ -177,6 +183,7 @@ export class CpaHttpSource implements UsageSource {
 			},
 			local => local.facets(query),
 			signal,
+			query.range,
 		);
 	}
 
@@ -189,6 +196,7 @@ export class CpaHttpSource implements UsageSource {
 			},
 			local => local.rate(query),
 			signal,
+			window.range,
 		);
 	}
 
@@ -235,6 +243,7 @@ export class CpaHttpSource implements UsageSource {
 			},
 			local => local.models(query),
 			signal,
+			query.range,
 		);
 	}
 
@@ -246,6 +255,7 @@ export class CpaHttpSource implements UsageSource {
 			scope => this.breakdown('accounts', query, page, item => item.label, scope),
 			local => local.accounts(query, page),
 			signal,
+			query.range,
 		);
 	}
 
@@ -257,6 +267,7 @@ export class CpaHttpSource implements UsageSource {
 			},
 			local => local.apiKeys(query, page),
 			signal,
+			query.range,
 		);
 	}
 
@@ -291,6 +302,7 @@ export class CpaHttpSource implements UsageSource {
 			},
 			local => local.realtime(query, page),
 			signal,
+			query.range,
 		);
 	}
 
@@ -327,7 +339,11 @@ export class CpaHttpSource implements UsageSource {
 	 * switches the source to the legacy payload for good. That payload is shared by every call and
 	 * needed whatever the query: a call that gives up stops waiting for it, and it goes on loading.
 	 */
-	private async paged<T>(call: (scope: CallRequests) => Promise<T>, fromLegacy: (local: LocalUsage) => T, signal: AbortSignal | undefined): Promise<T> {
+	private async paged<T>(call: (scope: CallRequests) => Promise<T>, fromLegacy: (local: LocalUsage) => T, signal: AbortSignal | undefined, range?: TimeRange): Promise<T> {
+		// `range` is the window the call counts requests in, checked in either mode as the SQL sources check theirs.
+		if (range !== undefined && isEmptyRange(checkedRange(range))) {
+			return fromLegacy(NO_REQUESTS);
+		}
 		if (this.currentMode === 'paged') {
 			const scope = new CallRequests(signal);
 			try {
