@@ -1,10 +1,7 @@
-import {readFileSync} from 'node:fs';
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
-import {join} from 'node:path';
 import {createElement} from 'react';
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
-import {packageRoot} from '../source/fixtures/fixture-files.js';
 import {PollScheduler} from '../source/poll/poll-scheduler.js';
 import {CpaHttpSource} from '../source/sources/cpa-http/cpa-http-source.js';
 import {ManagementClient, type ManagementClientOptions, type ManagementError} from '../source/sources/cpa-http/management-client.js';
@@ -14,6 +11,7 @@ import {App} from '../source/ui/app.js';
 import {planPanels} from '../source/ui/dashboard-panels.js';
 import {initialState, type DashboardState} from '../source/ui/dashboard-state.js';
 import type {UsageQuery} from '../source/usage/types.js';
+import {RECORDED_ANSWERS, USAGE_PATH as USAGE} from './support/cpa-payloads.js';
 import {managementFailure} from './support/management-failure.js';
 import {renderInk} from './support/render-ink.js';
 
@@ -23,21 +21,7 @@ import {renderInk} from './support/render-ink.js';
 // next request after the server behaves again must succeed.
 
 const KEY = 'mgmt-hostile-5c2e9a';
-const USAGE = '/v0/management/usage';
-const payload = (name: string): unknown => (JSON.parse(readFileSync(join(packageRoot(), 'fixtures', 'cpa-payloads', name), 'utf8')) as {response: unknown}).response;
-const MISC = JSON.parse(readFileSync(join(packageRoot(), 'fixtures', 'cpa-payloads', 'misc-manager-endpoints.json'), 'utf8')) as Record<string, unknown>;
-const REPLAYED: Record<string, string> = Object.fromEntries(
-	Object.entries({
-		[`${USAGE}/summary`]: payload('usage-summary.json'),
-		[`${USAGE}/accounts`]: payload('usage-accounts.json'),
-		[`${USAGE}/api-keys`]: payload('usage-api-keys.json'),
-		[`${USAGE}/realtime`]: payload('usage-realtime.json'),
-		[`${USAGE}/models`]: payload('usage-models.json'),
-		'/v0/management/model-prices': MISC['GET /v0/management/model-prices'],
-		'/v0/management/api-key-aliases': MISC['GET /v0/management/api-key-aliases'],
-		'/usage-service/info': MISC['GET /usage-service/info'],
-	}).map(([path, body]) => [path, JSON.stringify(body)]),
-);
+const REPLAYED: Record<string, string> = Object.fromEntries(Object.entries(RECORDED_ANSWERS).map(([path, body]) => [path, JSON.stringify(body)]));
 const SUMMARY = REPLAYED[`${USAGE}/summary`]!;
 /** The replayed summary's figures, whatever the window: what a healthy answer gives. */
 const HEALTHY_RATE = {windowS: 60, rpm: 3, tpm: 4800};
@@ -279,7 +263,7 @@ describe('a CPA-Manager that misbehaves', () => {
 		const HUNDRED_MB = 100_000_000;
 		/** What the kernel's socket buffers (both ends) and the client's stream may hold past what the client read. */
 		const MARGIN = 12 * MIB;
-		const item = JSON.stringify((payload('usage-realtime.json') as {items: unknown[]}).items[0]);
+		const item = JSON.stringify((RECORDED_ANSWERS[`${USAGE}/realtime`] as {items: unknown[]}).items[0]);
 		const chunk = Buffer.from(`${item},`.repeat(Math.ceil(65_536 / (item.length + 1))));
 		const head = Buffer.from('{"page":1,"page_size":500,"total_items":1000000,"items":[');
 

@@ -30,6 +30,7 @@ import {redactTarget, targetSecrets} from '../source/sources/redact-target.js';
 import {StatusBar} from '../source/ui/components/status-bar.js';
 import {initialState} from '../source/ui/dashboard-state.js';
 import type {UsageSource} from '../source/usage/types.js';
+import {INFO_PATH as INFO, RECORDED_ANSWERS} from './support/cpa-payloads.js';
 import {loadNewApi} from './support/newapi-oracle.js';
 import {freePort} from './support/net.js';
 import {freshDatabase} from './support/postgres-server.js';
@@ -416,20 +417,6 @@ const KEY = `${keyCore}-mgmt`;
 const wrongKeyCore = hex();
 const WRONG_KEY = `${wrongKeyCore}-mgmt`;
 
-const payload = (name: string): unknown => (JSON.parse(readFileSync(join(ROOT, 'fixtures', 'cpa-payloads', name), 'utf8')) as {response: unknown}).response;
-const MISC = JSON.parse(readFileSync(join(ROOT, 'fixtures', 'cpa-payloads', 'misc-manager-endpoints.json'), 'utf8')) as Record<string, unknown>;
-const USAGE = '/v0/management/usage';
-const INFO = '/usage-service/info';
-const REPLAYED: Record<string, unknown> = {
-	[`${USAGE}/summary`]: payload('usage-summary.json'),
-	[`${USAGE}/accounts`]: payload('usage-accounts.json'),
-	[`${USAGE}/api-keys`]: payload('usage-api-keys.json'),
-	[`${USAGE}/realtime`]: payload('usage-realtime.json'),
-	[`${USAGE}/models`]: payload('usage-models.json'),
-	'/v0/management/model-prices': MISC['GET /v0/management/model-prices'],
-	'/v0/management/api-key-aliases': MISC['GET /v0/management/api-key-aliases'],
-	[INFO]: MISC['GET /usage-service/info'],
-};
 
 let manager: HttpServer;
 let managerUrl = '';
@@ -446,7 +433,7 @@ beforeAll(async () => {
 			response.writeHead(status, {'content-type': 'application/json'});
 			response.end(JSON.stringify(body));
 		};
-		const body = REPLAYED[path];
+		const body = RECORDED_ANSWERS[path];
 		if (body === undefined) return reply(404, {error: 'not found'});
 		if (path === INFO) return reply(200, body);
 		if (echoingKey) return reply(500, {error: `upstream refused the request with authorization ${request.headers.authorization ?? ''}`});

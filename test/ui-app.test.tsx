@@ -1,16 +1,16 @@
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {mkdtempSync, rmSync} from 'node:fs';
 import {createServer as createHttpServer} from 'node:http';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import Database from 'better-sqlite3';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createDemoStore, type DemoStore} from '../source/demo/demo-store.js';
-import {packageRoot} from '../source/fixtures/fixture-files.js';
 import {openSource, openTarget} from '../source/sources/open-target.js';
 import {App} from '../source/ui/app.js';
 import {initialState, type DashboardState} from '../source/ui/dashboard-state.js';
 import {KEYMAP} from '../source/ui/keymap.js';
 import type {UsageQuery, UsageSource} from '../source/usage/types.js';
+import {RECORDED_ANSWERS} from './support/cpa-payloads.js';
 import {refusedConnection, stablePort} from './support/net.js';
 import {KEY, renderInk} from './support/render-ink.js';
 
@@ -274,21 +274,9 @@ describe('refreshing', () => {
 		}
 
 		it('over HTTP, names CPA-Manager, and reads it again once it listens again', async () => {
-			const at = (name: string) => (JSON.parse(readFileSync(join(packageRoot(), 'fixtures', 'cpa-payloads', name), 'utf8')) as {response: unknown}).response;
-			const misc = JSON.parse(readFileSync(join(packageRoot(), 'fixtures', 'cpa-payloads', 'misc-manager-endpoints.json'), 'utf8')) as Record<string, unknown>;
-			const usage = '/v0/management/usage';
-			const replayed: Record<string, unknown> = {
-				[`${usage}/summary`]: at('usage-summary.json'),
-				[`${usage}/accounts`]: at('usage-accounts.json'),
-				[`${usage}/api-keys`]: at('usage-api-keys.json'),
-				[`${usage}/realtime`]: at('usage-realtime.json'),
-				[`${usage}/models`]: at('usage-models.json'),
-				'/v0/management/model-prices': misc['GET /v0/management/model-prices'],
-				'/v0/management/api-key-aliases': misc['GET /v0/management/api-key-aliases'],
-				'/usage-service/info': misc['GET /usage-service/info'],
-			};
+
 			const manager = createHttpServer((request, response) => {
-				const body = replayed[new URL(request.url ?? '/', 'http://replay').pathname];
+				const body = RECORDED_ANSWERS[new URL(request.url ?? '/', 'http://replay').pathname];
 				response.writeHead(body === undefined ? 404 : 200, {'content-type': 'application/json'});
 				response.end(JSON.stringify(body ?? {error: 'not found'}));
 			});

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import {openSqliteReadOnly} from '../sources/sqlite/open-sqlite.js';
+import {openSqliteReadOnly, schemaOfTables} from '../sources/sqlite/open-sqlite.js';
 import {InputError} from '../usage/input-error.js';
 import {sqliteFileTables} from './sqlite-file-tables.js';
 
@@ -43,9 +43,7 @@ export function openSqliteWritable(path: string, busyTimeoutMs: number, options:
 		if (options.finishInterruptedWrite !== true || !leftUnfinished(path)) throw error;
 		const tables = sqliteFileTables(path);
 		if (tables === null) throw error;
-		if (!tables.has('logs') && !tables.has('usage_events')) {
-			throw new InputError(`${path} is a SQLite database of another application: expected a new-api "logs" table or a CPA-Manager "usage_events" table`);
-		}
+		schemaOfTables(tables, path); // refuses another application's file before anything is written to it
 	}
 	try {
 		const db = new Database(path, {fileMustExist: true, timeout: busyTimeoutMs});

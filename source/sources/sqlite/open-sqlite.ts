@@ -50,6 +50,11 @@ export function detectSchema(db: Database.Database, path: string): SqliteSchema 
 			row => row.name,
 		),
 	);
+	return schemaOfTables(tables, path);
+}
+
+/** Which gateway's store holds these tables; refuses any other application's database. */
+export function schemaOfTables(tables: ReadonlySet<string>, path: string): SqliteSchema {
 	if (tables.has('usage_events')) {
 		return 'cpa';
 	}
