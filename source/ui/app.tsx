@@ -9,6 +9,7 @@ import type {TokenizerThroughput} from '../tokens/tokenizer-throughput.js';
 import type {Facets, GroupPage, ModelUsage, Rate, RequestPage, Summary, TimelineBucket, UsageSource} from '../usage/types.js';
 import {filterChoices, FilterMenu} from './components/filter-menu.js';
 import {HelpOverlay, KeyHints} from './components/key-hints.js';
+import {ShapedText} from './components/shaped-text.js';
 import {StatusBar} from './components/status-bar.js';
 import type {SignalKind} from '../postgres/backend-signal.js';
 import {ConfirmDialog} from './components/confirm-dialog.js';
@@ -62,7 +63,7 @@ function Header({state, width}: {readonly state: DashboardState; readonly width:
 	// The range, filters and search select usage data; the PostgreSQL and Health views show the store as it is now.
 	const context = state.view === 'postgres' || state.view === 'health' ? '' : [`range ${state.range}`, ...filters, ...(state.search === '' ? [] : [`search "${state.search}"`])].join(' · ');
 	return (
-		<Text wrap="truncate-end">
+		<ShapedText>
 			<Text bold color={THEME.accent}>
 				relaytop
 			</Text>
@@ -70,7 +71,7 @@ function Header({state, width}: {readonly state: DashboardState; readonly width:
 				<Text key={view} inverse={view === state.view}>{` ${index + 1} ${VIEW_TITLES[view]} `}</Text>
 			))}
 			<Text color={THEME.muted}>{truncate(terminalSafe(` ${context}`), Math.max(10, width - 60))}</Text>
-		</Text>
+		</ShapedText>
 	);
 }
 
@@ -404,17 +405,15 @@ export function App({source, maintenance, initial, writable = false, healthOptio
 				{body}
 			</Box>
 			{state.overlay === 'search' ? (
-				<Text wrap="truncate-end">
+				<ShapedText>
 					<Text color={THEME.accent}>/</Text> {terminalSafe(state.searchDraft)}
 					<Text inverse> </Text>
 					<Text color={THEME.muted}> Enter apply · Esc clear</Text>
-				</Text>
+				</ShapedText>
 			) : state.notice === null ? (
 				<StatusBar source={source} state={state} panels={visiblePanels(data)} width={size.columns} />
 			) : (
-				<Text color={THEME[state.notice.tone]} wrap="truncate-end">
-					{terminalSafe(state.notice.text)}
-				</Text>
+				<ShapedText color={THEME[state.notice.tone]}>{terminalSafe(state.notice.text)}</ShapedText>
 			)}
 			<KeyHints view={state.view} width={size.columns} writable={canWrite} />
 		</Box>

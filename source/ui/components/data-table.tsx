@@ -1,6 +1,8 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
+import {truncate} from '../../output/format.js';
 import {textTable, type TextColumn} from '../../output/text-table.js';
 import {THEME, type Tone} from '../theme.js';
+import {ShapedText} from './shaped-text.js';
 
 interface Props<T> {
 	readonly columns: readonly TextColumn<T>[];
@@ -35,22 +37,23 @@ function runsOf(lines: readonly string[], style: (index: number) => {inverse: bo
 
 /**
  * A table laid out by the same width-aware code as the text frame (CJK counts two cells, low
- * priority columns give way, every cell made terminal-safe). Lines already fit the width, so the
- * body is drawn as a few runs of lines rather than one node per row.
+ * priority columns give way, every cell made terminal-safe). Lines are cut to the width where the
+ * narrowest columns cannot fit it, so the body is drawn as a few runs of lines rather than one
+ * node per row.
  */
 export function DataTable<T>({columns, rows, width, selected, tone, empty = 'nothing here'}: Props<T>) {
 	if (rows.length === 0) {
-		return <Text color={THEME.muted}>{empty}</Text>;
+		return <ShapedText color={THEME.muted}>{empty}</ShapedText>;
 	}
-	const [header, ...lines] = textTable(columns, rows, width);
+	const [header, ...lines] = textTable(columns, rows, width).map(line => truncate(line, width));
 	const runs = runsOf(lines, index => ({inverse: index === selected, tone: tone?.(rows[index]!)}));
 	return (
 		<Box flexDirection="column">
-			<Text bold>{header}</Text>
+			<ShapedText bold>{header}</ShapedText>
 			{runs.map((run, index) => (
-				<Text key={index} inverse={run.inverse} color={run.tone === undefined ? undefined : THEME[run.tone]}>
+				<ShapedText key={index} inverse={run.inverse} color={run.tone === undefined ? undefined : THEME[run.tone]}>
 					{run.text}
-				</Text>
+				</ShapedText>
 			))}
 		</Box>
 	);

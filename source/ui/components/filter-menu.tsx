@@ -3,6 +3,7 @@ import {terminalSafe} from '../../output/terminal-safe.js';
 import type {Choice, Facets} from '../../usage/types.js';
 import type {FilterField, FilterMenu as Menu} from '../dashboard-state.js';
 import {THEME} from '../theme.js';
+import {ShapedText} from './shaped-text.js';
 
 const FACET_OF: Record<Exclude<FilterField, 'status'>, keyof Facets> = {
 	account: 'accounts',
@@ -42,10 +43,10 @@ export function FilterMenu({menu, fields, current, facets, height}: Props) {
 			<Box flexDirection="column">
 				<Text bold>Filter by · Enter choose · Esc close</Text>
 				{windowed(fields, menu.index, height - 1).map(([field, index]) => (
-					<Text key={field} inverse={index === menu.index} wrap="truncate-end">
+					<ShapedText key={field} inverse={index === menu.index}>
 						{field.padEnd(10)}
 						<Text color={THEME.muted}>{current[field] === undefined ? 'any' : terminalSafe(current[field]!)}</Text>
-					</Text>
+					</ShapedText>
 				))}
 			</Box>
 		);
@@ -57,10 +58,10 @@ export function FilterMenu({menu, fields, current, facets, height}: Props) {
 				{menu.field} · Enter choose · Esc back{facets === undefined && menu.field !== 'status' ? ' · loading…' : ''}
 			</Text>
 			{windowed(choices, menu.index, height - 1).map(([choice, index]) => (
-				<Text key={choice?.value ?? '\u0000any'} inverse={index === menu.index} wrap="truncate-end">
+				<ShapedText key={choice?.value ?? '\u0000any'} inverse={index === menu.index}>
 					{choice === null ? 'any' : terminalSafe(choice.label)}
 					{choice !== null && choice.label !== choice.value ? <Text color={THEME.muted}> {terminalSafe(choice.value)}</Text> : null}
-				</Text>
+				</ShapedText>
 			))}
 		</Box>
 	);

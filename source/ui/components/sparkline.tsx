@@ -1,5 +1,6 @@
 import {Text} from 'ink';
 import {THEME} from '../theme.js';
+import {ShapedText} from './shaped-text.js';
 
 const BARS = '▁▂▃▄▅▆▇█';
 
@@ -11,10 +12,10 @@ export function sparkline(values: readonly number[]): string {
 
 export function Sparkline({label, values, summary}: {readonly label: string; readonly values: readonly number[]; readonly summary: string}) {
 	return (
-		<Text wrap="truncate-end">
+		<ShapedText>
 			<Text color={THEME.muted}>{label.padEnd(13)}</Text>
 			<Text color={THEME.accent}>{sparkline(values)}</Text>
 			<Text color={THEME.muted}> {summary}</Text>
-		</Text>
+		</ShapedText>
 	);
 }

@@ -7,6 +7,7 @@ import type {PanelState} from '../../poll/poll-scheduler.js';
 import type {UsageSource} from '../../usage/types.js';
 import type {DashboardState} from '../dashboard-state.js';
 import {THEME} from '../theme.js';
+import {ShapedText} from './shaped-text.js';
 
 const SOURCE_NAMES: Record<UsageSource['kind'], string> = {
 	'cpa-sqlite': 'CPA-Manager (SQLite)',
@@ -107,10 +108,10 @@ export function StatusBar({source, state, panels, width, now = Date.now}: Props)
 	const mark = <Text color={failed !== undefined ? THEME.error : state.paused ? THEME.warn : THEME.ok}>{state.paused ? '‖ ' : '● '}</Text>;
 	if (failed === undefined) {
 		return (
-			<Text wrap="truncate-end">
+			<ShapedText>
 				{mark}
 				{truncate(`${mode} · ${details}`, Math.max(10, width - 2))}
-			</Text>
+			</ShapedText>
 		);
 	}
 	// What failed, then when it is tried again, before everything else: at any width the operator sees both.
@@ -121,11 +122,11 @@ export function StatusBar({source, state, panels, width, now = Date.now}: Props)
 	const alert = `${truncate(what, Math.max(10, width - 2 - stringWidth(lead) - stringWidth(when)))}${when}`;
 	const room = width - 2 - stringWidth(lead) - stringWidth(alert) - 3;
 	return (
-		<Text wrap="truncate-end">
+		<ShapedText>
 			{mark}
 			{lead}
 			<Text color={THEME.error}>{alert}</Text>
 			{room < 10 ? null : ` · ${truncate(details, room)}`}
-		</Text>
+		</ShapedText>
 	);
 }

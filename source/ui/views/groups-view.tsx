@@ -4,9 +4,10 @@ import {terminalSafe} from '../../output/terminal-safe.js';
 import {groupColumns, modelColumns} from '../../output/usage-columns.js';
 import type {GroupPage, ModelUsage} from '../../usage/types.js';
 import {DataTable} from '../components/data-table.js';
+import {ShapedText} from '../components/shaped-text.js';
 import type {Drill} from '../dashboard-state.js';
 import {THEME} from '../theme.js';
-import {StaleTag} from './stale-tag.js';
+import {staleTag} from './stale-tag.js';
 
 interface Props {
 	readonly title: string;
@@ -28,11 +29,11 @@ export function GroupsView({title, page, selected, drill, drillModels, staleSinc
 	if (drill !== null) {
 		return (
 			<Box flexDirection="column">
-				<Text wrap="truncate-end">
+				<ShapedText>
 					<Text bold>{terminalSafe(drill.label)}</Text>
 					<Text color={THEME.muted}> by model · Esc back</Text>
-					<StaleTag since={staleSince} />
-				</Text>
+					{staleTag(staleSince)}
+				</ShapedText>
 				<DataTable columns={modelColumns} rows={drillModels ?? []} width={width} empty="no requests in this range" />
 			</Box>
 		);
@@ -40,13 +41,13 @@ export function GroupsView({title, page, selected, drill, drillModels, staleSinc
 	const sort = page === undefined ? '' : ` · sorted by ${page.sortKey} ${page.sortDirection === 'asc' ? '▲' : '▼'}`;
 	return (
 		<Box flexDirection="column">
-			<Text wrap="truncate-end">
+			<ShapedText>
 				<Text bold>{title}</Text>
-				<StaleTag since={staleSince} />
+				{staleTag(staleSince)}
 				<Text color={THEME.muted}>
 					{sort} · page {page?.page ?? 1}/{pagesOf(page)} · {thousands(page?.totalItems ?? 0)} items
 				</Text>
-			</Text>
+			</ShapedText>
 			<DataTable columns={groupColumns(page?.sortKey ?? 'totalCalls', page?.sortDirection ?? 'desc')} rows={page?.items ?? []} width={width} selected={selected} empty="no requests in this range" />
 		</Box>
 	);

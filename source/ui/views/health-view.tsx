@@ -5,6 +5,7 @@ import type {HealthResult} from '../../health/postgres-health.js';
 import {localTime, milliseconds, truncate} from '../../output/format.js';
 import {terminalSafe} from '../../output/terminal-safe.js';
 import type {PanelState} from '../../poll/poll-scheduler.js';
+import {ShapedText} from '../components/shaped-text.js';
 import {THEME} from '../theme.js';
 import type {MaintenanceView} from '../use-maintenance.js';
 import {machineSummary} from '../../health/machine-facts.js';
@@ -36,9 +37,9 @@ interface Props {
 }
 
 const line = (key: string, text: string, tone?: keyof typeof THEME, bold?: boolean): ReactElement => (
-	<Text key={key} color={tone === undefined ? undefined : THEME[tone]} bold={bold} wrap="truncate-end">
+	<ShapedText key={key} color={tone === undefined ? undefined : THEME[tone]} bold={bold}>
 		{text}
-	</Text>
+	</ShapedText>
 );
 
 /** The header: where the cursor is, what was judged against, when the checks were read and what that cost. */
@@ -65,10 +66,10 @@ export function HealthView({checks, panel, checkable, loadPending, selected, wri
 	const chosen = Math.max(0, Math.min(selected, checks.length - 1));
 	const stale = staleSince === undefined ? '' : ` · ${staleText(staleSince)}`;
 	const top: ReactElement[] = [
-		<Text key="header" wrap="truncate-end">
+		<ShapedText key="header">
 			<Text bold>{truncate(terminalSafe(headerText(panel, checkable, chosen, checks.length)), Math.max(10, width - stale.length))}</Text>
 			<Text color={THEME.warn}>{stale}</Text>
-		</Text>,
+		</ShapedText>,
 		...jobLines(job, running, width),
 	];
 	if (!checkable) top.push(line('uncheckable', truncate('The database checks need a SQLite file or a postgres:// target; here only the gateway’s load is judged.', width), 'muted'));
@@ -94,10 +95,10 @@ export function HealthView({checks, panel, checkable, loadPending, selected, wri
 				// The cursor and the mark (3 cells), in the severity's colour; the rest plain.
 				const text = checkLineText(row.check, row.index === chosen, width);
 				return (
-					<Text key={`check-${row.index}`} inverse={row.index === chosen} wrap="truncate-end">
+					<ShapedText key={`check-${row.index}`} inverse={row.index === chosen}>
 						<Text color={THEME[SEVERITY_TONES[row.check.status]]}>{text.slice(0, 3)}</Text>
 						{text.slice(3)}
-					</Text>
+					</ShapedText>
 				);
 			})}
 			{shownDetail.length === 0 ? null : <Text key="gap"> </Text>}

@@ -4,6 +4,7 @@ import type {MaintenanceAction, MaintenanceOverview} from '../../maintenance/mai
 import {duration} from '../../output/maintenance-text.js';
 import {bytes, thousands} from '../../output/format.js';
 import {terminalSafe} from '../../output/terminal-safe.js';
+import {ShapedText} from '../components/shaped-text.js';
 import {THEME} from '../theme.js';
 import type {MaintenanceView} from '../use-maintenance.js';
 
@@ -45,9 +46,9 @@ interface Props {
 }
 
 const line = (text: string, color?: string, key?: string | number) => (
-	<Text key={key} color={color} wrap="truncate-end">
+	<ShapedText key={key} color={color}>
 		{terminalSafe(text)}
-	</Text>
+	</ShapedText>
 );
 
 export function MaintenancePanel({view, selected, writable, height}: Props) {
@@ -57,7 +58,12 @@ export function MaintenancePanel({view, selected, writable, height}: Props) {
 	const items = maintenanceItems(overview);
 	const rows: ReactElement[] = [];
 	const title = advice === null ? 'Maintenance' : `Maintenance · ${advice.table} · about ${thousands(advice.rows)} rows · ${bytes(advice.tableBytes)} data, ${bytes(advice.totalBytes)} with indexes`;
-	rows.push(<Text key="title" bold wrap="truncate-end">{terminalSafe(title)}{view.loading ? <Text color={THEME.muted}> · reading…</Text> : null}</Text>);
+	rows.push(
+		<ShapedText key="title" bold>
+			{terminalSafe(title)}
+			{view.loading ? <Text color={THEME.muted}> · reading…</Text> : null}
+		</ShapedText>,
+	);
 	if (view.error !== null) rows.push(line(view.error, THEME.error, 'error'));
 	rows.push(line('Indexes for the hot queries', THEME.accent, 'indexes'));
 	if (overview?.adviceError) rows.push(line(`  ${overview.adviceError}`, THEME.error, 'advice-error'));
@@ -69,9 +75,9 @@ export function MaintenancePanel({view, selected, writable, height}: Props) {
 	items.forEach((item, index) => {
 		const chosen = index === Math.min(selected, items.length - 1);
 		rows.push(
-			<Text key={`item-${index}`} inverse={chosen} wrap="truncate-end">
+			<ShapedText key={`item-${index}`} inverse={chosen}>
 				{terminalSafe(`${chosen ? '›' : ' '} ${item.label}`)}
-			</Text>,
+			</ShapedText>,
 		);
 		if (chosen) item.sql.forEach((statement, at) => rows.push(line(`    ${statement}`, THEME.muted, `sql-${at}`)));
 	});

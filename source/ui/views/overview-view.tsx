@@ -4,6 +4,7 @@ import {compact, localTime, milliseconds, percent, thousands, usd} from '../../o
 import {modelColumns} from '../../output/usage-columns.js';
 import type {ModelUsage, Rate, Summary, TimelineBucket} from '../../usage/types.js';
 import {DataTable} from '../components/data-table.js';
+import {ShapedText} from '../components/shaped-text.js';
 import {Sparkline} from '../components/sparkline.js';
 import {SPARKLINE_MINUTES} from '../dashboard-panels.js';
 import {THEME} from '../theme.js';
@@ -36,13 +37,13 @@ export function OverviewView({summary, rate, timeline, models, newestRequestMs, 
 	const peak = (values: number[]) => `last ${SPARKLINE_MINUTES} min · peak ${compact(Math.max(0, ...values))}/min`;
 	return (
 		<Box flexDirection="column">
-			<Text wrap="truncate-end">
+			<ShapedText>
 				<Text bold>{thousands(requests)}</Text> requests · <Text color={success < 0.85 ? THEME.error : success < 0.95 ? THEME.warn : THEME.ok}>{percent(success)}</Text> ok ·
 				rpm <Text bold>{thousands(rate?.rpm ?? 0)}</Text> · tpm <Text bold>{compact(rate?.tpm ?? 0)}</Text> · cost <Text bold>{usd(summary?.costUsd ?? 0)}</Text>
 				{summary !== undefined && summary.unpricedRequests > 0 ? <Text color={THEME.warn}> + {thousands(summary.unpricedRequests)} unpriced</Text> : null} · latency{' '}
 				{milliseconds(summary?.latencyMsAvg ?? null)}
-			</Text>
-			<Text wrap="truncate-end" color={THEME.muted}>
+			</ShapedText>
+			<ShapedText color={THEME.muted}>
 				tokens in {compact(summary?.tokens.input ?? 0)} · out {compact(summary?.tokens.output ?? 0)} · cached {compact(summary?.tokens.cached ?? 0)} · reasoning{' '}
 				{compact(summary?.tokens.reasoning ?? 0)}
 				{counting === undefined ? null : (
@@ -52,8 +53,8 @@ export function OverviewView({summary, rate, timeline, models, newestRequestMs, 
 						{counting.verdict === 'heavy' ? ': CountToken=false?' : ''}
 					</Text>
 				)}
-			</Text>
-			{staleSince === undefined ? <Text> </Text> : <Text color={THEME.warn} wrap="truncate-end">{staleText(staleSince)}</Text>}
+			</ShapedText>
+			{staleSince === undefined ? <Text> </Text> : <ShapedText color={THEME.warn}>{staleText(staleSince)}</ShapedText>}
 			<Sparkline label="requests/min" values={perMinute(b => b.requests)} summary={peak(perMinute(b => b.requests))} />
 			<Sparkline label="tokens/min" values={perMinute(b => b.tokens)} summary={peak(perMinute(b => b.tokens))} />
 			<Text> </Text>

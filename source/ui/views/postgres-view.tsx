@@ -17,8 +17,9 @@ import {allocateRows, type SectionNeed} from './postgres/section-layout.js';
 import {PartsLine, serverParts, sessionParts} from './postgres/server-header.js';
 import {SessionDetail} from './postgres/session-detail.js';
 import {StatementsSection, statementsNeed} from './postgres/statements-section.js';
-import {StaleTag, staleSince, staleText} from './stale-tag.js';
+import {staleSince, staleTag, staleText} from './stale-tag.js';
 import {UnavailableNotice, unavailableLines} from './postgres/unavailable-notice.js';
+import {ShapedText} from '../components/shaped-text.js';
 
 // The PostgreSQL view: the server under new-api's logs as an operator needs it during a CPU spike.
 // Sections, top to bottom: the server and its sessions by state; sessions by application, user
@@ -102,7 +103,7 @@ export function PostgresView({kind, attached, panel, selected, drill, width, hei
 				{panel?.error === undefined ? (
 					<Text color={THEME.muted}>reading the server…</Text>
 				) : (
-					<Text color={THEME.error}>{truncate(terminalSafe(`cannot read the server: ${panel.error}`), width)}</Text>
+					<ShapedText color={THEME.error}>{truncate(terminalSafe(`cannot read the server: ${panel.error}`), width)}</ShapedText>
 				)}
 			</Box>
 		);
@@ -110,10 +111,10 @@ export function PostgresView({kind, attached, panel, selected, drill, width, hei
 	if (snapshot.server.status === 'unavailable') {
 		return (
 			<Box flexDirection="column">
-				<Text>
+				<ShapedText>
 					<Text bold>PostgreSQL</Text>
-					<StaleTag since={staleAt} />
-				</Text>
+					{staleTag(staleAt)}
+				</ShapedText>
 				<UnavailableNotice lines={unavailableLines('server', snapshot.server, width, Math.max(1, height - 1))} />
 			</Box>
 		);

@@ -4,9 +4,10 @@ import {requestColumnsWithRecent} from '../../output/usage-columns.js';
 import {outcomePattern, recentOutcomes, streamOf} from '../../usage/stream-patterns.js';
 import type {RequestPage} from '../../usage/types.js';
 import {DataTable} from '../components/data-table.js';
+import {ShapedText} from '../components/shaped-text.js';
 import {THEME} from '../theme.js';
 import {pagesOf} from './groups-view.js';
-import {StaleTag} from './stale-tag.js';
+import {staleTag} from './stale-tag.js';
 
 interface Props {
 	readonly page: RequestPage | undefined;
@@ -23,14 +24,14 @@ export function RealtimeView({page, recent, selected, failedOnly, staleSince, wi
 	const outcomes = recentOutcomes(recent?.items ?? []);
 	return (
 		<Box flexDirection="column">
-			<Text wrap="truncate-end">
+			<ShapedText>
 				<Text bold>Requests</Text>
-				<StaleTag since={staleSince} />
+				{staleTag(staleSince)}
 				<Text color={THEME.muted}>
 					{' '}
 					· newest first{failedOnly ? ' · failed only' : ''} · page {page?.page ?? 1}/{pagesOf(page)} · {thousands(page?.totalItems ?? 0)} items
 				</Text>
-			</Text>
+			</ShapedText>
 			<DataTable columns={requestColumnsWithRecent(row => outcomePattern(outcomes.get(streamOf(row)) ?? []))} rows={page?.items ?? []} width={width} selected={selected} tone={row => (row.status === 'failed' ? 'error' : undefined)} empty="no requests in this range" />
 		</Box>
 	);

@@ -19,8 +19,8 @@ export function staleSince(panels: ReadonlyArray<PanelState<unknown> | undefined
 
 export const staleText = (since: number): string => `stale · last updated ${localTime(since).slice(11)}`;
 
-/** The mark after a view's title: nothing while the figures are live. */
-export function StaleTag({since}: {readonly since: number | undefined}) {
+/** The mark after a view's title, a <Text> for a ShapedText to hold: nothing while the figures are live. */
+export function staleTag(since: number | undefined) {
 	if (since === undefined) return null;
 	return <Text color={THEME.warn}>{` · ${staleText(since)}`}</Text>;
 }

@@ -1,4 +1,4 @@
-import {Box, Text} from 'ink';
+import {Box} from 'ink';
 import {thousands, truncate} from '../../../output/format.js';
 import {terminalSafe} from '../../../output/terminal-safe.js';
 import type {ActivitySnapshot} from '../../../postgres/monitor/activity-summary.js';
@@ -8,6 +8,7 @@ import {activityColumns, activityRows, rowTone, type ActivityRow} from './activi
 import {age, stateLabel, type LinePart} from './pg-format.js';
 import {windowAround, type SectionNeed} from './section-layout.js';
 import {PartsLine} from './server-header.js';
+import {ShapedText} from '../../components/shaped-text.js';
 
 // Sessions that are doing something or holding something: active, waiting, idle in a transaction,
 // blockers and the xmin horizon's holder, with who blocks whom as a tree. The cursor selects one.
@@ -53,7 +54,7 @@ export function ActivitySection({activity, selected, rows: height, width}: Props
 	return (
 		<Box flexDirection="column">
 			<PartsLine parts={activityTitleParts(activity, rows, window)} width={width} />
-			{activity.hint === null ? null : <Text color={THEME.warn}>{truncate(terminalSafe(activity.hint), width)}</Text>}
+			{activity.hint === null ? null : <ShapedText color={THEME.warn}>{truncate(terminalSafe(activity.hint), width)}</ShapedText>}
 			<DataTable
 				columns={activityColumns(rows, width)}
 				rows={rows.slice(window.start, window.end)}

@@ -10,6 +10,7 @@ import {THEME, type Tone} from '../../theme.js';
 import {ago, type LinePart} from './pg-format.js';
 import {PartsLine} from './server-header.js';
 import {UnavailableNotice, unavailableLines} from './unavailable-notice.js';
+import {ShapedText} from '../../components/shaped-text.js';
 
 // new-api's `logs` table: its size, live and dead rows, when autovacuum last came by, how it is
 // scanned, and whether the indexes its hot queries need are there (served, missing, INVALID or
@@ -87,9 +88,9 @@ export function LogsTableSection({tables, indexes, rows, width, nowMs}: LogsSect
 		const table = tables.data.table;
 		lines.push(
 			table === null ? (
-				<Text key="tables" color={THEME.muted}>
+				<ShapedText key="tables" color={THEME.muted}>
 					{truncate(terminalSafe(`no table "${tables.data.requested}" in this database`), width)}
-				</Text>
+				</ShapedText>
 			) : (
 				<PartsLine key="tables" parts={tableParts(table, nowMs)} width={width} />
 			),
@@ -107,29 +108,29 @@ export function LogsTableSection({tables, indexes, rows, width, nowMs}: LogsSect
 			const sorted = [...needs].sort((a, b) => order.indexOf(a.tone) - order.indexOf(b.tone));
 			const worst = sorted[0]?.tone ?? 'ok';
 			lines.push(
-				<Text key="needs" color={worst === 'ok' ? undefined : THEME[worst]}>
+				<ShapedText key="needs" color={worst === 'ok' ? undefined : THEME[worst]}>
 					{truncate(
 						terminalSafe(`index needs: ${sorted.map(need => `${need.status} ${need.text.split(':')[0]}`).join(' · ')}${stray.length > 0 ? ` · INVALID ${stray.join(', ')}` : ''}`),
 						width,
 					)}
-				</Text>,
+				</ShapedText>,
 			);
 		} else {
 			for (const [index, need] of needs.entries()) {
 				const status = need.status.padEnd(12);
 				lines.push(
-					<Text key={`need${index}`}>
+					<ShapedText key={`need${index}`}>
 						<Text color={THEME[need.tone]}>{status}</Text>
 						{truncate(terminalSafe(need.text), Math.max(0, width - status.length))}
-					</Text>,
+					</ShapedText>,
 				);
 			}
 			if (stray.length > 0) {
 				lines.push(
-					<Text key="stray">
+					<ShapedText key="stray">
 						<Text color={THEME.error}>{'INVALID'.padEnd(12)}</Text>
 						{truncate(terminalSafe(`${stray.join(', ')}: left by a failed build; drop or REINDEX`), Math.max(0, width - 12))}
-					</Text>,
+					</ShapedText>,
 				);
 			}
 		}
@@ -137,9 +138,9 @@ export function LogsTableSection({tables, indexes, rows, width, nowMs}: LogsSect
 	if (lines.length < rows && tables?.status === 'ok' && tables.data.largest.length > 1) {
 		const largest = tables.data.largest.map(table => `${table.name} ${bytes(table.sizeBytes)}`).join(' · ');
 		lines.push(
-			<Text key="largest" color={THEME.muted}>
+			<ShapedText key="largest" color={THEME.muted}>
 				{truncate(terminalSafe(`largest tables: ${largest}`), width)}
-			</Text>,
+			</ShapedText>,
 		);
 	}
 	return <Box flexDirection="column">{lines.slice(0, Math.max(0, rows))}</Box>;

@@ -4,6 +4,7 @@ import {terminalSafe} from '../../../output/terminal-safe.js';
 import type {CreateIndexProgress, ProgressSnapshot, VacuumProgress} from '../../../postgres/monitor/progress.js';
 import {THEME} from '../../theme.js';
 import {age} from './pg-format.js';
+import {ShapedText} from '../../components/shaped-text.js';
 
 // Running VACUUMs and index builds, one line each, with a bar, the phase, and for a build that
 // waits, the session it waits for. Pure but for the component.
@@ -46,15 +47,15 @@ export function ProgressSection({progress, rows, width}: {readonly progress: Pro
 	const room = Math.max(0, rows - 1);
 	return (
 		<Box flexDirection="column">
-			<Text>
+			<ShapedText>
 				<Text bold>In progress</Text>
 				<Text color={THEME.muted}>{truncate(` · ${lines.length} running`, Math.max(0, width - 11))}</Text>
-			</Text>
+			</ShapedText>
 			{lines.slice(0, room).map(line => (
-				<Text key={line.key}>
+				<ShapedText key={line.key}>
 					<Text color={THEME.accent}>{line.bar}</Text>
 					<Text color={line.waiting ? THEME.warn : undefined}>{truncate(terminalSafe(` ${line.text}`), Math.max(0, width - line.bar.length))}</Text>
-				</Text>
+				</ShapedText>
 			))}
 		</Box>
 	);

@@ -7,6 +7,7 @@ import type {PanelResult} from '../../../postgres/monitor/panel-result.js';
 import type {ServerInfo} from '../../../postgres/monitor/server-info.js';
 import {THEME, type Tone} from '../../theme.js';
 import {cells, fitParts, perSecond, SEPARATOR, type LinePart} from './pg-format.js';
+import {ShapedText} from '../../components/shaped-text.js';
 
 // The two lines at the top of the PostgreSQL view: the server and its load, then its sessions by
 // state. Parts that do not fit the width are left out, least important first. Pure but for the
@@ -86,7 +87,7 @@ export function PartsLine({parts, width}: {readonly parts: readonly Part[]; read
 	);
 	let left = width;
 	return (
-		<Text>
+		<ShapedText>
 			{kept.map((part, index) => {
 				const separator = index === 0 ? '' : SEPARATOR;
 				if (left <= cells(separator)) return null;
@@ -102,6 +103,6 @@ export function PartsLine({parts, width}: {readonly parts: readonly Part[]; read
 					</Text>
 				);
 			})}
-		</Text>
+		</ShapedText>
 	);
 }

@@ -4,7 +4,8 @@ import type {ActivitySession} from '../../../postgres/monitor/activity-summary.j
 import {THEME, type Tone} from '../../theme.js';
 import {age, stateLabel, wrapText, type LinePart} from './pg-format.js';
 import {PartsLine} from './server-header.js';
-import {StaleTag} from '../stale-tag.js';
+import {staleTag} from '../stale-tag.js';
+import {ShapedText} from '../../components/shaped-text.js';
 
 // Enter on a session: everything about it and its whole query text, wrapped; Esc goes back. The
 // session keeps updating while it is listed; once it is gone, the text it had when opened stays.
@@ -66,11 +67,11 @@ export function SessionDetail({pid, session, blocking, openedText, querySizeLimi
 	const shown = lines.length > room ? lines.slice(0, room - 1) : lines;
 	return (
 		<Box flexDirection="column">
-			<Text wrap="truncate-end">
+			<ShapedText>
 				<Text bold>Session {pid}</Text>
-				<StaleTag since={staleSince} />
+				{staleTag(staleSince)}
 				<Text color={THEME.muted}>{truncate(' · full query · Esc back', Math.max(0, width - 8 - String(pid).length))}</Text>
-			</Text>
+			</ShapedText>
 			{session === null ? (
 				<Text color={THEME.muted}>{truncate('no longer active, waiting or in a transaction; its query as it was:', width)}</Text>
 			) : (
@@ -80,7 +81,7 @@ export function SessionDetail({pid, session, blocking, openedText, querySizeLimi
 				</>
 			)}
 			<Text> </Text>
-			<Text>{shown.join('\n')}</Text>
+			<ShapedText>{shown.join('\n')}</ShapedText>
 			{lines.length > shown.length ? <Text color={THEME.muted}>{`… ${lines.length - shown.length} more lines (a taller terminal shows them)`}</Text> : null}
 			{cut ? <Text color={THEME.muted}>{truncate(`the server keeps the first ${thousands(querySizeLimit!)} bytes of a query (track_activity_query_size)`, width)}</Text> : null}
 		</Box>

@@ -7,6 +7,7 @@ import {DataTable} from '../../components/data-table.js';
 import {THEME} from '../../theme.js';
 import {ms, oneLine, perSecond} from './pg-format.js';
 import type {SectionNeed} from './section-layout.js';
+import {ShapedText} from '../../components/shaped-text.js';
 
 // Top statements of the database from pg_stat_statements, by time spent per second over the last
 // interval. relaytop's own statements (they carry its marker) are left out and counted.
@@ -59,11 +60,11 @@ export function StatementsSection({statements, rows, width}: {readonly statement
 	const chrome = 1 + (statements.hint === null ? 0 : 1) + 1;
 	return (
 		<Box flexDirection="column">
-			<Text>
+			<ShapedText>
 				<Text bold>{title}</Text>
 				<Text color={THEME.muted}>{truncate(` · ${detail.join(' · ')}`, Math.max(0, width - title.length))}</Text>
-			</Text>
-			{statements.hint === null ? null : <Text color={THEME.warn}>{truncate(terminalSafe(statements.hint), width)}</Text>}
+			</ShapedText>
+			{statements.hint === null ? null : <ShapedText color={THEME.warn}>{truncate(terminalSafe(statements.hint), width)}</ShapedText>}
 			<DataTable
 				columns={statementColumns}
 				rows={others.slice(0, Math.max(1, rows - chrome))}

@@ -1,9 +1,9 @@
-import {Text} from 'ink';
 import {truncate} from '../../../output/format.js';
 import {terminalSafe} from '../../../output/terminal-safe.js';
 import type {PanelUnavailable} from '../../../postgres/monitor/panel-result.js';
 import {THEME} from '../../theme.js';
 import {oneLine, wrapText} from './pg-format.js';
+import {ShapedText} from '../../components/shaped-text.js';
 
 /** Hint lines at most: a hint longer than that is cut (the preload hint is the longest, about 190 characters). */
 const HINT_LINES = 2;
@@ -20,8 +20,8 @@ export function unavailableLines(title: string, panel: PanelUnavailable, width: 
 
 export function UnavailableNotice({lines}: {readonly lines: readonly string[]}) {
 	return (
-		<Text color={THEME.warn}>
+		<ShapedText color={THEME.warn}>
 			{lines.join('\n')}
-		</Text>
+		</ShapedText>
 	);
 }
