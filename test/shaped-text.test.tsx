@@ -1,6 +1,7 @@
-// A ShapedText draws exactly what an Ink <Text> draws, at every width, in colour, while Ink
-// measures only its stand-in: texts of one shape give Ink one text to remember, however many
-// different figures they show.
+// A ShapedText draws what an Ink <Text> draws, in colour, wherever Ink's own drawing fits its
+// width; where it does not (or the text is cut), it draws what an independent oracle works out
+// from the text's cells. Ink measures only its stand-in: texts of one shape give Ink one text to
+// remember, however many different figures they show.
 
 import {pathToFileURL} from 'node:url';
 import {createRequire} from 'node:module';
@@ -78,14 +79,15 @@ function cutAt(text: string, width: number): string {
 	return cells.length <= width ? text : `${drawCells(cells.slice(0, width - 1))}…`;
 }
 
-/** The oracle's break: `width` cells a line. */
+/**
+ * The oracle's break: every line as wide as the widest, in rows of `width` cells; a row draws the
+ * cells of its line in its span.
+ */
 function breakAt(text: string, width: number): string[] {
-	return text.split('\n').flatMap(line => {
-		const cells = cellsIn(line);
-		const lines: string[] = [];
-		for (let start = 0; start < cells.length || start === 0; start += width) lines.push(drawCells(cells.slice(start, start + width)));
-		return lines;
-	});
+	const lines = text.split('\n').map(cellsIn);
+	const widest = Math.max(...lines.map(cells => cells.length));
+	const rows = Math.max(1, Math.ceil(widest / width));
+	return lines.flatMap(cells => Array.from({length: rows}, (_, row) => drawCells(cells.slice(row * width, (row + 1) * width))));
 }
 
 /**
@@ -156,7 +158,8 @@ describe('ShapedText draws what <Text> draws', () => {
 	it('several lines too wide break at the width, every character kept in order', () => {
 		for (let width = 2; width < 27; width++) {
 			const {shaped: out} = both(() => TABLE, {wrap: 'wrap', inverse: true}, width);
-			// Ink breaks between words; a ShapedText breaks at the width (its stand-in has no spaces).
+			// Ink breaks between words; a ShapedText breaks at the width (its stand-in has no spaces),
+			// each line taking the rows of the widest.
 			expect(plain(out).split('\n').map(line => line.trimEnd()), `width ${width}`).toEqual(breakAt(TABLE, width).map(line => line.trimEnd()));
 		}
 	});
@@ -186,6 +189,33 @@ describe('ShapedText draws what <Text> draws', () => {
 			}),
 			{numRuns: 300},
 		);
+	});
+
+	it('a character split across strings', () => {
+		for (const parts of [['☺', '\uFE0F', ' tail'], ['👍', '🏽', ' tail'], ['ab👍', '🏽', 'c']]) {
+			for (let width = 1; width <= 12; width++) {
+				const out = both(Text => parts.map((part, index) => <Text key={index}>{part}</Text>), {wrap: 'truncate-end'}, width);
+				expectCut(out.shaped, out.ink, parts.join(''), width, `${JSON.stringify(parts)} width ${width}`);
+			}
+		}
+	});
+
+	it('a screen reader is read the text', async () => {
+		const {renderInk} = await import('./support/render-ink.js');
+		const screen = renderInk(
+			<ink.Box flexDirection="column">
+				<shaped.ShapedText color="red">
+					shaped <ink.Text bold>456</ink.Text>
+				</shaped.ShapedText>
+			</ink.Box>,
+			{columns: 40, rows: 5},
+			{screenReader: true},
+		);
+		try {
+			expect(plain(screen.lastFrame())).toContain('shaped 456');
+		} finally {
+			screen.unmount();
+		}
 	});
 
 	it('holds only text', () => {
@@ -226,21 +256,39 @@ describe('what Ink measures', () => {
 		const second = await measuredText(line('98,765', '$7.77'));
 		expect(first).toBe(second);
 		expect(first).not.toContain('12,345');
+		// Lines of a table whose last column is free text: one shape, however long each line is.
+		const table = (query: string) => <shaped.ShapedText>{['pid   query                         ', `101   ${query}`, '102   SELECT 1'].join('\n')}</shaped.ShapedText>;
+		expect(await measuredText(table('SELECT * FROM logs'))).toBe(await measuredText(table('VACUUM')));
 		// While Ink's own Text is measured by its text: a new entry for every new figure.
 		const plain = await measuredText(<ink.Text>{'12,345 requests'}</ink.Text>);
 		expect(plain).toContain('12,345');
 	});
 });
 
-describe('cells', () => {
-	it('give wide characters two cells and accents none', () => {
-		expect(shaped.cellsOf('a模e\u0301\nb')).toEqual(['a', '模', null, 'e\u0301', '\n', 'b']);
-		// One with no character before it in its line goes with the next; one at the end, with the last.
-		expect(shaped.cellsOf('\u0301a\n模\u200b')).toEqual(['\u0301a', '\n', '模\u200b', null]);
+describe('shapes', () => {
+	it('give wide characters two cells and accents none, every line as wide as the widest', () => {
+		const shape = shaped.shapeOf(['a模e\u0301\nb', '!']);
+		expect(shape.lines).toEqual([['a', '模', null, 'e\u0301'], ['b', '!']]);
+		expect(shape.width).toBe(4);
+		expect(shape.standIns).toEqual(['xxxx\nx', 'xxx']);
 	});
 
-	it('a wide character cut in half is a space', () => {
-		expect(shaped.inked('x…', ['模', null], 0)).toEqual({text: ' …', next: 1});
-		expect(shaped.inked('\u001B[1mxx\u001B[22m', ['模', null], 0)).toEqual({text: '\u001B[1m模\u001B[22m', next: 2});
+	it('put a character of no width with the next in its line, at the end with the one before', () => {
+		expect(shaped.shapeOf(['\u0301a\n模\u200b\n\u200b']).lines).toEqual([['\u0301a'], ['模\u200b', null], []]);
+	});
+
+	it('give a character split across strings to the one it starts in', () => {
+		const shape = shaped.shapeOf(['☺', '\uFE0F', ' tail']);
+		expect(shape.lines).toEqual([['☺\uFE0F', null, ' ', 't', 'a', 'i', 'l']]);
+		expect(shape.standIns).toEqual(['xx', '', 'xxxxx']);
+	});
+
+	it('draw a wide character cut in half as a space, and nothing for a line\'s padding', () => {
+		const wide = shaped.shapeOf(['模']);
+		expect(shaped.inked('x…', wide, 0)).toEqual({drawn: ' …', next: 1});
+		expect(shaped.inked('\u001B[1mxx\u001B[22m', wide, 0)).toEqual({drawn: '\u001B[1m模\u001B[22m', next: 2});
+		const padded = shaped.shapeOf(['ab\nabcd']);
+		expect(shaped.inked('xxxx', padded, 0)).toEqual({drawn: 'ab', next: 4});
+		expect(shaped.inked('xxxx', padded, 4)).toEqual({drawn: 'abcd', next: 8});
 	});
 });

@@ -58,7 +58,7 @@ export const KEY = {
 	ctrlC: '\u0003',
 } as const;
 
-export function renderInk(tree: ReactElement, size: {columns: number; rows: number}) {
+export function renderInk(tree: ReactElement, size: {columns: number; rows: number}, options: {screenReader?: boolean} = {}) {
 	const stdout = new Screen(size.columns, size.rows);
 	const stdin = new Keys();
 	const instance = render(tree, {
@@ -66,6 +66,7 @@ export function renderInk(tree: ReactElement, size: {columns: number; rows: numb
 		stdin: stdin as unknown as NodeJS.ReadStream,
 		stderr: new Screen(size.columns, size.rows) as unknown as NodeJS.WriteStream,
 		debug: true,
+		isScreenReaderEnabled: options.screenReader ?? false,
 		exitOnCtrlC: false,
 		patchConsole: false,
 	});

@@ -37,9 +37,9 @@ function runsOf(lines: readonly string[], style: (index: number) => {inverse: bo
 
 /**
  * A table laid out by the same width-aware code as the text frame (CJK counts two cells, low
- * priority columns give way, every cell made terminal-safe). Lines are cut to the width where the
- * narrowest columns cannot fit it, so the body is drawn as a few runs of lines rather than one
- * node per row.
+ * priority columns give way, every cell made terminal-safe), its lines cut to the width where even
+ * the narrowest columns do not fit. The body is drawn as a few runs of lines rather than one node
+ * per row.
  */
 export function DataTable<T>({columns, rows, width, selected, tone, empty = 'nothing here'}: Props<T>) {
 	if (rows.length === 0) {

@@ -185,7 +185,7 @@ export function PostgresView({kind, attached, panel, selected, drill, width, hei
 				</Box>
 			))}
 			{layout.dropped.length === 0 ? null : (
-				<Text color={THEME.muted}>{truncate(`a taller terminal also shows: ${layout.dropped.map(id => SECTION_NAMES[id] ?? id).join(', ')}`, width)}</Text>
+				<ShapedText color={THEME.muted}>{truncate(`a taller terminal also shows: ${layout.dropped.map(id => SECTION_NAMES[id] ?? id).join(', ')}`, width)}</ShapedText>
 			)}
 		</Box>
 	);

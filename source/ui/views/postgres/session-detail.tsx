@@ -82,8 +82,8 @@ export function SessionDetail({pid, session, blocking, openedText, querySizeLimi
 			)}
 			<Text> </Text>
 			<ShapedText>{shown.join('\n')}</ShapedText>
-			{lines.length > shown.length ? <Text color={THEME.muted}>{`… ${lines.length - shown.length} more lines (a taller terminal shows them)`}</Text> : null}
-			{cut ? <Text color={THEME.muted}>{truncate(`the server keeps the first ${thousands(querySizeLimit!)} bytes of a query (track_activity_query_size)`, width)}</Text> : null}
+			{lines.length > shown.length ? <ShapedText color={THEME.muted}>{`… ${lines.length - shown.length} more lines (a taller terminal shows them)`}</ShapedText> : null}
+			{cut ? <ShapedText color={THEME.muted}>{truncate(`the server keeps the first ${thousands(querySizeLimit!)} bytes of a query (track_activity_query_size)`, width)}</ShapedText> : null}
 		</Box>
 	);
 }
