@@ -2,7 +2,6 @@
 // one line on stderr and exit 2, nothing raw from SQLite ever leaks, untrusted names never reach
 // the terminal as escape sequences, and the database file is never written or joined by siblings.
 
-import {spawnSync} from 'node:child_process';
 import {createHash, randomBytes} from 'node:crypto';
 import {closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -11,41 +10,18 @@ import Database from 'better-sqlite3';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {FLAGS} from '../source/cli/flags.js';
 import {FIXTURE_MANAGEMENT_KEY, writeCpaFixture} from '../source/fixtures/cpa-fixture.js';
-import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
+import {fixturePath} from '../source/fixtures/fixture-files.js';
 import {writeNewApiFixture} from '../source/fixtures/newapi-fixture.js';
 import {cpaFilter, loadCpa, type CpaFixture} from './support/cpa-oracle.js';
 import {loadNewApi, newApiFilter, type NewApiFixture} from './support/newapi-oracle.js';
 import {inRange, newestFirst, type OracleRow} from './support/oracle.js';
+import {CLI, runCliSync, type CliResult} from './support/run-cli.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const ROOT = packageRoot();
-const CLI = join(ROOT, 'dist', 'source', 'cli.js');
 const NEWAPI = fixturePath('newapi');
 const CPA = fixturePath('cpa');
-
-interface CliResult {
-	readonly code: number | null;
-	readonly stdout: string;
-	readonly stderr: string;
-}
-
-/** Runs the built CLI as a child process: no TTY, empty stdin. */
-function runCli(args: readonly string[]): CliResult {
-	const result = spawnSync(process.execPath, [CLI, ...args], {
-		cwd: ROOT,
-		encoding: 'utf8',
-		input: '',
-		maxBuffer: 256 * 1024 * 1024,
-		timeout: 30_000,
-		env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0'},
-	});
-	if (result.error !== undefined) {
-		throw result.error;
-	}
-	return {code: result.status, stdout: result.stdout, stderr: result.stderr};
-}
 
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -201,7 +177,7 @@ describe('targets that are not gateway stores', () => {
 		recordBaseline(path);
 		const entriesBefore = readdirSync(dir).sort();
 
-		const result = runCli([path, '--json']);
+		const result = runCliSync([path, '--json']);
 
 		expectOneLineError(result, 2);
 		expect(result.stderr).toContain(path);
@@ -215,7 +191,7 @@ describe('targets that are not gateway stores', () => {
 	it('a missing file whose name holds escape sequences is named without them', () => {
 		const dir = mkdtempSync(join(workDir, 'escape-name-'));
 		const path = join(dir, 'evil\u001b]0;pwned\u0007\u001b[2J.sqlite');
-		const result = runCli([path, '--json']);
+		const result = runCliSync([path, '--json']);
 		expectOneLineError(result, 2);
 		expect(result.stderr).not.toMatch(/[\u001b\u0007]/u);
 		expect(result.stderr).toContain('evil␛]0;pwned␇␛[2J.sqlite');
@@ -256,7 +232,7 @@ describe('flags', () => {
 	];
 
 	it.each(cases)('%s → one line, exit 2', (_name, args) => {
-		const result = runCli(args);
+		const result = runCliSync(args);
 		expectOneLineError(result, 2);
 		for (const store of [NEWAPI, CPA].filter(path => args.includes(path))) {
 			expectUntouched(store);
@@ -264,7 +240,7 @@ describe('flags', () => {
 	});
 
 	it('--page-size 500 is accepted where 501 is not', () => {
-		const result = runCli([NEWAPI, '--json', '--range', 'all', '--page-size', '500']);
+		const result = runCliSync([NEWAPI, '--json', '--range', 'all', '--page-size', '500']);
 		expect(result.stderr).toBe('');
 		expect(result.code).toBe(0);
 		const snapshot = JSON.parse(result.stdout) as {accounts: {page_size: number}; realtime: {items: unknown[]}};
@@ -274,7 +250,7 @@ describe('flags', () => {
 	});
 
 	it('--help exits 0 and lists every flag', () => {
-		const result = runCli(['--help']);
+		const result = runCliSync(['--help']);
 		expect(result.code).toBe(0);
 		expectNoStack(result);
 		for (const [name, spec] of Object.entries(FLAGS)) {
@@ -286,7 +262,7 @@ describe('flags', () => {
 	});
 
 	it('without a terminal and without --json or --once, prints the text frame instead of failing in raw mode', () => {
-		const result = runCli([NEWAPI, '--range', 'all', '--page-size', '3']);
+		const result = runCliSync([NEWAPI, '--range', 'all', '--page-size', '3']);
 		expect(result.code).toBe(0);
 		expect(result.stderr).toBe('');
 		expect(result.stdout).toMatch(/^relaytop · new-api logs \(SQLite\)/u);
@@ -295,7 +271,7 @@ describe('flags', () => {
 	});
 
 	it('an unknown flag exits non-zero without a stack trace', () => {
-		const result = runCli([NEWAPI, '--json', '--bogus']);
+		const result = runCliSync([NEWAPI, '--json', '--bogus']);
 		expect(result.code).not.toBe(0);
 		expect(result.code).not.toBeNull();
 		expectNoStack(result);
@@ -348,7 +324,7 @@ function searchRun(path: string, search: string | undefined): CliResult {
 	const key = `${path}\u0000${search ?? '\u0000none'}`;
 	let result = searchRuns.get(key);
 	if (result === undefined) {
-		result = runCli([path, '--json', '--range', 'all', '--page-size', '500', ...(search === undefined ? [] : ['--search', search])]);
+		result = runCliSync([path, '--json', '--range', 'all', '--page-size', '500', ...(search === undefined ? [] : ['--search', search])]);
 		searchRuns.set(key, result);
 	}
 	return result;
@@ -474,7 +450,7 @@ describe('the CPA management key never reaches any output', () => {
 		['an error', [CPA, '--json', '--dimension', 'user'], 2],
 		['an error about --quota-per-unit', [CPA, '--json', '--quota-per-unit', '5'], 2],
 	] as const)('%s', (_name, args, code) => {
-		const result = runCli(args);
+		const result = runCliSync(args);
 		expect(result.code).toBe(code);
 		expect(result.stdout).not.toContain(FIXTURE_MANAGEMENT_KEY);
 		expect(result.stderr).not.toContain(FIXTURE_MANAGEMENT_KEY);
@@ -490,7 +466,7 @@ describe('a database password in a URL that does not parse never reaches the err
 	it.each(['postgres://relay:se/cr3t-pw@127.0.0.1:1/newapi', 'postgres://relay:se#cr3t-pw@127.0.0.1:1/newapi', 'postgres://:p@se/cr3t-pw@127.0.0.1:1/newapi'])(
 		'%s',
 		target => {
-			const result = runCli([target, '--json']);
+			const result = runCliSync([target, '--json']);
 			expect(result.code).toBe(2);
 			expect(result.stderr).toBe('relaytop: not a valid PostgreSQL URL: postgres://relay:***@127.0.0.1:1/newapi; percent-encode / # ? @ in the password (%2F %23 %3F %40)\n'.replace('relay:', target.includes('//:') ? ':' : 'relay:'));
 			for (const piece of ['cr3t-pw', 'se/cr3t', 'se#cr3t']) {
@@ -511,7 +487,7 @@ describe('names holding escape sequences', () => {
 	];
 
 	it.each(ENTITIES)('--once, %s: no ESC or BEL reaches the terminal, a visible stand-in does', (_name, path, _raw, visible) => {
-		const result = runCli([path, '--once', '--range', 'all', '--page-size', '500']);
+		const result = runCliSync([path, '--once', '--range', 'all', '--page-size', '500']);
 		expect(result.code).toBe(0);
 		expect(result.stderr).toBe('');
 		expect(result.stdout).not.toContain('\u001b');
@@ -522,7 +498,7 @@ describe('names holding escape sequences', () => {
 	});
 
 	it.each(ENTITIES)('--json, %s: the escape appears only JSON-escaped', (_name, path, raw) => {
-		const result = runCli([path, '--json', '--range', 'all', '--page-size', '500']);
+		const result = runCliSync([path, '--json', '--range', 'all', '--page-size', '500']);
 		expect(result.code).toBe(0);
 		expect(result.stderr).toBe('');
 		expect(result.stdout).not.toContain('\u001b');
@@ -557,7 +533,7 @@ describe('a store in WAL mode', () => {
 		expect(readdirSync(dir)).toEqual(['store.sqlite']);
 		recordBaseline(path);
 
-		const result = runCli([path, '--json', '--range', 'all']);
+		const result = runCliSync([path, '--json', '--range', 'all']);
 
 		expect(result.stderr).toBe('');
 		expect(result.code).toBe(0);

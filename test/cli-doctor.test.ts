@@ -2,7 +2,6 @@
 // 3 unreachable, 4 bad usage), text and JSON on real SQLite copies and a real PostgreSQL
 // database, and that it never writes the store nor prints a password.
 
-import {spawn} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {copyFileSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -10,31 +9,10 @@ import {join} from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest';
-import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
+import {fixturePath} from '../source/fixtures/fixture-files.js';
 import {NEWAPI_LOGS_POSTGRES_DDL} from '../source/fixtures/newapi-postgres-fixture.js';
 import {freshDatabase} from './support/postgres-server.js';
-
-const ROOT = packageRoot();
-const CLI = join(ROOT, 'dist', 'source', 'cli.js');
-
-interface CliResult {
-	readonly code: number | null;
-	readonly stdout: string;
-	readonly stderr: string;
-}
-
-/** The built CLI as a child process (asynchronous: the PostgreSQL server may live in this process). */
-function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-	return new Promise((resolve, reject) => {
-		const child = spawn(process.execPath, [CLI, ...args], {cwd: ROOT, env: {...process.env, NO_COLOR: '1', ...env}, stdio: ['ignore', 'pipe', 'pipe']});
-		let stdout = '';
-		let stderr = '';
-		child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-		child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-		child.on('error', reject);
-		child.on('close', code => resolve({code, stdout, stderr}));
-	});
-}
+import {runCli} from './support/run-cli.js';
 
 interface DoctorJson {
 	status: string;
@@ -104,7 +82,7 @@ describe('relaytop doctor on SQLite', () => {
 	});
 
 	it('runs on the demo fixture when no target is given', async () => {
-		const result = await runCli(['doctor', '--json'], {DATABASE_URL: ''});
+		const result = await runCli(['doctor', '--json'], {env: {DATABASE_URL: ''}});
 		const report = JSON.parse(result.stdout) as DoctorJson;
 		expect(result.code).toBe(report.exit_code);
 		expect(report.checks.map(check => check.id)).toEqual(expect.arrayContaining(['sqlite.journal_mode', 'sqlite.free_pages', 'load.rate']));

@@ -3,7 +3,6 @@
 // bytes, its own catalog (pragma index_list, sqlite_master), pg_index, and counts the test runs
 // itself, never the advisor's or the retention code's own report of what it did.
 
-import {spawn} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -11,57 +10,17 @@ import {basename, dirname, join} from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
+import {fixturePath} from '../source/fixtures/fixture-files.js';
 import {loadNewApiIntoPostgres, NEWAPI_LOGS_POSTGRES_DDL} from '../source/fixtures/newapi-postgres-fixture.js';
 import {freePort} from './support/net.js';
 import {freshDatabase, testPostgres} from './support/postgres-server.js';
+import {CLI, runCli as runBuiltCli, type AsyncRunOptions, type CliResult} from './support/run-cli.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const ROOT = packageRoot();
-const CLI = join(ROOT, 'dist', 'source', 'cli.js');
-
-interface CliResult {
-	readonly code: number | null;
-	readonly signal: NodeJS.Signals | null;
-	readonly stdout: string;
-	readonly stderr: string;
-}
-
-interface RunOptions {
-	/** Sees stderr as it arrives (with everything so far), and may signal the process. */
-	readonly onStderr?: (soFar: string, signal: (name: NodeJS.Signals) => void) => void;
-}
-
-/** Runs the built CLI as a child process: no TTY, empty stdin, no colour. */
-function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
-	return new Promise((resolve, reject) => {
-		const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', FORCE_COLOR: '0'};
-		delete env.DATABASE_URL;
-		const child = spawn(process.execPath, [CLI, ...args], {cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe']});
-		child.stdin.end();
-		let stdout = '';
-		let stderr = '';
-		child.stdout.setEncoding('utf8');
-		child.stderr.setEncoding('utf8');
-		child.stdout.on('data', (chunk: string) => (stdout += chunk));
-		child.stderr.on('data', (chunk: string) => {
-			stderr += chunk;
-			options.onStderr?.(stderr, name => child.kill(name));
-		});
-		// A guard against a hung child, not a timing assertion: the test fails with what it printed.
-		const guard = setTimeout(() => child.kill('SIGKILL'), 180_000);
-		child.on('error', error => {
-			clearTimeout(guard);
-			reject(error);
-		});
-		child.on('close', (code, signal) => {
-			clearTimeout(guard);
-			resolve({code, signal, stdout, stderr});
-		});
-	});
-}
+/** No DATABASE_URL from the shell; the guard allows for the longest tests (180 s). */
+const runCli = (args: readonly string[], options: AsyncRunOptions = {}): Promise<CliResult> => runBuiltCli(args, {guardMs: 180_000, ...options, env: {DATABASE_URL: undefined, ...options.env}});
 
 const STACK_FRAME = /^\s+at .+(?::\d+:\d+\)?|\(native\))$/mu;
 

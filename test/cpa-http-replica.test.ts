@@ -1,4 +1,3 @@
-import {execFile} from 'node:child_process';
 import {copyFileSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -6,11 +5,12 @@ import Database from 'better-sqlite3';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {startCpaManagerReplica, type CpaManagerReplica} from '../bench/cpa-manager-replica.js';
 import {FIXTURE_MANAGEMENT_KEY} from '../source/fixtures/cpa-fixture.js';
-import {ensureFixture, packageRoot} from '../source/fixtures/fixture-files.js';
+import {ensureFixture} from '../source/fixtures/fixture-files.js';
 import {FIXTURE_END_MS} from '../source/fixtures/newapi-fixture.js';
 import type {CpaHttpSource} from '../source/sources/cpa-http/cpa-http-source.js';
 import {openSource} from '../source/sources/open-target.js';
 import type {SortedPageRequest, UsageQuery} from '../source/usage/types.js';
+import {runCli as runBuiltCli, type CliResult} from './support/run-cli.js';
 
 // The HTTP source end to end against the replica of CPA-Manager's API serving the 52,000-request
 // fixture store: `--json` over HTTP equals `--json` read from the same store directly, and the
@@ -22,7 +22,6 @@ import type {SortedPageRequest, UsageQuery} from '../source/usage/types.js';
 // a padded name as stored, and its paged API sums each cache column over a group before taking the
 // larger, so a row carrying both cannot be recovered request by request.
 
-const CLI = join(packageRoot(), 'dist', 'source', 'cli.js');
 const KEY = FIXTURE_MANAGEMENT_KEY;
 const DAY_MS = 86_400_000;
 
@@ -63,23 +62,8 @@ afterAll(async () => {
 	rmSync(folder, {recursive: true, force: true});
 });
 
-interface CliResult {
-	readonly code: number;
-	readonly stdout: string;
-	readonly stderr: string;
-}
-
-/** The built CLI as a child process, asynchronously: the replica answers from this process. */
-function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-	return new Promise(resolve => {
-		execFile(
-			process.execPath,
-			[CLI, ...args],
-			{cwd: packageRoot(), maxBuffer: 64 * 1024 * 1024, timeout: 60_000, env: {...process.env, RELAYTOP_KEY: '', NO_COLOR: '1', ...env}},
-			(error, stdout, stderr) => resolve({code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr}),
-		);
-	});
-}
+/** Asynchronous, as the replica answers from this process; no RELAYTOP_KEY from the shell: each run gives its own. */
+const runCli = (args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> => runBuiltCli(args, {env: {RELAYTOP_KEY: '', ...env}});
 
 /** Costs are sums of the same prices in another order: equal to 1e-9 USD, compared as such. */
 const comparable = (json: string): unknown =>

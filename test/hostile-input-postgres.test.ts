@@ -3,7 +3,6 @@
 // invalid byte sequence, invalid input syntax), a canary table and the logs rows survive every
 // run, and valid reads agree with the oracle. Then the command line on the same database.
 
-import {spawnSync} from 'node:child_process';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -11,7 +10,6 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {packageRoot} from '../source/fixtures/fixture-files.js';
 import {FIXTURE_END_MS, writeNewApiFixture} from '../source/fixtures/newapi-fixture.js';
 import {loadNewApiIntoPostgres} from '../source/fixtures/newapi-postgres-fixture.js';
 import {openSource} from '../source/sources/open-target.js';
@@ -36,8 +34,8 @@ import {
 } from './support/hostile-arbitraries.js';
 import {loadNewApi} from './support/newapi-oracle.js';
 import {freshDatabase} from './support/postgres-server.js';
+import {runCliSync, type CliResult} from './support/run-cli.js';
 
-const CLI = join(packageRoot(), 'dist', 'source', 'cli.js');
 const PROPERTY_TIMEOUT_MS = 600_000;
 
 let dir: string;
@@ -165,17 +163,9 @@ describe('new-api on PostgreSQL, fuzzed', () => {
 // ---------------------------------------------------------------------------------------------
 // The command line on the same database.
 
-function runCli(args: readonly string[]) {
-	const result = spawnSync(process.execPath, [CLI, ...args], {encoding: 'utf8', input: '', maxBuffer: 256 * 1024 * 1024, timeout: 60_000, env: {...process.env, NO_COLOR: '1'}});
-	if (result.error !== undefined) {
-		throw result.error;
-	}
-	return {code: result.status, stdout: result.stdout, stderr: result.stderr};
-}
-
 const RAW_SERVER = /SQLSTATE|out of range|invalid byte sequence|invalid input syntax|syntax error|statement timeout/u;
 
-function expectAnsweredOrRefused(result: ReturnType<typeof runCli>, what: string): void {
+function expectAnsweredOrRefused(result: CliResult, what: string): void {
 	expect(result.stderr, what).not.toMatch(/^\s+at /mu);
 	expect(result.stderr, what).not.toMatch(RAW_SERVER);
 	if (result.code === 0) {
@@ -198,7 +188,7 @@ describe('the command line on PostgreSQL with hostile flags', () => {
 	];
 
 	it.each(SUSPECTS)('%s: answered or refused in one line', (_what, flags) => {
-		expectAnsweredOrRefused(runCli([database.url, '--json', ...flags]), flags.join(' ').slice(0, 80));
+		expectAnsweredOrRefused(runCliSync([database.url, '--json', ...flags]), flags.join(' ').slice(0, 80));
 	});
 
 	it(
@@ -208,7 +198,7 @@ describe('the command line on PostgreSQL with hostile flags', () => {
 			fc.assert(
 				fc.property(fc.record({search: text, account: text, 'api-key': fc.oneof(text, fc.bigInt({min: 0n, max: 10n ** 30n}).map(String))}, {requiredKeys: []}), flags => {
 					const args = [database.url, '--json', ...Object.entries(flags).map(([flag, value]) => `--${flag}=${value}`)];
-					expectAnsweredOrRefused(runCli(args), JSON.stringify(args).slice(0, 200));
+					expectAnsweredOrRefused(runCliSync(args), JSON.stringify(args).slice(0, 200));
 				}),
 				{numRuns: 5},
 			);

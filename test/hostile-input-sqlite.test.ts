@@ -3,7 +3,6 @@
 // refuses with a one-line InputError, a canary table and every byte of the store survive, and
 // valid reads agree with the oracles. Then the command line, as a user runs it.
 
-import {spawnSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -13,7 +12,6 @@ import fc from 'fast-check';
 import stringWidth from 'string-width';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {writeCpaFixture} from '../source/fixtures/cpa-fixture.js';
-import {packageRoot} from '../source/fixtures/fixture-files.js';
 import {FIXTURE_END_MS, writeNewApiFixture} from '../source/fixtures/newapi-fixture.js';
 import {openTarget} from '../source/sources/open-target.js';
 import type {Dimension, UsageSource} from '../source/usage/types.js';
@@ -42,8 +40,8 @@ import {
 	type ValidRead,
 } from './support/hostile-arbitraries.js';
 import {loadNewApi} from './support/newapi-oracle.js';
+import {CLI, runCliSync, type CliResult} from './support/run-cli.js';
 
-const CLI = join(packageRoot(), 'dist', 'source', 'cli.js');
 const REQUESTS = 3000;
 const PROPERTY_TIMEOUT_MS = 600_000;
 
@@ -192,26 +190,6 @@ describe.each(['new-api', 'CPA-Manager'])('%s on SQLite, asked for groups by any
 // ---------------------------------------------------------------------------------------------
 // The command line: a child process on the built CLI, a few runs (each starts Node).
 
-interface CliResult {
-	readonly code: number | null;
-	readonly stdout: string;
-	readonly stderr: string;
-}
-
-function runCli(args: readonly string[]): CliResult {
-	const result = spawnSync(process.execPath, [CLI, ...args], {
-		encoding: 'utf8',
-		input: '',
-		maxBuffer: 256 * 1024 * 1024,
-		timeout: 60_000,
-		env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0'},
-	});
-	if (result.error !== undefined) {
-		throw result.error;
-	}
-	return {code: result.status, stdout: result.stdout, stderr: result.stderr};
-}
-
 const STACK_FRAME = /^\s+at .+(?::\d+:\d+\)?|\(native\))$/mu;
 const RAW_ENGINE = /SQLITE_|SQLSTATE|SqliteError|syntax error|no such column|LIKE or GLOB|out of range|invalid input syntax/iu;
 /** What a terminal would obey: C0 controls but the newline, DEL, C1, bidi controls, line separators, lone surrogates. */
@@ -272,7 +250,7 @@ describe('the command line with hostile flags', () => {
 			fc.assert(
 				fc.property(cliFlags, flags => {
 					const args = [store.path, '--json', ...argsOf(flags)];
-					expectAnsweredOrRefused(runCli(args), JSON.stringify(args));
+					expectAnsweredOrRefused(runCliSync(args), JSON.stringify(args));
 				}),
 				{numRuns: 10},
 			);
@@ -296,14 +274,14 @@ describe('the command line with hostile flags', () => {
 
 	it.each(SUSPECTS)('%s: answered or refused in one line, on both stores', (_what, flags) => {
 		for (const store of stores) {
-			expectAnsweredOrRefused(runCli([store.path, '--json', ...flags]), `${store.name} ${flags.join(' ').slice(0, 80)}`);
+			expectAnsweredOrRefused(runCliSync([store.path, '--json', ...flags]), `${store.name} ${flags.join(' ').slice(0, 80)}`);
 		}
 	});
 
 	it('--from later than now without --to: an empty snapshot, the window to come, exit 0', () => {
 		const from = Date.now() + 3_600_000;
 		for (const store of stores) {
-			const result = runCli([store.path, '--json', `--from=${from}`]);
+			const result = runCliSync([store.path, '--json', `--from=${from}`]);
 			expect([result.code, result.stderr], store.name).toEqual([0, '']);
 			const snapshot = JSON.parse(result.stdout) as {range: {start_ms: number; end_ms: number}; summary: {total_requests: number}; accounts: {total_items: number}; realtime: {total_items: number}};
 			expect(snapshot.range.start_ms, store.name).toBe(from);
@@ -314,13 +292,13 @@ describe('the command line with hostile flags', () => {
 
 	it('--from after --to, both given: one line naming both flags at their moments, exit 2', () => {
 		for (const store of stores) {
-			const result = runCli([store.path, '--json', '--from=2099-01-01T00:00:00Z', '--to=2026-11-23T06:00:00Z']);
+			const result = runCliSync([store.path, '--json', '--from=2099-01-01T00:00:00Z', '--to=2026-11-23T06:00:00Z']);
 			expect([result.code, result.stdout, result.stderr], store.name).toEqual([2, '', 'relaytop: --from 2099-01-01T00:00:00.000Z is after --to 2026-11-23T06:00:00.000Z\n']);
 		}
 	});
 
 	it('says what is wrong with a search too long to run, instead of the engine\'s words', () => {
-		const result = runCli([storeNamed('new-api').path, '--json', `--search=${'a'.repeat(60_000)}`]);
+		const result = runCliSync([storeNamed('new-api').path, '--json', `--search=${'a'.repeat(60_000)}`]);
 		expect(result.code).toBe(2);
 		expect(result.stderr).toBe('relaytop: search is 60000 characters long; at most 1000 are allowed\n');
 	});
@@ -335,7 +313,7 @@ describe('hostile names on the way out', () => {
 
 	it.each([0, 1])('--once: every line fits the terminal, and nothing in it is a control character (store %i)', index => {
 		const {name, path} = renderStores[index]!;
-		const result = runCli([path, '--once', '--range', 'all', '--page-size', '100', '--sort', 'lastSeenAt']);
+		const result = runCliSync([path, '--once', '--range', 'all', '--page-size', '100', '--sort', 'lastSeenAt']);
 		expect(result.stderr, name).toBe('');
 		expect(result.code, name).toBe(0);
 		const lines = result.stdout.split('\n');
@@ -352,7 +330,7 @@ describe('hostile names on the way out', () => {
 
 	it.each([0, 1])('--json: valid JSON whose text is escaped, and every name survives it intact (store %i)', index => {
 		const {name, path} = renderStores[index]!;
-		const result = runCli([path, '--json', '--range', 'all', '--page-size', '500', '--sort', 'lastSeenAt']);
+		const result = runCliSync([path, '--json', '--range', 'all', '--page-size', '500', '--sort', 'lastSeenAt']);
 		expect(result.stderr, name).toBe('');
 		expect(result.code, name).toBe(0);
 		expect(result.stdout, name).not.toMatch(UNSAFE_OUTPUT);

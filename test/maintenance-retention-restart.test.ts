@@ -6,13 +6,11 @@
 // backend waits for it with the transaction already committed, so the answer never comes). Every
 // figure is recounted from the rows after the restart, never taken from the code under test.
 
-import {spawn} from 'node:child_process';
 import {chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {packageRoot} from '../source/fixtures/fixture-files.js';
 import {NEWAPI_LOGS_POSTGRES_DDL} from '../source/fixtures/newapi-postgres-fixture.js';
 import {applyRetentionOn, planRetentionOn} from '../source/maintenance/maintenance-jobs.js';
 import {localMaintenance} from '../source/maintenance/maintenance-service.js';
@@ -23,8 +21,7 @@ import {isAlive} from '../source/postgres/embedded/data-dir.js';
 import {startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions} from '../source/postgres/embedded/embedded-server.js';
 import {stablePort} from './support/net.js';
 import {TEST_POSTGRES_MAJORS} from './support/postgres-server.js';
-
-const CLI = join(packageRoot(), 'dist', 'source', 'cli.js');
+import {CLI, runCli as runBuiltCli, type CliResult} from './support/run-cli.js';
 
 // ---------------------------------------------------------------------------------------------
 // A server of our own
@@ -340,18 +337,8 @@ describe('relaytop maintain retention, and the maintenance panel, when PostgreSQ
 		await server?.close();
 	});
 
-	function runCli(args: readonly string[]): {done: Promise<{code: number | null; stdout: string; stderr: string}>} {
-		const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', FORCE_COLOR: '0'};
-		delete env.DATABASE_URL;
-		const child = spawn(process.execPath, [CLI, ...args], {cwd: packageRoot(), env, stdio: ['ignore', 'pipe', 'pipe']});
-		let stdout = '';
-		let stderr = '';
-		child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-		child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-		// A guard against a hung child, not a timing assertion.
-		const guard = setTimeout(() => child.kill('SIGKILL'), 170_000);
-		return {done: new Promise(resolve => child.on('close', code => (clearTimeout(guard), resolve({code, stdout, stderr}))))};
-	}
+	/** No DATABASE_URL from the shell; the guard kills a hung child within the test's 180 s, so it fails with what was printed. */
+	const runCli = (args: readonly string[]): Promise<CliResult> => runBuiltCli(args, {env: {DATABASE_URL: undefined}, guardMs: 170_000});
 
 	it('the CLI: one line with exactly what committed and the --cutoff to resume, --json the same as an object; the rerun finishes', {timeout: 180_000}, async () => {
 		const admin = await server.connect();
@@ -367,7 +354,7 @@ describe('relaytop maintain retention, and the maintenance panel, when PostgreSQ
 		await server.restart('kill');
 		const again = await server.connect();
 		await releaseCommits(again);
-		const {code, stdout, stderr} = await cli.done;
+		const {code, stdout, stderr} = await cli;
 
 		const oldAfter = await oldRows(again);
 		expect(oldBefore - oldAfter).toBe(oldUpTo(HELD_BATCH.last));
@@ -384,7 +371,7 @@ describe('relaytop maintain retention, and the maintenance panel, when PostgreSQ
 		expect(await keptRows(again)).toEqual(keptBefore);
 
 		await again.query('DROP TRIGGER retention_gate ON logs');
-		const resumed = await runCli(['maintain', 'retention', server.url, '--cutoff', CUTOFF_ISO, '--apply', '--batch', String(BATCH)]).done;
+		const resumed = await runCli(['maintain', 'retention', server.url, '--cutoff', CUTOFF_ISO, '--apply', '--batch', String(BATCH)]);
 		expect(resumed.code, resumed.stderr).toBe(0);
 		expect(resumed.stdout).toMatch(new RegExp(`^done: deleted ${oldAfter.toLocaleString('en-US')} rows in `, 'mu'));
 		expect(await oldRows(again)).toBe(0);

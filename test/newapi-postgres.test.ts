@@ -1,11 +1,9 @@
 // new-api on PostgreSQL as an operator meets it: the CLI on a real server, the observer's session
 // rules, the separate logs database, and what a mistaken target prints.
 
-import {spawnSync} from 'node:child_process';
-import {join} from 'node:path';
 import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
+import {fixturePath} from '../source/fixtures/fixture-files.js';
 import {loadNewApiIntoPostgres, NEWAPI_LOGS_POSTGRES_DDL} from '../source/fixtures/newapi-postgres-fixture.js';
 import {openSource} from '../source/sources/open-target.js';
 import {PgSession} from '../source/sources/postgres/pg-session.js';
@@ -13,8 +11,7 @@ import {postgresConfig} from '../source/sources/postgres/pg-target.js';
 import {sql} from '../source/sources/sql/fragment.js';
 import {loadNewApi} from './support/newapi-oracle.js';
 import {freshDatabase} from './support/postgres-server.js';
-
-const CLI = join(packageRoot(), 'dist', 'source', 'cli.js');
+import {runCliSync} from './support/run-cli.js';
 
 type Database = Awaited<ReturnType<typeof freshDatabase>>;
 let main: Database;
@@ -28,11 +25,6 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
 	} finally {
 		await client.end();
 	}
-}
-
-function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
-	const result = spawnSync(process.execPath, [CLI, ...args], {encoding: 'utf8', input: '', timeout: 60_000, env: {...process.env, NO_COLOR: '1', ...env}});
-	return {code: result.status, stdout: result.stdout, stderr: result.stderr};
 }
 
 /** The URL with a password in it, as an operator might paste it. */
@@ -99,7 +91,7 @@ describe('observer session', () => {
 describe('separate logs database (LOG_SQL_DSN)', () => {
 	it('reads logs from --logs-db and names from the main database', async () => {
 		const fixture = loadNewApi(fixturePath('newapi'));
-		const result = runCli([main.url, '--logs-db', logs.url, '--json', '--range', 'all', '--dimension', 'channel', '--page-size', '500']);
+		const result = runCliSync([main.url, '--logs-db', logs.url, '--json', '--range', 'all', '--dimension', 'channel', '--page-size', '500']);
 		expect(result.stderr).toBe('');
 		expect(result.code).toBe(0);
 		const snapshot = JSON.parse(result.stdout);
@@ -126,7 +118,7 @@ describe('separate logs database (LOG_SQL_DSN)', () => {
 		} finally {
 			await source.close();
 		}
-		const withoutLogs = runCli([main.url, '--json']);
+		const withoutLogs = runCliSync([main.url, '--json']);
 		expect(withoutLogs.code).toBe(2);
 		expect(withoutLogs.stderr).toMatch(/^relaytop: .*no "logs" table here; .*--logs-db\n$/u);
 	});
@@ -134,7 +126,7 @@ describe('separate logs database (LOG_SQL_DSN)', () => {
 
 describe('mistaken targets', () => {
 	it('an unreachable server: one line, exit 1, no password', () => {
-		const result = runCli(['postgres://observer:hunter2-secret@127.0.0.1:1/newapi', '--json']);
+		const result = runCliSync(['postgres://observer:hunter2-secret@127.0.0.1:1/newapi', '--json']);
 		expect(result.code).toBe(1);
 		expect(result.stdout).toBe('');
 		expect(result.stderr.split('\n')).toHaveLength(2); // one line and its newline
@@ -144,7 +136,7 @@ describe('mistaken targets', () => {
 	});
 
 	it('a wrong password or database: one line, no password', () => {
-		const result = runCli([withPassword(`${main.url}_missing`, 'hunter2-secret'), '--json']);
+		const result = runCliSync([withPassword(`${main.url}_missing`, 'hunter2-secret'), '--json']);
 		expect(result.code).toBe(1);
 		// A server with trust authentication gets as far as the missing database; one that checks passwords stops there.
 		expect(result.stderr).toMatch(/^relaytop: postgres:\/\/[^ ]*:\*\*\*@.*(?:does not exist|password authentication failed)[^\n]*\n$/u);
@@ -152,13 +144,13 @@ describe('mistaken targets', () => {
 	});
 
 	it('--logs-db must be a PostgreSQL URL, next to a PostgreSQL target', () => {
-		expect(runCli([main.url, '--logs-db', 'mysql://u:secretpw@h/db', '--json'])).toMatchObject({code: 2, stderr: expect.stringMatching(/^relaytop: --logs-db takes a postgres:\/\/ URL, got mysql:\/\/u:\*\*\*@h\/db\n$/u)});
-		expect(runCli([fixturePath('newapi'), '--logs-db', logs.url, '--json'])).toMatchObject({code: 2, stderr: expect.stringContaining('--logs-db applies to a PostgreSQL target only')});
-		expect(runCli(['--logs-db', logs.url, '--json'], {DATABASE_URL: ''})).toMatchObject({code: 2, stderr: expect.stringContaining('--logs-db goes with a postgres:// target')});
+		expect(runCliSync([main.url, '--logs-db', 'mysql://u:secretpw@h/db', '--json'])).toMatchObject({code: 2, stderr: expect.stringMatching(/^relaytop: --logs-db takes a postgres:\/\/ URL, got mysql:\/\/u:\*\*\*@h\/db\n$/u)});
+		expect(runCliSync([fixturePath('newapi'), '--logs-db', logs.url, '--json'])).toMatchObject({code: 2, stderr: expect.stringContaining('--logs-db applies to a PostgreSQL target only')});
+		expect(runCliSync(['--logs-db', logs.url, '--json'], {env: {DATABASE_URL: ''}})).toMatchObject({code: 2, stderr: expect.stringContaining('--logs-db goes with a postgres:// target')});
 	});
 
 	it('takes DATABASE_URL when no target is given', () => {
-		const result = runCli(['--logs-db', logs.url, '--json', '--range', 'all'], {DATABASE_URL: main.url});
+		const result = runCliSync(['--logs-db', logs.url, '--json', '--range', 'all'], {env: {DATABASE_URL: main.url}});
 		expect(result.stderr).toBe('');
 		expect(JSON.parse(result.stdout).source.kind).toBe('newapi-postgres');
 	});
@@ -175,7 +167,7 @@ describe('the postgres section of --json', () => {
 		);
 		try {
 			// With logs apart, the PostgreSQL view watches the database of logs.
-			const result = runCli([main.url, '--logs-db', logs.url, '--json', '--range', 'all']);
+			const result = runCliSync([main.url, '--logs-db', logs.url, '--json', '--range', 'all']);
 			expect(result.stderr).toBe('');
 			const {postgres} = JSON.parse(result.stdout);
 			const versionNum = await withClient(logs.url, async client => Number((await client.query("SELECT current_setting('server_version_num') AS v")).rows[0].v));
@@ -200,7 +192,7 @@ describe('the postgres section of --json', () => {
 	});
 
 	it('is left out for a SQLite target', () => {
-		const result = runCli([fixturePath('newapi'), '--json']);
+		const result = runCliSync([fixturePath('newapi'), '--json']);
 		expect(result.code).toBe(0);
 		expect(JSON.parse(result.stdout)).not.toHaveProperty('postgres');
 	});
@@ -216,7 +208,7 @@ describe('the PostgreSQL block of --once', () => {
 			}),
 		);
 		try {
-			const result = runCli([main.url, '--logs-db', logs.url, '--once', '--range', '1h']);
+			const result = runCliSync([main.url, '--logs-db', logs.url, '--once', '--range', '1h']);
 			expect(result.stderr).toBe('');
 			const block = result.stdout.slice(result.stdout.indexOf('\nPOSTGRESQL\n'));
 			expect(block).toMatch(/\nconnections \d+\/\d+ \([\d.]+%\) · active \d+ · idle \d+ · idle in transaction \d+ · waiting on a lock 0 · most from once-probe \(4\)\n/u);
@@ -226,6 +218,6 @@ describe('the PostgreSQL block of --once', () => {
 		} finally {
 			await Promise.all(probes.map(client => client.end()));
 		}
-		expect(runCli([fixturePath('newapi'), '--once']).stdout).not.toContain('POSTGRESQL');
+		expect(runCliSync([fixturePath('newapi'), '--once']).stdout).not.toContain('POSTGRESQL');
 	});
 });

@@ -9,7 +9,7 @@
 // password that is also a word of the output (`postgres`) leaves --json's own words, the drill-down
 // and every number alone.
 
-import {execFileSync, spawn, spawnSync} from 'node:child_process';
+import {execFileSync, spawnSync} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {createServer as createHttpServer, type Server as HttpServer} from 'node:http';
@@ -19,7 +19,7 @@ import {join} from 'node:path';
 import pg from 'pg';
 import {createElement} from 'react';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {fixturePath, packageRoot} from '../source/fixtures/fixture-files.js';
+import {fixturePath} from '../source/fixtures/fixture-files.js';
 import {loadNewApiIntoPostgres} from '../source/fixtures/newapi-postgres-fixture.js';
 import {errorLine} from '../source/poll/error-line.js';
 import type {PanelState} from '../source/poll/poll-scheduler.js';
@@ -35,9 +35,8 @@ import {loadNewApi} from './support/newapi-oracle.js';
 import {freePort} from './support/net.js';
 import {freshDatabase} from './support/postgres-server.js';
 import {renderInk} from './support/render-ink.js';
+import {CLI, runCli as runBuiltCli, type CliResult} from './support/run-cli.js';
 
-const ROOT = packageRoot();
-const CLI = join(ROOT, 'dist', 'source', 'cli.js');
 const scratch = mkdtempSync(join(tmpdir(), 'relaytop-secrets-'));
 
 const hex = (): string => randomBytes(12).toString('hex');
@@ -51,36 +50,12 @@ const secretAround = (core: string): string => `${core}@:/?#%"é&='\\`;
 /** Every 8 characters of a core in a row: what a secret cut short still shows. */
 const piecesOf = (core: string): string[] => Array.from({length: core.length - 7}, (_, start) => core.slice(start, start + 8));
 
-interface CliResult {
-	readonly code: number | null;
-	readonly stdout: string;
-	readonly stderr: string;
-}
-
 /**
- * The built CLI as a child process, no terminal, waited for without blocking: the HTTP server it
- * talks to runs in this process.
+ * The CLI without blocking (the HTTP server it talks to runs in this process), and with none of the
+ * secrets or switches of the shell: each test gives its own.
  */
-function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, onStart?: (pid: number) => void): Promise<CliResult> {
-	return new Promise((resolve, reject) => {
-		const child = spawn(process.execPath, [CLI, ...args], {
-			cwd: ROOT,
-			stdio: ['ignore', 'pipe', 'pipe'],
-			env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0', RELAYTOP_KEY: '', PGPASSWORD: '', DATABASE_URL: '', RELAYTOP_DEBUG: '', ...env},
-		});
-		let stdout = '';
-		let stderr = '';
-		child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-		child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-		const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-		child.on('error', reject);
-		child.on('close', code => {
-			clearTimeout(timer);
-			resolve({code, stdout, stderr});
-		});
-		if (child.pid !== undefined) onStart?.(child.pid);
-	});
-}
+const runCli = (args: readonly string[], env: NodeJS.ProcessEnv = {}, onStart?: (pid: number) => void): Promise<CliResult> =>
+	runBuiltCli(args, {env: {RELAYTOP_KEY: '', PGPASSWORD: '', DATABASE_URL: '', RELAYTOP_DEBUG: '', ...env}, onStart});
 
 /** Neither stream holds any piece of the cores. */
 function expectNoSecret(result: CliResult, cores: readonly string[]): void {
