@@ -24,6 +24,7 @@ interface Props extends Style {
 }
 
 const graphemes = new Intl.Segmenter(undefined, {granularity: 'grapheme'});
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/u;
 
 /** The strings of the children, in the order Ink joins them. */
 function stringsIn(children: ReactNode, strings: string[]): string[] {
@@ -75,8 +76,17 @@ export function shapeOf(strings: readonly string[]): Shape {
 		while (owner + 1 < strings.length && starts[owner + 1]! <= offset) owner++;
 		return owner;
 	};
-	let base = 0;
-	for (const line of strings.join('').split(LINE_END)) {
+	/** A printable ASCII line, a cell a character: each string gets the characters that are its own. */
+	const asciiCells = (line: string, base: number): Cell[] => {
+		for (let at = base; at < base + line.length; ) {
+			const string = stringAt(at);
+			const end = Math.min(base + line.length, starts[string]! + strings[string]!.length);
+			events.push({string, cells: end - at});
+			at = end;
+		}
+		return [...line];
+	};
+	const segmentedCells = (line: string, base: number): Cell[] => {
 		const cells: Cell[] = [];
 		let pending = '';
 		for (const {segment, index} of graphemes.segment(line)) {
@@ -91,7 +101,11 @@ export function shapeOf(strings: readonly string[]): Shape {
 		}
 		const last = cells.findLastIndex(cell => cell !== COVERED);
 		if (pending !== '' && last >= 0) cells[last] += pending;
-		lines.push(cells);
+		return cells;
+	};
+	let base = 0;
+	for (const line of strings.join('').split(LINE_END)) {
+		lines.push(PRINTABLE_ASCII.test(line) ? asciiCells(line, base) : segmentedCells(line, base));
 		base += line.length + 1;
 		if (base <= total) events.push({string: stringAt(base - 1), lineEnd: lines.length - 1});
 	}
