@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto';
 import {byLabel} from '../../usage/choice-order.js';
+import {byteOrder} from '../../usage/byte-order.js';
 import {checkedPage} from '../../usage/page-limits.js';
 import type {PriceBook} from '../../usage/price-book.js';
 import type {
@@ -22,7 +23,7 @@ import {RATE_WINDOW_S} from '../../usage/types.js';
 import {splitTerms} from '../sql/search-terms.js';
 import {timelineWindow} from '../sql/timeline.js';
 import type {LegacyEvent} from './legacy-payload.js';
-import {addCost, byteOrder, modelsOf, summaryOf, type CostTotals} from './model-details.js';
+import {addCost, modelsOf, summaryOf, type CostTotals} from './model-details.js';
 import type {ModelTokens} from './paged-payloads.js';
 import {costOf} from './token-cost.js';
 

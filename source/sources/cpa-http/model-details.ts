@@ -1,3 +1,4 @@
+import {byteOrder} from '../../usage/byte-order.js';
 import type {PriceBook} from '../../usage/price-book.js';
 import type {ModelUsage, Summary} from '../../usage/types.js';
 import type {ModelTokens} from './paged-payloads.js';
@@ -17,8 +18,6 @@ export function addCost(into: CostTotals, prices: PriceBook, row: ModelTokens): 
 	if (cost === null) into.unpriced += row.requests;
 	else into.usd += cost;
 }
-
-export const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 export function summaryOf(rows: readonly ModelTokens[], prices: PriceBook): Summary {
 	let requests = 0;
