@@ -5,6 +5,7 @@ import {isHttpTarget} from './cpa-http/http-target.js';
 import {newApiSqlite} from './newapi/newapi-sqlite.js';
 import {isPostgresTarget, postgresConfig} from './postgres/pg-target.js';
 import {redactTarget} from './redact-target.js';
+import type {RollupPolicy} from './rollup/range-rollups.js';
 import {detectSchema, openSqliteReadOnly} from './sqlite/open-sqlite.js';
 
 export interface OpenOptions {
@@ -13,6 +14,8 @@ export interface OpenOptions {
 	readonly logsDb?: string;
 	/** The management key of a CPA-Manager address (never printed). */
 	readonly managementKey?: string;
+	/** Keep long ranges' figures in memory, merged with new rows: for a source polled again and again (the dashboard). */
+	readonly rollups?: RollupPolicy;
 }
 
 /** The positional target, by its form: a URL scheme, or else a file whose schema decides. */
@@ -34,7 +37,7 @@ export async function openSource(target: string, options: OpenOptions = {}): Pro
 		const database = (url: string) => ({config: postgresConfig(url), display: redactTarget(url)});
 		// Loaded here: a SQLite target never needs the PostgreSQL client.
 		const {newApiPostgres} = await import('./newapi/newapi-postgres.js');
-		return newApiPostgres(database(target), {logsDb: options.logsDb === undefined ? undefined : database(options.logsDb), quotaPerUnit: options.quotaPerUnit});
+		return newApiPostgres(database(target), {logsDb: options.logsDb === undefined ? undefined : database(options.logsDb), quotaPerUnit: options.quotaPerUnit, rollups: options.rollups});
 	}
 	return openTarget(target, options);
 }
@@ -56,9 +59,9 @@ export function openTarget(target: string, options: OpenOptions = {}): UsageSour
 			if (options.quotaPerUnit !== undefined) {
 				throw new InputError('--quota-per-unit applies to new-api logs only; CPA-Manager costs come from its model_prices table');
 			}
-			return new CpaSqliteSource(db, target);
+			return new CpaSqliteSource(db, target, options.rollups);
 		}
-		return newApiSqlite(db, target, options.quotaPerUnit);
+		return newApiSqlite(db, target, options.quotaPerUnit, options.rollups);
 	} catch (error) {
 		db.close();
 		throw error;

@@ -94,7 +94,17 @@ export interface Summary {
 	readonly latencyMsAvg: number | null;
 	readonly costUsd: number;
 	readonly unpricedRequests: number;
+	/** How a long range's figures were reached, for a source that keeps them in memory (the live dashboard). */
+	readonly aggregation?: Aggregation;
 }
+
+/**
+ * `rollup`: from figures loaded in full at `reconciledAtMs`, then kept up to date with the rows
+ * added and leaving since (`mergedRows`); `direct`: by queries over the whole range, and why.
+ */
+export type Aggregation =
+	| {readonly mode: 'rollup'; readonly reconciledAtMs: number; readonly mergedRows: number; readonly groups: number}
+	| {readonly mode: 'direct'; readonly reason: string};
 
 export interface Rate {
 	readonly windowS: number;
@@ -197,6 +207,8 @@ export interface UsageSource {
 	realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage>;
 	/** When the newest request happened, whatever the range; null for an empty store. */
 	newestRequestMs(): Promise<number | null>;
+	/** Long ranges kept in memory are loaded again in full at their next call (nothing to do for a source that keeps none). */
+	reconcile(): Promise<void>;
 	/** The PostgreSQL server under the source, when there is one: the PostgreSQL view's data. */
 	readonly postgres?: PostgresObserver;
 	/**

@@ -139,6 +139,7 @@ export class CpaHttpSource implements UsageSource {
 			apiKeys: (query, page) => this.apiKeys(query, page, signal),
 			realtime: (query, page) => this.realtime(query, page, signal),
 			newestRequestMs: () => this.newestRequestMs(signal),
+			reconcile: () => this.reconcile(),
 			close: () => this.close(),
 		};
 	}
@@ -310,6 +311,9 @@ export class CpaHttpSource implements UsageSource {
 	 * The newest request: one realtime row from the last one seen on (cheap once found); the first
 	 * search widens its window step by step rather than asking for the whole store at once.
 	 */
+	/** CPA-Manager aggregates on its side: there is nothing here to load again. */
+	async reconcile(): Promise<void> {}
+
 	async newestRequestMs(signal?: AbortSignal): Promise<number | null> {
 		return this.paged(
 			async scope => {

@@ -3,6 +3,7 @@ import {InputError, quoted} from '../../usage/input-error.js';
 import type {
 	Dimension,
 	Facets,
+	Filters,
 	GroupPage,
 	ModelUsage,
 	PageRequest,
@@ -17,7 +18,7 @@ import type {
 } from '../../usage/types.js';
 import {RATE_WINDOW_S} from '../../usage/types.js';
 import {cachedFor} from '../cached.js';
-import {decodeFacets, decodeModel, decodeRate, decodeSummary, num} from '../sql/decode.js';
+import {decodeFacets, decodeGroupPage, decodeModel, decodeRate, decodeSummary, num, type Row} from '../sql/decode.js';
 import {sqliteDialect} from '../sql/dialect.js';
 import {allOf, sql, type SqlFragment} from '../sql/fragment.js';
 import type {RequestRows, UsagePartials} from '../sql/request-rows.js';
@@ -26,6 +27,8 @@ import {modelsSql, rateSql, summarySql, timelineSql} from '../sql/usage-aggregat
 import {requireColumns, tableColumns} from '../sqlite/open-sqlite.js';
 import {SqliteQueries, sqliteRunner} from '../sqlite/sqlite-queries.js';
 import {groupPage, requestPage, type SqlRunner} from '../sql/sql-runner.js';
+import type {FeedBounds, RollupFeed} from '../rollup/rollup-feed.js';
+import {RangeRollups, type RollupPolicy} from '../rollup/range-rollups.js';
 import {accountKey, apiKeyKey, billableInput, billableOutput, cachedTokens, channelKey, columnsOf, pricedBy, providerKey, type ColumnOf} from './cpa-expressions.js';
 import {facetsSql} from './cpa-facets.js';
 import {narrowingConditions, searchCondition, timeConditions, type SearchIndexes} from './cpa-filters.js';
@@ -40,6 +43,19 @@ const CAPABILITIES: SourceCapabilities = {
 
 const ALIASES_TTL_MS = 30_000;
 
+/** The price rows of a resolved model (`rr`) and of a requested one (`rm`), for pricedBy. */
+const priceJoins = (resolved: string, model: string): string => `LEFT JOIN prices rr ON rr.name = ${resolved}\nLEFT JOIN prices rm ON rm.name = ${model}`;
+
+/** The sums of some events, with the billable quantities their price applies to (pricedBy on the sums). */
+const summedEvents = (c: ColumnOf): string => `count(*) AS requests, sum(CASE WHEN e.failed = 0 THEN 1 ELSE 0 END) AS successes,
+		sum(e.input_tokens) AS input_tokens, sum(e.output_tokens) AS output_tokens, sum(e.reasoning_tokens) AS reasoning_tokens,
+		sum(${cachedTokens}) AS cached_tokens, sum(e.total_tokens) AS total_tokens,
+		sum(${billableInput}) AS billable_input, sum(${billableOutput}) AS billable_output,
+		sum(${c('latency_ms')}) AS latency_sum, count(${c('latency_ms')}) AS latency_count, max(e.timestamp_ms) AS last_ts_ms`;
+
+/** The axes of a rollup: the requested models, each account dimension, the API keys. */
+const ROLLUP_AXES = ['model', 'account', 'provider', 'channel', 'apiKeys'] as const;
+
 /** CPA-Manager's SQLite store (`usage_events`), read-only. */
 export class CpaSqliteSource implements UsageSource {
 	readonly kind = 'cpa-sqlite' as const;
@@ -51,10 +67,13 @@ export class CpaSqliteSource implements UsageSource {
 	private readonly prices: CpaPriceTable;
 	/** Aliases by lower-case key hash; a small table. */
 	private readonly aliases: () => Map<string, string>;
+	/** Long ranges' figures kept in memory and merged with new rows, when the caller asks for them (the live dashboard). */
+	private readonly rollups: RangeRollups | undefined;
 
 	constructor(
 		db: Database.Database,
 		readonly target: string,
+		rollupPolicy?: RollupPolicy,
 	) {
 		const columns = tableColumns(db, 'usage_events');
 		requireColumns(columns, REQUIRED_COLUMNS, 'usage_events', target);
@@ -68,10 +87,13 @@ export class CpaSqliteSource implements UsageSource {
 				? new Map(this.queries.all(sql('SELECT lower(api_key_hash) AS hash, alias FROM api_key_aliases')).map(row => [String(row.hash), String(row.alias)]))
 				: new Map(),
 		);
+		this.rollups = rollupPolicy === undefined ? undefined : new RangeRollups(async filters => this.rollupFeed(filters), rollupPolicy);
 	}
 
 	async summary(query: UsageQuery): Promise<Summary> {
-		return decodeSummary(this.queries.one(summarySql(this.partials(query))));
+		const read = await this.rollups?.read(query, rollup => rollup.summaryRow());
+		const summary = decodeSummary(read?.value ?? this.queries.one(summarySql(this.partials(query))));
+		return read === undefined ? summary : {...summary, aggregation: read.aggregation};
 	}
 
 	async facets(query: UsageQuery): Promise<Facets> {
@@ -91,7 +113,8 @@ export class CpaSqliteSource implements UsageSource {
 	}
 
 	async models(query: UsageQuery): Promise<ModelUsage[]> {
-		return this.queries.all(modelsSql(this.partials(query), sqliteDialect)).map(decodeModel);
+		const read = await this.rollups?.read(query, rollup => rollup.modelRows());
+		return (read?.value ?? this.queries.all(modelsSql(this.partials(query), sqliteDialect))).map(decodeModel);
 	}
 
 	async groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage> {
@@ -101,17 +124,19 @@ export class CpaSqliteSource implements UsageSource {
 		if (groupKey === undefined) {
 			throw new InputError(`dimension ${quoted(dimension)} does not apply to a CPA-Manager store; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
 		}
-		return groupPage(this.runner, this.partials(query, groupKey), page, sqliteDialect, row => String(row.group_key));
+		return this.groupPage(query, dimension, page, groupKey, row => String(row.group_key));
 	}
 
 	async apiKeys(query: UsageQuery, page: SortedPageRequest): Promise<GroupPage> {
 		const aliases = this.aliases();
-		return groupPage(this.runner, this.partials(query, apiKeyKey(this.c)), page, sqliteDialect, row => aliases.get(String(row.group_key)) ?? String(row.group_key));
+		return this.groupPage(query, 'apiKeys', page, apiKeyKey(this.c), row => aliases.get(String(row.group_key)) ?? String(row.group_key));
 	}
 
 	async realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage> {
 		const aliases = this.aliases();
-		return requestPage(this.runner, this.requests(query, true), this.requests(query, false), page, key => aliases.get(key) ?? key);
+		// Counting a long range's requests reads all of them; its rollup knows the number.
+		const counted = await this.rollups?.read(query, rollup => rollup.requests);
+		return requestPage(this.runner, this.requests(query, true), counted?.value ?? this.requests(query, false), page, key => aliases.get(key) ?? key);
 	}
 
 	async newestRequestMs(): Promise<number | null> {
@@ -119,17 +144,92 @@ export class CpaSqliteSource implements UsageSource {
 		return newest === null ? null : num(newest);
 	}
 
+	async reconcile(): Promise<void> {
+		this.rollups?.reconcile();
+	}
+
 	async close(): Promise<void> {
 		this.queries.close();
 	}
 
+	/** A page of groups from the range's rollup when it has one, else grouped by the engine. */
+	private async groupPage(query: UsageQuery, axis: Dimension | 'apiKeys', page: SortedPageRequest, groupKey: string, label: (row: Row) => string): Promise<GroupPage> {
+		const read = await this.rollups?.read(query, rollup => rollup.groupPage(axis, page));
+		if (read?.value !== undefined) {
+			return decodeGroupPage(page, read.value.rows, label, read.value.totalItems);
+		}
+		return groupPage(this.runner, this.partials(query, groupKey), page, sqliteDialect, label);
+	}
+
 	private conditions(query: UsageQuery, narrowed: boolean): SqlFragment[] {
-		const search = searchCondition(this.c, query.filters.search, this.searchIndexes);
-		return [
-			...timeConditions(query.range),
-			...(search === null ? [] : [search]),
-			...(narrowed ? narrowingConditions(this.c, query.filters) : []),
-		];
+		return [...timeConditions(query.range), ...this.filterConditions(query.filters, narrowed)];
+	}
+
+	/** Search, and the filters when `narrowed`: everything but the time range. */
+	private filterConditions(filters: Filters, narrowed: boolean): SqlFragment[] {
+		const search = searchCondition(this.c, filters.search, this.searchIndexes);
+		return [...(search === null ? [] : [search]), ...(narrowed ? narrowingConditions(this.c, filters) : [])];
+	}
+
+	/**
+	 * The events a rollup under these filters reads, bounded by id and time through the primary key
+	 * and the time index: one priced row per event for a refresh, and for a load sums per
+	 * combination of keys and resolved model, each priced once.
+	 */
+	private rollupFeed(filters: Filters): RollupFeed {
+		const c = this.c;
+		const conditions = this.filterConditions(filters, true);
+		const where = (bounds: FeedBounds) =>
+			allOf([
+				...conditions,
+				...(bounds.range === undefined ? [] : timeConditions(bounds.range)),
+				...(bounds.idAbove === undefined ? [] : [sql('e.id > ?', bounds.idAbove)]),
+				...(bounds.idAtMost === undefined ? [] : [sql('e.id <= ?', bounds.idAtMost)]),
+			]);
+		const keys = `e.model AS k_model, ${accountKey(c)} AS k_account, ${providerKey(c)} AS k_provider, ${channelKey(c)} AS k_channel, ${apiKeyKey(c)} AS k_apikeys`;
+		return {
+			runner: this.runner,
+			axes: ROLLUP_AXES,
+			sharedCte: 'AS MATERIALIZED',
+			rows: bounds => {
+				const w = where(bounds);
+				const select = sql(
+					`SELECT e.id AS id, e.timestamp_ms AS ts_ms, ${keys}, NULL AS label_hint,
+	1 AS requests, CASE WHEN e.failed = 0 THEN 1 ELSE 0 END AS successes,
+	e.input_tokens AS input_tokens, e.output_tokens AS output_tokens, e.reasoning_tokens AS reasoning_tokens,
+	${cachedTokens} AS cached_tokens, e.total_tokens AS total_tokens,
+	${c('latency_ms')} AS latency_sum, CASE WHEN ${c('latency_ms')} IS NULL THEN 0 ELSE 1 END AS latency_count,
+	${pricedBy(billableInput, cachedTokens, billableOutput, '0')} AS cost_usd,
+	CASE WHEN rr.name IS NULL AND rm.name IS NULL THEN 1 ELSE 0 END AS unpriced_requests, e.timestamp_ms AS last_ts_ms
+FROM usage_events e
+${priceJoins(c('resolved_model'), 'e.model')}
+WHERE ${w.sql}`,
+					...w.params,
+				);
+				return {with: [this.prices.cte()], select};
+			},
+			combined: bounds => {
+				const w = where(bounds);
+				const sums = sql(
+					`cpa_rollup_sums AS (
+	SELECT ${keys}, ${c('resolved_model')} AS resolved_model,
+		${summedEvents(c)}
+	FROM usage_events e
+	WHERE ${w.sql}
+	GROUP BY 1, 2, 3, 4, 5, 6
+)`,
+					...w.params,
+				);
+				const select = sql(`SELECT s.k_model, s.k_account, s.k_provider, s.k_channel, s.k_apikeys, NULL AS label_hint,
+	s.requests, s.successes, s.input_tokens, s.output_tokens, s.reasoning_tokens, s.cached_tokens, s.total_tokens,
+	s.latency_sum, s.latency_count, ${pricedBy('s.billable_input', 's.cached_tokens', 's.billable_output', '0')} AS cost_usd,
+	CASE WHEN rr.name IS NULL AND rm.name IS NULL THEN s.requests ELSE 0 END AS unpriced_requests, s.last_ts_ms
+FROM cpa_rollup_sums s
+${priceJoins('s.resolved_model', 's.k_model')}`);
+				return {with: [this.prices.cte(), sums], select};
+			},
+			probe: () => sql('SELECT (SELECT max(id) FROM usage_events) AS max_id, (SELECT min(timestamp_ms) FROM usage_events) AS oldest_ms'),
+		};
 	}
 
 	/**
@@ -142,11 +242,7 @@ export class CpaSqliteSource implements UsageSource {
 		const sums = sql(
 			`cpa_sums AS (
 	SELECT ${groupKey} AS group_key, e.model AS model, ${c('resolved_model')} AS resolved_model,
-		count(*) AS requests, sum(CASE WHEN e.failed = 0 THEN 1 ELSE 0 END) AS successes,
-		sum(e.input_tokens) AS input_tokens, sum(e.output_tokens) AS output_tokens, sum(e.reasoning_tokens) AS reasoning_tokens,
-		sum(${cachedTokens}) AS cached_tokens, sum(e.total_tokens) AS total_tokens,
-		sum(${billableInput}) AS billable_input, sum(${billableOutput}) AS billable_output,
-		sum(${c('latency_ms')}) AS latency_sum, count(${c('latency_ms')}) AS latency_count, max(e.timestamp_ms) AS last_ts_ms
+		${summedEvents(c)}
 	FROM usage_events e
 	WHERE ${where.sql}
 	GROUP BY 1, 2, 3
@@ -158,8 +254,7 @@ export class CpaSqliteSource implements UsageSource {
 	${pricedBy('s.billable_input', 's.cached_tokens', 's.billable_output', '0')} AS cost_usd,
 	CASE WHEN rr.name IS NULL AND rm.name IS NULL THEN s.requests ELSE 0 END AS unpriced_requests
 FROM cpa_sums s
-LEFT JOIN prices rr ON rr.name = s.resolved_model
-LEFT JOIN prices rm ON rm.name = s.model`);
+${priceJoins('s.resolved_model', 's.model')}`);
 		return {shape: 'partials', with: [this.prices.cte(), sums], select};
 	}
 
@@ -167,7 +262,7 @@ LEFT JOIN prices rm ON rm.name = s.model`);
 	private requests(query: UsageQuery, priced: boolean): RequestRows {
 		const c = this.c;
 		const where = allOf(this.conditions(query, true));
-		const joins = priced ? `LEFT JOIN prices rr ON rr.name = ${c('resolved_model')}\nLEFT JOIN prices rm ON rm.name = e.model` : '';
+		const joins = priced ? priceJoins(c('resolved_model'), 'e.model') : '';
 		const select = sql(
 			`SELECT e.id AS id, e.timestamp_ms AS sort_ts, e.timestamp_ms AS ts_ms,
 	CASE WHEN e.failed = 0 THEN 1 ELSE 0 END AS ok, e.model AS model,

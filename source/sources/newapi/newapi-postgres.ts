@@ -4,6 +4,7 @@ import {PostgresMonitor, type PanelName} from '../../postgres/monitor/postgres-m
 import {InputError} from '../../usage/input-error.js';
 import {OBSERVER_LIMITS, PgSession} from '../postgres/pg-session.js';
 import {requireColumns} from '../sqlite/open-sqlite.js';
+import type {RollupPolicy} from '../rollup/range-rollups.js';
 import type {NewApiDialect} from './newapi-sql.js';
 import {logsColumnsOf, NewApiSource, REQUIRED_LOGS_COLUMNS} from './newapi-source.js';
 
@@ -41,6 +42,8 @@ export interface NewApiPostgresOptions {
 	/** The database of `logs`, when new-api keeps them apart (LOG_SQL_DSN). */
 	readonly logsDb?: PostgresDatabase;
 	readonly quotaPerUnit?: number;
+	/** Keep long ranges' figures in memory, merged with new rows (the live dashboard). */
+	readonly rollups?: RollupPolicy;
 }
 
 /**
@@ -70,7 +73,7 @@ export async function newApiPostgres(main: PostgresDatabase, options: NewApiPost
 			signal: (kind: SignalKind, target: SignalTarget) => signalBackend(monitorSession, kind, target),
 			close: () => monitorSession.close(),
 		};
-		return new NewApiSource({kind: 'newapi-postgres', logs: logsSession, main: mainSession, dialect: postgresNewApiDialect, columns: logsColumnsOf(present), postgres}, target, options.quotaPerUnit);
+		return new NewApiSource({kind: 'newapi-postgres', logs: logsSession, main: mainSession, dialect: postgresNewApiDialect, columns: logsColumnsOf(present), postgres}, target, options.quotaPerUnit, options.rollups);
 	} catch (error) {
 		await logsSession.close();
 		await mainSession.close();

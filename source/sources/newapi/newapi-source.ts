@@ -2,6 +2,7 @@ import {InputError, quoted} from '../../usage/input-error.js';
 import type {
 	Dimension,
 	Facets,
+	Filters,
 	GroupPage,
 	ModelUsage,
 	PageRequest,
@@ -22,6 +23,9 @@ import {sql, type SqlFragment} from '../sql/fragment.js';
 import {fillTimeline, timelineWindow} from '../sql/timeline.js';
 import {modelsSql, rateSql, summarySql, timelineSql} from '../sql/usage-aggregates.js';
 import {groupPage, requestPage, type SqlRunner} from '../sql/sql-runner.js';
+import {decodeGroupPage, type Row} from '../sql/decode.js';
+import type {FeedBounds, RollupFeed} from '../rollup/rollup-feed.js';
+import {RangeRollups, type RollupPolicy} from '../rollup/range-rollups.js';
 import {
 	apiKeyKey,
 	dimensionKey,
@@ -29,6 +33,9 @@ import {
 	narrowingConditions,
 	newestRequestSql,
 	requestRows,
+	ROLLUP_AXES,
+	rollupProbeSql,
+	rollupRows,
 	searchConditions,
 	timeConditions,
 	usagePartials,
@@ -84,11 +91,14 @@ export class NewApiSource implements UsageSource {
 	/** Channel and token names live in the main database's small tables, when they are there. */
 	private readonly labels: () => Promise<Labels>;
 	readonly postgres: PostgresObserver | undefined;
+	/** Long ranges' figures kept in memory and merged with new rows, when the caller asks for them (the live dashboard). */
+	private readonly rollups: RangeRollups | undefined;
 
 	constructor(
 		private readonly engine: NewApiEngine,
 		readonly target: string,
 		private readonly quotaPerUnit: number = DEFAULT_QUOTA_PER_UNIT,
+		rollupPolicy?: RollupPolicy,
 	) {
 		this.kind = engine.kind;
 		this.logs = engine.logs;
@@ -96,10 +106,13 @@ export class NewApiSource implements UsageSource {
 		this.columns = engine.columns;
 		this.postgres = engine.postgres;
 		this.labels = cachedPromise(LABELS_TTL_MS, async () => ({channels: await this.names('channels'), tokens: await this.names('tokens')}));
+		this.rollups = rollupPolicy === undefined ? undefined : new RangeRollups(filters => this.rollupFeed(filters), rollupPolicy);
 	}
 
 	async summary(query: UsageQuery): Promise<Summary> {
-		return decodeSummary(await this.logs.one(summarySql(await this.partials(query))));
+		const read = await this.rollups?.read(query, rollup => rollup.summaryRow());
+		const summary = decodeSummary(read?.value ?? (await this.logs.one(summarySql(await this.partials(query)))));
+		return read === undefined ? summary : {...summary, aggregation: read.aggregation};
 	}
 
 	async facets(query: UsageQuery): Promise<Facets> {
@@ -124,7 +137,8 @@ export class NewApiSource implements UsageSource {
 	}
 
 	async models(query: UsageQuery): Promise<ModelUsage[]> {
-		return (await this.logs.all(modelsSql(await this.partials(query), this.dialect))).map(decodeModel);
+		const read = await this.rollups?.read(query, rollup => rollup.modelRows());
+		return (read?.value ?? (await this.logs.all(modelsSql(await this.partials(query), this.dialect)))).map(decodeModel);
 	}
 
 	async groups(query: UsageQuery, dimension: Dimension, page: SortedPageRequest): Promise<GroupPage> {
@@ -133,7 +147,7 @@ export class NewApiSource implements UsageSource {
 			throw new InputError(`dimension ${quoted(dimension)} does not apply to new-api logs; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
 		}
 		const channels = dimension === 'channel' ? (await this.labels()).channels : undefined;
-		return groupPage(this.logs, await this.partials(query, groupKey), page, this.dialect, row => {
+		return this.groupPage(query, dimension, page, groupKey, undefined, row => {
 			const key = String(row.group_key);
 			return channels === undefined ? key : (channels.get(key) ?? `#${key}`);
 		});
@@ -141,7 +155,7 @@ export class NewApiSource implements UsageSource {
 
 	async apiKeys(query: UsageQuery, page: SortedPageRequest): Promise<GroupPage> {
 		const {tokens} = await this.labels();
-		return groupPage(this.logs, await this.partials(query, apiKeyKey(this.columns), 'token_name'), page, this.dialect, row => {
+		return this.groupPage(query, 'apiKeys', page, apiKeyKey(this.columns), 'token_name', row => {
 			const key = String(row.group_key);
 			return tokens.get(key) ?? (typeof row.label_hint === 'string' && row.label_hint !== '' ? row.label_hint : key);
 		});
@@ -150,12 +164,18 @@ export class NewApiSource implements UsageSource {
 	async realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage> {
 		const {tokens} = await this.labels();
 		const rows = await this.requests(query);
-		return requestPage(this.logs, rows, rows, page, key => tokens.get(key) ?? key);
+		// Counting a long range's requests reads all of them; its rollup knows the number.
+		const counted = await this.rollups?.read(query, rollup => rollup.requests);
+		return requestPage(this.logs, rows, counted?.value ?? rows, page, key => tokens.get(key) ?? key);
 	}
 
 	async newestRequestMs(): Promise<number | null> {
 		const {newest} = await this.logs.one(newestRequestSql());
 		return newest === null ? null : num(newest) * 1000;
+	}
+
+	async reconcile(): Promise<void> {
+		this.rollups?.reconcile();
 	}
 
 	async close(): Promise<void> {
@@ -166,11 +186,43 @@ export class NewApiSource implements UsageSource {
 		}
 	}
 
+	/** A page of groups from the range's rollup when it has one, else grouped by the engine. */
+	private async groupPage(query: UsageQuery, axis: Dimension | 'apiKeys', page: SortedPageRequest, groupKey: string, labelHint: string | undefined, label: (row: Row) => string): Promise<GroupPage> {
+		const read = await this.rollups?.read(query, rollup => rollup.groupPage(axis, page));
+		if (read?.value !== undefined) {
+			return decodeGroupPage(page, read.value.rows, label, read.value.totalItems);
+		}
+		return groupPage(this.logs, await this.partials(query, groupKey, labelHint), page, this.dialect, label);
+	}
+
 	private async conditions(query: UsageQuery): Promise<SqlFragment[]> {
+		return [...timeConditions(query.range), ...(await this.filterConditions(query.filters))];
+	}
+
+	/** Search and filters: everything but the time range. */
+	private async filterConditions(filters: Filters): Promise<SqlFragment[]> {
 		// A channel filter by name needs the names first; they are cached.
-		const {channels} = query.filters.channel === undefined ? {channels: new Map<string, string>()} : await this.labels();
+		const {channels} = filters.channel === undefined ? {channels: new Map<string, string>()} : await this.labels();
 		const channelIdsNamed = (name: string) => [...channels].filter(([, channelName]) => channelName === name).map(([id]) => Number(id));
-		return [...timeConditions(query.range), ...searchConditions(query.filters.search, this.dialect), ...narrowingConditions(query.filters, this.columns, this.dialect, channelIdsNamed)];
+		return [...searchConditions(filters.search, this.dialect), ...narrowingConditions(filters, this.columns, this.dialect, channelIdsNamed)];
+	}
+
+	/** The requests a rollup under these filters reads, bounded by id and time through the primary key and the time index. */
+	private async rollupFeed(filters: Filters): Promise<RollupFeed> {
+		const conditions = await this.filterConditions(filters);
+		const bounded = (bounds: FeedBounds): SqlFragment[] => [
+			...conditions,
+			...(bounds.range === undefined ? [] : timeConditions(bounds.range)),
+			...(bounds.idAbove === undefined ? [] : [sql('id > ?', bounds.idAbove)]),
+			...(bounds.idAtMost === undefined ? [] : [sql('id <= ?', bounds.idAtMost)]),
+		];
+		return {
+			runner: this.logs,
+			axes: ROLLUP_AXES,
+			sharedCte: this.dialect.sharedCte,
+			rows: bounds => ({with: [], select: rollupRows({conditions: bounded(bounds), quotaPerUnit: this.quotaPerUnit}, this.columns, this.dialect)}),
+			probe: rollupProbeSql,
+		};
 	}
 
 	private async partials(query: UsageQuery, groupKey?: string, labelHint?: string) {

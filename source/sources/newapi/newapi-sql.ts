@@ -162,25 +162,57 @@ WHERE ${where.sql}`,
 	return {shape: 'requests', with: [], select};
 }
 
-/** Each request is its own partial: new-api bills every row, so there is nothing to price. */
-export function usagePartials(spec: PartialsSpec, columns: LogsColumns, dialect: NewApiDialect): UsagePartials {
-	const where = requestsWhere(spec.conditions);
+/** A request's figures, the columns usage partials and rollup feeds share; binds quotaPerUnit once. */
+function figureColumns(columns: LogsColumns, dialect: NewApiDialect, quotaPerUnit: number): SqlFragment {
 	const latency = latencyMs(columns);
-	const select = sql(
-		`SELECT ${spec.groupKey ?? 'NULL'} AS group_key, model_name AS model, ${spec.labelHint ?? 'NULL'} AS label_hint,
-	1 AS requests, CASE WHEN type = ${CONSUME} THEN 1 ELSE 0 END AS successes,
+	return sql(
+		`1 AS requests, CASE WHEN type = ${CONSUME} THEN 1 ELSE 0 END AS successes,
 	COALESCE(prompt_tokens, 0) AS input_tokens, COALESCE(completion_tokens, 0) AS output_tokens, 0 AS reasoning_tokens,
 	${columns.other ? dialect.cachedTokens('other') : '0'} AS cached_tokens,
 	COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0) AS total_tokens,
 	${latency} AS latency_sum, CASE WHEN ${latency} IS NULL THEN 0 ELSE 1 END AS latency_count,
-	${cost} AS cost_usd, 0 AS unpriced_requests, created_at * 1000 AS last_ts_ms
+	${cost} AS cost_usd, 0 AS unpriced_requests, created_at * 1000 AS last_ts_ms`,
+		quotaPerUnit,
+	);
+}
+
+/** Each request is its own partial: new-api bills every row, so there is nothing to price. */
+export function usagePartials(spec: PartialsSpec, columns: LogsColumns, dialect: NewApiDialect): UsagePartials {
+	const where = requestsWhere(spec.conditions);
+	const figures = figureColumns(columns, dialect, spec.quotaPerUnit);
+	const select = sql(
+		`SELECT ${spec.groupKey ?? 'NULL'} AS group_key, model_name AS model, ${spec.labelHint ?? 'NULL'} AS label_hint,
+	${figures.sql}
 FROM logs
 WHERE ${where.sql}`,
-		spec.quotaPerUnit,
+		...figures.params,
 		...where.params,
 	);
 	return {shape: 'partials', with: [], select};
 }
+
+/** The axes of a new-api rollup: the models, each account dimension, the API keys. */
+export const ROLLUP_AXES = ['model', 'user', 'channel', 'group', 'apiKeys'] as const;
+
+/** One row per request with its id, time, key on every axis and figures: what a rollup reads. */
+export function rollupRows(spec: RowsSpec, columns: LogsColumns, dialect: NewApiDialect): SqlFragment {
+	const where = requestsWhere(spec.conditions);
+	const figures = figureColumns(columns, dialect, spec.quotaPerUnit);
+	return sql(
+		`SELECT id, created_at * 1000 AS ts_ms, model_name AS k_model, ${dimensionKey('user', columns)} AS k_user,
+	${dimensionKey('channel', columns)} AS k_channel, ${dimensionKey('group', columns)} AS k_group,
+	${apiKeyKey(columns)} AS k_apikeys, token_name AS label_hint,
+	${figures.sql}
+FROM logs
+WHERE ${where.sql}`,
+		...figures.params,
+		...where.params,
+	);
+}
+
+/** The largest id, and the oldest request's time: what tells a rollup that rows went away. */
+export const rollupProbeSql = (): SqlFragment =>
+	sql(`SELECT (SELECT max(id) FROM logs) AS max_id, (SELECT min(created_at) FROM logs WHERE type IN (${CONSUME}, ${ERROR})) * 1000 AS oldest_ms`);
 
 /** Walks idx_created_at_type backwards to the first request row. */
 export const newestRequestSql = (): SqlFragment => sql(`SELECT max(created_at) AS newest FROM logs WHERE type IN (${CONSUME}, ${ERROR})`);

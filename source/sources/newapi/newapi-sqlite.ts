@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import {sqliteDialect} from '../sql/dialect.js';
 import {requireColumns, tableColumns} from '../sqlite/open-sqlite.js';
 import {SqliteQueries, sqliteRunner} from '../sqlite/sqlite-queries.js';
+import type {RollupPolicy} from '../rollup/range-rollups.js';
 import type {NewApiDialect} from './newapi-sql.js';
 import {DEFAULT_QUOTA_PER_UNIT, logsColumnsOf, NewApiSource, REQUIRED_LOGS_COLUMNS} from './newapi-source.js';
 
@@ -15,9 +16,9 @@ const sqliteNewApiDialect: NewApiDialect = {
 };
 
 /** new-api / one-api `logs` in a SQLite file opened read-only; channels and tokens from the same file. */
-export function newApiSqlite(db: Database.Database, target: string, quotaPerUnit = DEFAULT_QUOTA_PER_UNIT): NewApiSource {
+export function newApiSqlite(db: Database.Database, target: string, quotaPerUnit = DEFAULT_QUOTA_PER_UNIT, rollups?: RollupPolicy): NewApiSource {
 	const present = tableColumns(db, 'logs');
 	requireColumns(present, REQUIRED_LOGS_COLUMNS, 'logs', target);
 	const runner = sqliteRunner(new SqliteQueries(db));
-	return new NewApiSource({kind: 'newapi-sqlite', logs: runner, main: runner, dialect: sqliteNewApiDialect, columns: logsColumnsOf(present)}, target, quotaPerUnit);
+	return new NewApiSource({kind: 'newapi-sqlite', logs: runner, main: runner, dialect: sqliteNewApiDialect, columns: logsColumnsOf(present)}, target, quotaPerUnit, rollups);
 }

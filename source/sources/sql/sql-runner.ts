@@ -21,8 +21,9 @@ export async function groupPage(runner: SqlRunner, partials: UsagePartials, requ
 	return decodeGroupPage(request, rows, label, totalItems);
 }
 
-/** One page of the request log, newest first; `counted` are the rows the total counts. */
-export async function requestPage(runner: SqlRunner, rows: RequestRows, counted: RequestRows, request: PageRequest, apiKeyLabel: (key: string) => string): Promise<RequestPage> {
+/** One page of the request log, newest first; `counted` are the rows the total counts, or their number when it is known. */
+export async function requestPage(runner: SqlRunner, rows: RequestRows, counted: RequestRows | number, request: PageRequest, apiKeyLabel: (key: string) => string): Promise<RequestPage> {
 	const items = (await runner.all(requestPageSql(rows, request))).map(row => decodeRequest(row, apiKeyLabel));
-	return {page: request.page, pageSize: request.pageSize, totalItems: num((await runner.one(requestCountSql(counted))).total_items), items};
+	const totalItems = typeof counted === 'number' ? counted : num((await runner.one(requestCountSql(counted))).total_items);
+	return {page: request.page, pageSize: request.pageSize, totalItems, items};
 }

@@ -5,7 +5,8 @@ import {joinSql, sql, type SqlFragment} from './fragment.js';
 import type {RequestRows, UsagePartials} from './request-rows.js';
 import type {TimelineWindow} from './timeline.js';
 
-// Every figure is aggregated, sorted and paged by the engine; nothing is grouped in memory.
+// Every figure is aggregated, sorted and paged by the engine. (A source polled again and again
+// keeps long ranges in memory instead: source/sources/rollup.)
 
 function over(name: string, rows: RequestRows | UsagePartials, body: SqlFragment): SqlFragment {
 	const ctes = [...rows.with, {...rows.select, sql: `${name} AS (${rows.select.sql})`}];

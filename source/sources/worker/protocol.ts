@@ -22,6 +22,7 @@ const FORWARDED: Record<ForwardedMethod, true> = {
 	apiKeys: true,
 	realtime: true,
 	newestRequestMs: true,
+	reconcile: true,
 };
 export const FORWARDED_METHODS = Object.keys(FORWARDED) as ForwardedMethod[];
 

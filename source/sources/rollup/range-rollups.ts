@@ -1,0 +1,122 @@
+import type {Aggregation, Filters, UsageQuery} from '../../usage/types.js';
+import {SHORT_RANGE} from '../../usage/aggregation.js';
+import {LiveRollup} from './live-rollup.js';
+import type {RollupFeed} from './rollup-feed.js';
+import type {UsageRollup} from './usage-rollup.js';
+
+// The rollups of one source, one per set of filters and search, and the policy around them: which
+// ranges they serve, how often they are reloaded in full, and how big they may grow.
+
+export interface RollupPolicy {
+	/** Shorter ranges are index range scans that cost little: they are queried directly. */
+	readonly minSpanMs: number;
+	/** A rollup is loaded again in full this often, catching whatever merging cannot see. */
+	readonly reconcileMs: number;
+	/** A range whose start moved further than this since the last refresh is loaded again, not merged. */
+	readonly maxSlideMs: number;
+	/** The groups (over every axis) one rollup may hold; past it, its range is queried directly. */
+	readonly maxGroups: number;
+	/** The rollups kept at once; the least recently used goes first. */
+	readonly maxRollups: number;
+}
+
+export const DEFAULT_ROLLUP_POLICY: RollupPolicy = {minSpanMs: 3 * 3_600_000, reconcileMs: 10 * 60_000, maxSlideMs: 3_600_000, maxGroups: 200_000, maxRollups: 4};
+
+/** A value read from a rollup, or none (undefined) with the reason it was queried directly. */
+export interface RollupRead<T> {
+	readonly value: T | undefined;
+	readonly aggregation: Aggregation;
+}
+
+interface Entry {
+	rollup: LiveRollup | null;
+	/** Set when the rollup grew past the cap: direct queries until the next reconciliation is due. */
+	overCapUntilMs: number;
+	/** Every load and refresh of one entry runs after the one before. */
+	queue: Promise<unknown>;
+}
+
+const keyOf = (filters: Filters): string => JSON.stringify(Object.entries(filters).filter(([, value]) => value !== undefined).sort(([a], [b]) => a.localeCompare(b)));
+
+export class RangeRollups {
+	private readonly entries = new Map<string, Entry>();
+
+	constructor(
+		/** The feed of a set of filters and search. */
+		private readonly feedFor: (filters: Filters) => Promise<RollupFeed>,
+		private readonly policy: RollupPolicy = DEFAULT_ROLLUP_POLICY,
+		private readonly now: () => number = Date.now,
+	) {}
+
+	/** Whether a range is long enough to be worth a rollup. */
+	serves(query: UsageQuery): boolean {
+		const {startMs, endMs} = query.range;
+		return startMs === null || endMs - startMs >= this.policy.minSpanMs;
+	}
+
+	/** Reads the query's rollup brought up to its range, or says why not (value undefined). */
+	async read<T>(query: UsageQuery, use: (rollup: UsageRollup) => T): Promise<RollupRead<T>> {
+		if (!this.serves(query)) {
+			return {value: undefined, aggregation: {mode: 'direct', reason: SHORT_RANGE}};
+		}
+		const key = keyOf(query.filters);
+		let entry = this.entries.get(key);
+		if (entry === undefined) {
+			entry = {rollup: null, overCapUntilMs: 0, queue: Promise.resolve()};
+			this.entries.set(key, entry);
+			this.evict();
+		} else {
+			this.entries.delete(key); // most recently used last
+			this.entries.set(key, entry);
+		}
+		const current = entry;
+		const step = current.queue.then(() => this.bringUp(current, query, use));
+		current.queue = step.catch(() => undefined);
+		return step;
+	}
+
+	/** The next read of every rollup loads it in full. */
+	reconcile(): void {
+		for (const entry of this.entries.values()) {
+			entry.rollup = null;
+			entry.overCapUntilMs = 0;
+		}
+	}
+
+	private async bringUp<T>(entry: Entry, query: UsageQuery, use: (rollup: UsageRollup) => T): Promise<RollupRead<T>> {
+		const nowMs = this.now();
+		if (entry.overCapUntilMs > nowMs) {
+			return {value: undefined, aggregation: this.overCap()};
+		}
+		let rollup = entry.rollup;
+		const stale = rollup === null || nowMs - rollup.loadedAtMs >= this.policy.reconcileMs ? 'rebuild' : rollup.follows(query.range, this.policy.maxSlideMs);
+		if (stale === 'behind') {
+			return {value: undefined, aggregation: {mode: 'direct', reason: 'an earlier window than the rollup holds'}};
+		}
+		if (stale === null && (await rollup!.advance(query.range, nowMs)) === 'rebuild') {
+			rollup = null;
+		}
+		if (stale === 'rebuild' || rollup === null) {
+			entry.rollup = null; // a load that fails leaves nothing half-built behind
+			rollup = await LiveRollup.load(await this.feedFor(query.filters), query.range, nowMs, this.policy.maxGroups);
+			entry.rollup = rollup;
+		}
+		if (rollup.rollup.groups > this.policy.maxGroups) {
+			entry.rollup = null;
+			entry.overCapUntilMs = nowMs + this.policy.reconcileMs;
+			return {value: undefined, aggregation: this.overCap()};
+		}
+		const {loadedAtMs, mergedRows} = rollup.progress;
+		return {value: use(rollup.rollup), aggregation: {mode: 'rollup', reconciledAtMs: loadedAtMs, mergedRows, groups: rollup.rollup.groups}};
+	}
+
+	private overCap(): Aggregation {
+		return {mode: 'direct', reason: `more than ${this.policy.maxGroups.toLocaleString('en-US')} groups, the cap of a rollup`};
+	}
+
+	private evict(): void {
+		while (this.entries.size > this.policy.maxRollups) {
+			this.entries.delete(this.entries.keys().next().value!);
+		}
+	}
+}

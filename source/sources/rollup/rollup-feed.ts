@@ -1,0 +1,76 @@
+import type {TimeRange} from '../../usage/types.js';
+import {joinSql, sql, type SqlFragment} from '../sql/fragment.js';
+import type {SqlRunner} from '../sql/sql-runner.js';
+import {keyColumn, type Axis} from './usage-rollup.js';
+
+/** Which requests a feed query reads, besides the feed's own filters and search. */
+export interface FeedBounds {
+	/** Inclusive at both ends, as every range is. */
+	readonly range?: TimeRange;
+	readonly idAbove?: number;
+	readonly idAtMost?: number;
+}
+
+/**
+ * A source's requests under one set of filters and search, as a rollup reads them: one row each,
+ * with its id, its time (`ts_ms`), its key on every axis (keyColumn) and its figures (the
+ * columns usage-rollup.ts sums). The source builds the SQL; the rollup decides what to read.
+ */
+export interface RollupFeed {
+	readonly runner: SqlRunner;
+	readonly axes: readonly Axis[];
+	/** How a common table expression read several times is declared so that it is computed once. */
+	readonly sharedCte: 'AS' | 'AS MATERIALIZED';
+	/** One row per request; `with` holds the common table expressions its SELECT needs. */
+	rows(bounds: FeedBounds): {with: readonly SqlFragment[]; select: SqlFragment};
+	/**
+	 * The same requests summed per combination of keys; a source that prices per group (CPA-Manager)
+	 * prices here. Absent, the rows are grouped as they are.
+	 */
+	combined?(bounds: FeedBounds): {with: readonly SqlFragment[]; select: SqlFragment};
+	/** `max_id`: the largest id in the table; `oldest_ms`: the oldest request's time, any filter aside. */
+	probe(): SqlFragment;
+}
+
+const FIGURES = ['requests', 'successes', 'input_tokens', 'output_tokens', 'reasoning_tokens', 'cached_tokens', 'total_tokens', 'latency_sum', 'latency_count', 'cost_usd', 'unpriced_requests'];
+const SUMMED = [...FIGURES.map(column => `sum(${column}) AS ${column}`), 'max(last_ts_ms) AS last_ts_ms'].join(', ');
+
+const withClause = (ctes: readonly SqlFragment[], body: SqlFragment): SqlFragment =>
+	ctes.length === 0 ? body : joinSql([{...joinSql(ctes, ',\n'), sql: `WITH ${joinSql(ctes, ',\n').sql}`}, body], '\n');
+
+/** One request per row, newest id last, for the few rows a refresh reads. */
+export function feedRowsSql(feed: RollupFeed, bounds: FeedBounds): SqlFragment {
+	const rows = feed.rows(bounds);
+	return withClause(rows.with, rows.select);
+}
+
+/**
+ * How many requests the bounds hold (`n`) and the sum of their times (`ts_sum`): an index range
+ * read, the per-row figures never computed. What tells a rollup that its newest ids changed.
+ */
+export function feedCheckSql(feed: RollupFeed, bounds: FeedBounds): SqlFragment {
+	const rows = feed.rows(bounds);
+	return withClause(rows.with, {...rows.select, sql: `SELECT count(*) AS n, coalesce(sum(ts_ms), 0) AS ts_sum FROM (${rows.select.sql}) AS request_rows`});
+}
+
+/**
+ * The sums per group of every axis and the grand total (axis NULL) in one statement, over rows
+ * computed once: what a first load or a reconciliation reads, one slice of the range at a time.
+ */
+export function marginalsSql(feed: RollupFeed, bounds: FeedBounds): SqlFragment {
+	const keys = feed.axes.map(keyColumn);
+	let combined = feed.combined?.(bounds);
+	if (combined === undefined) {
+		const rows = feed.rows(bounds);
+		combined = {
+			with: rows.with,
+			select: {...rows.select, sql: `SELECT ${keys.join(', ')}, max(label_hint) AS label_hint, ${SUMMED}\nFROM (${rows.select.sql}) AS request_rows\nGROUP BY ${keys.join(', ')}`},
+		};
+	}
+	const shared = {...combined.select, sql: `feed_groups ${feed.sharedCte} (${combined.select.sql})`};
+	const parts = [
+		`SELECT NULL AS axis, NULL AS axis_key, NULL AS label_hint, ${SUMMED} FROM feed_groups`,
+		...feed.axes.map(axis => `SELECT '${axis}', ${keyColumn(axis)}, max(label_hint), ${SUMMED} FROM feed_groups GROUP BY ${keyColumn(axis)}`),
+	];
+	return withClause([...combined.with, shared], sql(parts.join('\nUNION ALL ')));
+}
