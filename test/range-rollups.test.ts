@@ -610,6 +610,19 @@ describe.each(SUBJECTS)('range rollups: $name', {timeout: 240_000}, subject => {
 		expect(second.reconciledAtMs).toBeGreaterThan(first.reconciledAtMs);
 	});
 
+	it('10c. loads the window in full on request (R in the dashboard), catching a change no merge sees', async () => {
+		const asked: Pair = {rolled: await store.open(POLICY), direct: pair.direct};
+		const first = rollupOf(await expectRight(asked, store, query()));
+		const middle = oracleRows(store, query()).find(row => row.tsMs > window.startMs! + DAY && row.tsMs < window.endMs - DAY)!;
+		await store.deleteIds([middle.id]);
+		const unseen = await asked.rolled.summary(query());
+		expect(unseen.totalRequests, 'a merge cannot see a row deleted in the middle').toBe(summarize(oracleRows(store, query())).totalRequests + 1);
+		await sleep(5);
+		await asked.rolled.reconcile();
+		const second = rollupOf(await expectRight(asked, store, query()));
+		expect(second.reconciledAtMs).toBeGreaterThan(first.reconciledAtMs);
+	});
+
 	it('10b. with a long reconcileMs, merges instead of reloading and counts the rows merged', async () => {
 		const merging: Pair = {rolled: await store.open(POLICY), direct: pair.direct};
 		const loaded = rollupOf(await merging.rolled.summary(query()));
