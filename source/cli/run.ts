@@ -86,7 +86,10 @@ async function dashboard(target: string | undefined, flags: ParsedFlags, options
 		const {openMaintenanceService} = await import('../maintenance/open-maintenance-service.js');
 		// A SQLite query blocks its thread, so SQLite runs in a worker (a slow query never freezes
 		// keys or drawing); a server's queries do not block.
-		source = isPostgresTarget(path) || isHttpTarget(path) ? await openSource(path, options) : await openTargetInWorker(path, options);
+		// Polled again and again: a long range is loaded once and then merged with the rows that change.
+		const {DEFAULT_ROLLUP_POLICY} = await import('../sources/rollup/range-rollups.js');
+		const polled = {...options, rollups: DEFAULT_ROLLUP_POLICY};
+		source = isPostgresTarget(path) || isHttpTarget(path) ? await openSource(path, polled) : await openTargetInWorker(path, polled);
 		// Over HTTP there is no database to maintain.
 		maintenance = isHttpTarget(path) ? undefined : await openMaintenanceService(path, {logsDb: options.logsDb});
 		const healthOptions = {machine: {ram: flags.ram, cores: flags.cores}};

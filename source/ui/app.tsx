@@ -304,7 +304,8 @@ export function App({source, maintenance, initial, writable = false, healthOptio
 		}
 		const action = run(state, command);
 		if (action === 'quit') exit();
-		else if (action === 'refresh') data.refreshNow();
+		// A source that cannot reconcile now (its worker restarting) says so through the refresh that follows.
+		else if (action === 'refresh') void source.reconcile().then(data.refreshNow, data.refreshNow);
 		else if (action !== undefined) dispatch(action);
 	};
 

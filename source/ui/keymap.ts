@@ -93,7 +93,7 @@ export const KEYMAP: readonly Binding[] = [
 	{command: 'pause', keys: ['p'], hint: 'pause', help: 'pause or resume refreshing'},
 	{command: 'slower', keys: ['+'], help: 'refresh less often'},
 	{command: 'faster', keys: ['-'], help: 'refresh more often'},
-	{command: 'refresh', keys: ['R'], help: 'refresh now'},
+	{command: 'refresh', keys: ['R'], help: 'refresh now, long ranges reloaded in full'},
 ];
 
 /** What Ink's useInput reports, reduced to what a key name needs. */

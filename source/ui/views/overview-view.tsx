@@ -8,6 +8,7 @@ import {ShapedText} from '../components/shaped-text.js';
 import {Sparkline} from '../components/sparkline.js';
 import {SPARKLINE_MINUTES} from '../dashboard-panels.js';
 import {THEME} from '../theme.js';
+import {aggregationNote} from './aggregation-note.js';
 import {staleText} from './stale-tag.js';
 
 interface Props {
@@ -24,7 +25,7 @@ interface Props {
 	readonly height: number;
 }
 
-/** Lines above the models table: two KPI lines, a blank (or the stale mark), two sparklines, a blank. */
+/** Lines above the models table: two KPI lines, the stale mark or how the range was aggregated (or a blank), two sparklines, a blank. */
 export const OVERVIEW_CHROME = 6;
 
 const emptyText = (newest: number | null | undefined): string =>
@@ -35,6 +36,7 @@ export function OverviewView({summary, rate, timeline, models, newestRequestMs, 
 	const success = requests === 0 ? 1 : (summary?.successCount ?? 0) / requests;
 	const perMinute = (pick: (bucket: TimelineBucket) => number) => (timeline ?? []).map(pick);
 	const peak = (values: number[]) => `last ${SPARKLINE_MINUTES} min · peak ${compact(Math.max(0, ...values))}/min`;
+	const note = aggregationNote(summary?.aggregation);
 	return (
 		<Box flexDirection="column">
 			<ShapedText>
@@ -54,7 +56,13 @@ export function OverviewView({summary, rate, timeline, models, newestRequestMs, 
 					</Text>
 				)}
 			</ShapedText>
-			{staleSince === undefined ? <Text> </Text> : <ShapedText color={THEME.warn}>{staleText(staleSince)}</ShapedText>}
+			{staleSince !== undefined ? (
+				<ShapedText color={THEME.warn}>{staleText(staleSince)}</ShapedText>
+			) : note === null ? (
+				<Text> </Text>
+			) : (
+				<ShapedText color={note.warn ? THEME.warn : THEME.muted}>{note.text}</ShapedText>
+			)}
 			<Sparkline label="requests/min" values={perMinute(b => b.requests)} summary={peak(perMinute(b => b.requests))} />
 			<Sparkline label="tokens/min" values={perMinute(b => b.tokens)} summary={peak(perMinute(b => b.tokens))} />
 			<Text> </Text>
