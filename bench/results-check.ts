@@ -36,6 +36,21 @@ const EVERY_FILE: Figures = {
 
 /** Each benchmark's results file (bench/results/<name>.json, or <name>-quick.json) and its key figures. */
 const FIGURES: Readonly<Record<string, Figures>> = {
+	'range-rollups': {
+		'results.stores.*.rows': 'count',
+		'results.stores.*.writerRowsPerS': 'positive',
+		'results.stores.*.ranges.*.direct.refreshMs.median': 'positive',
+		'results.stores.*.ranges.*.direct.timedOut': 'count',
+		'results.stores.*.ranges.*.direct.serverMsPerRefresh': 'non-negative?',
+		'results.stores.*.ranges.*.rollup.firstLoadMs': 'positive',
+		'results.stores.*.ranges.*.rollup.refreshMs.median': 'positive',
+		'results.stores.*.ranges.*.rollup.serverMsPerRefresh': 'non-negative?',
+		'results.stores.*.ranges.*.rollup.groups': 'count',
+		'results.stores.*.ranges.*.rollup.heapMb': 'number',
+		'results.stores.*.ranges.*.speedup': 'non-negative',
+		'results.bytesPerGroup': 'positive',
+		'results.cap.mb': 'positive',
+	},
 	'accounts-total-cost': {
 		'sizes.events': 'count',
 		'sizes.storeMb': 'positive',

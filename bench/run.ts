@@ -7,6 +7,9 @@
 // - rss: the real `relaytop` demo's resident memory over ten minutes, in tmux;
 // - pgqueries: relaytop's own server time per dashboard refresh on a 10M-row new-api `logs` table on
 //   the embedded PostgreSQL, with upstream's indexes and with an advisor's, and the plan of every query;
+// - rollups: the 7d and 30d views refreshed every 2 s while a writer appends 20 rows/s, on the 10M-row
+//   logs table and a 1M-event CPA-Manager store: direct queries over the range against the range
+//   rollups' first load and refreshes, with server time per refresh and the rollups' memory;
 // - cpa-http: bytes and time of one full refresh from a CPA-Manager over HTTP holding 50,000
 //   requests, through the paged endpoints and through the legacy payload (the manager's API replica);
 // - tokens: exact token counting (js-tiktoken, and gpt-tokenizer as a reference) against the
@@ -28,7 +31,8 @@
 //   and server connections, which should stay constant.
 // `--quick`: sizes for CI, about 5 minutes on 2 cores with the caches built from scratch (100k events,
 // 20 frames per view, 6 s of CPU, 10 s of memory, 100k logs rows and one measured cycle, no
-// 1M-character texts, 2 doctor runs, one 8 s observer round, a 60 s soak), written to *-quick.json.
+// 1M-character texts, 2 doctor runs, one 8 s observer round, a 60 s soak, 100k rows and 100k events
+// for the rollups), written to *-quick.json.
 // `--only=render,cpu` runs some; without it, every benchmark but maintenance, and the soak only at
 // its quick size.
 // Figures are reported, never asserted.
@@ -44,6 +48,7 @@ import {rssResultsFile, rssSettings, rssTable, runRssBenchmark} from './demo-rss
 import {maintenanceResultsFile, maintenanceSettings, maintenanceTable, runMaintenanceBenchmark, writeMaintenanceText} from './maintenance.js';
 import {pgQueriesResultsFile, pgQueriesSettings, pgQueriesTable, runPgQueriesBenchmark} from './pgqueries.js';
 import {procAvailable} from './proc-stats.js';
+import {rollupsResultsFile, rollupsSettings, rollupsTable, runRollupsBenchmark} from './range-rollups.js';
 import {tmuxAvailable} from './relaytop-in-tmux.js';
 import {checkResultsPath} from './results-check.js';
 import {describeMachine, machine, writeResults} from './results-file.js';
@@ -56,7 +61,7 @@ import {runTokensBenchmark, tokensResultsFile, tokensSettings, tokensTable} from
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'cpa-http', 'tokens', 'doctor', 'observer', 'scale', 'maintenance', 'soak'] as const;
+const BENCHMARKS = ['accounts', 'render', 'cpu', 'rss', 'pgqueries', 'rollups', 'cpa-http', 'tokens', 'doctor', 'observer', 'scale', 'maintenance', 'soak'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 /**
@@ -254,6 +259,12 @@ async function main(): Promise<void> {
 		const results = await runPgQueriesBenchmark(pgqueries, log);
 		const path = writeResults(pgqueries.resultsName, {...header(), ...pgQueriesResultsFile(pgqueries, results)});
 		return {summary: pgQueriesTable(results), path};
+	});
+	await attempt('rollups', async () => {
+		const rollups = rollupsSettings(settings.quick);
+		const results = await runRollupsBenchmark(rollups, log);
+		const path = writeResults(rollups.resultsName, {...header(), ...rollupsResultsFile(rollups, results)});
+		return {summary: rollupsTable(results), path};
 	});
 	await attempt('cpa-http', async () => {
 		const cpaHttp = cpaHttpSettings(settings.quick);
