@@ -45,7 +45,7 @@ describe('the aggregation note', () => {
 
 	it('warns of a range queried in full, and says nothing of a short range or a source without rollups', () => {
 		expect(aggregationNote({mode: 'direct', reason: 'more than 200,000 groups, the cap of a rollup'})).toEqual({
-			text: 'range queried in full each refresh: more than 200,000 groups, the cap of a rollup',
+			text: 'range queried in full: more than 200,000 groups, the cap of a rollup',
 			warn: true,
 		});
 		expect(aggregationNote({mode: 'direct', reason: SHORT_RANGE})).toBeNull();

@@ -307,13 +307,13 @@ export class CpaHttpSource implements UsageSource {
 		);
 	}
 
+	/** CPA-Manager aggregates on its side: there is nothing here to load again. */
+	async reconcile(): Promise<void> {}
+
 	/**
 	 * The newest request: one realtime row from the last one seen on (cheap once found); the first
 	 * search widens its window step by step rather than asking for the whole store at once.
 	 */
-	/** CPA-Manager aggregates on its side: there is nothing here to load again. */
-	async reconcile(): Promise<void> {}
-
 	async newestRequestMs(signal?: AbortSignal): Promise<number | null> {
 		return this.paged(
 			async scope => {

@@ -146,26 +146,31 @@ export class NewApiSource implements UsageSource {
 		if (groupKey === undefined) {
 			throw new InputError(`dimension ${quoted(dimension)} does not apply to new-api logs; use one of: ${CAPABILITIES.dimensions.join(', ')}`);
 		}
-		const channels = dimension === 'channel' ? (await this.labels()).channels : undefined;
-		return this.groupPage(query, dimension, page, groupKey, undefined, row => {
-			const key = String(row.group_key);
-			return channels === undefined ? key : (channels.get(key) ?? `#${key}`);
+		return this.groupPage(query, dimension, page, groupKey, undefined, async () => {
+			const channels = dimension === 'channel' ? (await this.labels()).channels : undefined;
+			return row => {
+				const key = String(row.group_key);
+				return channels === undefined ? key : (channels.get(key) ?? `#${key}`);
+			};
 		});
 	}
 
 	async apiKeys(query: UsageQuery, page: SortedPageRequest): Promise<GroupPage> {
-		const {tokens} = await this.labels();
-		return this.groupPage(query, 'apiKeys', page, apiKeyKey(this.columns), 'token_name', row => {
-			const key = String(row.group_key);
-			return tokens.get(key) ?? (typeof row.label_hint === 'string' && row.label_hint !== '' ? row.label_hint : key);
+		return this.groupPage(query, 'apiKeys', page, apiKeyKey(this.columns), 'token_name', async () => {
+			const {tokens} = await this.labels();
+			return row => {
+				const key = String(row.group_key);
+				return tokens.get(key) ?? (typeof row.label_hint === 'string' && row.label_hint !== '' ? row.label_hint : key);
+			};
 		});
 	}
 
 	async realtime(query: UsageQuery, page: PageRequest): Promise<RequestPage> {
+		// Counting a long range's requests reads all of them; its rollup knows the number. Read
+		// first: a read queued behind another panel's later window would be answered directly.
+		const counted = await this.rollups?.read(query, rollup => rollup.requests);
 		const {tokens} = await this.labels();
 		const rows = await this.requests(query);
-		// Counting a long range's requests reads all of them; its rollup knows the number.
-		const counted = await this.rollups?.read(query, rollup => rollup.requests);
 		return requestPage(this.logs, rows, counted?.value ?? rows, page, key => tokens.get(key) ?? key);
 	}
 
@@ -186,12 +191,24 @@ export class NewApiSource implements UsageSource {
 		}
 	}
 
-	/** A page of groups from the range's rollup when it has one, else grouped by the engine. */
-	private async groupPage(query: UsageQuery, axis: Dimension | 'apiKeys', page: SortedPageRequest, groupKey: string, labelHint: string | undefined, label: (row: Row) => string): Promise<GroupPage> {
+	/**
+	 * A page of groups from the range's rollup when it has one, else grouped by the engine. The
+	 * rollup is asked first, before the labels are looked up: a read queued behind another panel's
+	 * later window would be answered directly.
+	 */
+	private async groupPage(
+		query: UsageQuery,
+		axis: Dimension | 'apiKeys',
+		page: SortedPageRequest,
+		groupKey: string,
+		labelHint: string | undefined,
+		labeller: () => Promise<(row: Row) => string>,
+	): Promise<GroupPage> {
 		const read = await this.rollups?.read(query, rollup => rollup.groupPage(axis, page));
 		if (read?.value !== undefined) {
-			return decodeGroupPage(page, read.value.rows, label, read.value.totalItems);
+			return decodeGroupPage(page, read.value.rows, await labeller(), read.value.totalItems);
 		}
+		const label = await labeller();
 		return groupPage(this.logs, await this.partials(query, groupKey, labelHint), page, this.dialect, label);
 	}
 

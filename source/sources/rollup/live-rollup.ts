@@ -10,7 +10,7 @@ import {UsageRollup} from './usage-rollup.js';
 // - the rows entering it at its new end that it had taken when they were dated in the future (added);
 // - the rows with an id above what it has read (added if their time is in the window, whenever
 //   they are dated: a row's created_at may lag its id);
-// - its newest ids again, by a count and a sum of times over them: an id it read past while its
+// - its newest ids again, by a count and sums of ids and times over them: an id it read past while its
 //   transaction was still open (a late commit) is added, and a row deleted or an id used again
 //   (SQLite reuses the largest rowid once it is deleted) makes it load again.
 // Ids stay among the newest for OVERLAP_MS, then join `base`: a change to them after that, or to
@@ -48,8 +48,14 @@ const inWindow = (tsMs: number, window: TimeRange): boolean => (window.startMs =
 
 export class LiveRollup {
 	private mergedRows = 0;
-	/** The ids above `base` that were read, with their times, and the sum of those times. */
+	/** How long its load took: what loading it again will cost. */
+	loadMs = 0;
+	/**
+	 * The ids above `base` that were read, with their times; and the sums of those ids and times
+	 * (from loadedAtMs, so that thousands of millisecond times stay exact in a double).
+	 */
 	private readonly taken = new Map<number, number>();
+	private takenIdSum = 0;
 	private takenTsSum = 0;
 	/** When the largest id read so far was read: ids read OVERLAP_MS ago join `base`. */
 	private readonly readMarks: {atMs: number; id: number}[] = [];
@@ -70,6 +76,7 @@ export class LiveRollup {
 	 * the engine; those ids one by one. Cut short past `maxGroups`.
 	 */
 	static async load(feed: RollupFeed, window: TimeRange, nowMs: number, maxGroups: number): Promise<LiveRollup> {
+		const started = performance.now();
 		const {maxId, oldestMs} = await probe(feed);
 		const base = Math.max(0, maxId - RECENT_IDS);
 		const rollup = new UsageRollup(feed.axes);
@@ -85,6 +92,7 @@ export class LiveRollup {
 		for (const row of await feed.runner.all(feedRowsSql(feed, {idAbove: base, idAtMost: maxId}))) {
 			loaded.take(row, window, false);
 		}
+		loaded.loadMs = performance.now() - started;
 		return loaded;
 	}
 
@@ -116,8 +124,9 @@ export class LiveRollup {
 		const {startMs, endMs} = this.window;
 		const now = await probe(this.feed);
 		if (now.maxId < this.high) return 'rebuild';
-		// The oldest request is newer than before and than the window's start: rows inside the window were deleted.
-		if (this.oldestMs !== null && (now.oldestMs === null || (now.oldestMs > this.oldestMs && (next.startMs === null || now.oldestMs > next.startMs)))) {
+		// The oldest request is newer than before and than the start of what is counted (the old start):
+		// rows the rollup counts may have been deleted, and the rows leaving no longer show them.
+		if (this.oldestMs !== null && (now.oldestMs === null || (now.oldestMs > this.oldestMs && (startMs === null || now.oldestMs > startMs)))) {
 			return 'rebuild';
 		}
 		const rows = (bounds: FeedBounds): Promise<Row[]> => this.feed.runner.all(feedRowsSql(this.feed, bounds));
@@ -127,12 +136,12 @@ export class LiveRollup {
 		const entering = next.endMs > endMs ? await rows({range: {startMs: Math.max(endMs + 1, next.startMs ?? endMs + 1), endMs: next.endMs}, idAtMost: this.high}) : [];
 		const fresh = now.maxId > this.high ? await rows({idAbove: this.high, idAtMost: now.maxId}) : [];
 
-		const counted = (id: number) => id <= this.base || this.taken.has(id);
+		const taken = (id: number) => id <= this.base || this.taken.has(id);
 		for (const row of leaving) {
-			if (counted(num(row.id))) this.merge(row, -1);
+			if (taken(num(row.id))) this.merge(row, -1);
 		}
 		for (const row of entering) {
-			if (counted(num(row.id))) this.merge(row, 1);
+			if (taken(num(row.id))) this.merge(row, 1);
 		}
 		for (const row of [...late, ...fresh]) {
 			this.take(row, next, true);
@@ -151,8 +160,8 @@ export class LiveRollup {
 	private async lateRows(rows: (bounds: FeedBounds) => Promise<Row[]>): Promise<Row[] | 'rebuild'> {
 		if (this.high <= this.base) return [];
 		const newest = {idAbove: this.base, idAtMost: this.high};
-		const check = await this.feed.runner.one(feedCheckSql(this.feed, newest));
-		if (num(check.n) === this.taken.size && num(check.ts_sum) === this.takenTsSum) return [];
+		const check = await this.feed.runner.one(feedCheckSql(this.feed, newest, this.loadedAtMs));
+		if (num(check.n) === this.taken.size && num(check.ts_sum) === this.takenTsSum && num(check.id_sum) === this.takenIdSum) return [];
 		const present = await rows(newest);
 		const seen = new Set<number>();
 		for (const row of present) {
@@ -173,7 +182,8 @@ export class LiveRollup {
 		if (id <= this.base || this.taken.has(id)) return;
 		const tsMs = num(row.ts_ms);
 		this.taken.set(id, tsMs);
-		this.takenTsSum += tsMs;
+		this.takenIdSum += id;
+		this.takenTsSum += tsMs - this.loadedAtMs;
 		if (!inWindow(tsMs, window)) return;
 		if (merged) this.merge(row, 1);
 		else this.rollup.applyRow(row, 1);
@@ -196,7 +206,8 @@ export class LiveRollup {
 			for (const [id, tsMs] of this.taken) {
 				if (id <= settled) {
 					this.taken.delete(id);
-					this.takenTsSum -= tsMs;
+					this.takenIdSum -= id;
+					this.takenTsSum -= tsMs - this.loadedAtMs;
 				}
 			}
 		}

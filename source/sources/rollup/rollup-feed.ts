@@ -38,19 +38,23 @@ const SUMMED = [...FIGURES.map(column => `sum(${column}) AS ${column}`), 'max(la
 const withClause = (ctes: readonly SqlFragment[], body: SqlFragment): SqlFragment =>
 	ctes.length === 0 ? body : joinSql([{...joinSql(ctes, ',\n'), sql: `WITH ${joinSql(ctes, ',\n').sql}`}, body], '\n');
 
-/** One request per row, newest id last, for the few rows a refresh reads. */
+/** One request per row, for the few rows a refresh reads. */
 export function feedRowsSql(feed: RollupFeed, bounds: FeedBounds): SqlFragment {
 	const rows = feed.rows(bounds);
 	return withClause(rows.with, rows.select);
 }
 
 /**
- * How many requests the bounds hold (`n`) and the sum of their times (`ts_sum`): an index range
- * read, the per-row figures never computed. What tells a rollup that its newest ids changed.
+ * How many requests the bounds hold (`n`), the sum of their ids (`id_sum`) and of their times
+ * from `originMs` (`ts_sum`): what tells a rollup that its newest ids changed. An index range
+ * read; the figures of the rows are not summed.
  */
-export function feedCheckSql(feed: RollupFeed, bounds: FeedBounds): SqlFragment {
+export function feedCheckSql(feed: RollupFeed, bounds: FeedBounds, originMs: number): SqlFragment {
 	const rows = feed.rows(bounds);
-	return withClause(rows.with, {...rows.select, sql: `SELECT count(*) AS n, coalesce(sum(ts_ms), 0) AS ts_sum FROM (${rows.select.sql}) AS request_rows`});
+	return withClause(rows.with, {
+		sql: `SELECT count(*) AS n, coalesce(sum(id), 0) AS id_sum, coalesce(sum(ts_ms - ?), 0) AS ts_sum FROM (${rows.select.sql}) AS request_rows`,
+		params: [originMs, ...rows.select.params],
+	});
 }
 
 /**

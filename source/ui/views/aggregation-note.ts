@@ -13,5 +13,5 @@ export function aggregationNote(aggregation: Aggregation | undefined): {text: st
 		const merged = aggregation.mergedRows === 0 ? '' : ` · ${thousands(aggregation.mergedRows)} rows merged since`;
 		return {text: `range kept in memory · reconciled ${localTime(aggregation.reconciledAtMs).slice(11)}${merged}`, warn: false};
 	}
-	return aggregation.reason === SHORT_RANGE ? null : {text: `range queried in full each refresh: ${aggregation.reason}`, warn: true};
+	return aggregation.reason === SHORT_RANGE ? null : {text: `range queried in full: ${aggregation.reason}`, warn: true};
 }
