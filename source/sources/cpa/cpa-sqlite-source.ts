@@ -228,6 +228,10 @@ FROM cpa_rollup_sums s
 ${priceJoins('s.resolved_model', 's.k_model')}`);
 				return {with: [this.prices.cte(), sums], select};
 			},
+			ids: bounds => {
+				const w = where(bounds);
+				return sql(`SELECT e.id AS id, e.timestamp_ms AS ts_ms FROM usage_events e WHERE ${w.sql}`, ...w.params);
+			},
 			probe: () => sql('SELECT (SELECT max(id) FROM usage_events) AS max_id, (SELECT min(timestamp_ms) FROM usage_events) AS oldest_ms'),
 		};
 	}

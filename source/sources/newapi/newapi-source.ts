@@ -34,6 +34,7 @@ import {
 	newestRequestSql,
 	requestRows,
 	ROLLUP_AXES,
+	rollupIds,
 	rollupProbeSql,
 	rollupRows,
 	searchConditions,
@@ -238,6 +239,7 @@ export class NewApiSource implements UsageSource {
 			axes: ROLLUP_AXES,
 			sharedCte: this.dialect.sharedCte,
 			rows: bounds => ({with: [], select: rollupRows({conditions: bounded(bounds), quotaPerUnit: this.quotaPerUnit}, this.columns, this.dialect)}),
+			ids: bounds => rollupIds(bounded(bounds)),
 			probe: rollupProbeSql,
 		};
 	}

@@ -210,6 +210,12 @@ WHERE ${where.sql}`,
 	);
 }
 
+/** The ids and times of the requests the conditions select, for a rollup's check of its newest ids. */
+export function rollupIds(conditions: readonly SqlFragment[]): SqlFragment {
+	const where = requestsWhere(conditions);
+	return sql(`SELECT id, created_at * 1000 AS ts_ms FROM logs WHERE ${where.sql}`, ...where.params);
+}
+
 /** The largest id, and the oldest request's time: what tells a rollup that rows went away. */
 export const rollupProbeSql = (): SqlFragment =>
 	sql(`SELECT (SELECT max(id) FROM logs) AS max_id, (SELECT min(created_at) FROM logs WHERE type IN (${CONSUME}, ${ERROR})) * 1000 AS oldest_ms`);

@@ -28,6 +28,8 @@ export interface RollupFeed {
 	 * prices here. Absent, the rows are grouped as they are.
 	 */
 	combined?(bounds: FeedBounds): {with: readonly SqlFragment[]; select: SqlFragment};
+	/** The same requests' `id` and `ts_ms` alone: no figures, so nothing to price. */
+	ids(bounds: FeedBounds): SqlFragment;
 	/** `max_id`: the largest id in the table; `oldest_ms`: the oldest request's time, any filter aside. */
 	probe(): SqlFragment;
 }
@@ -50,11 +52,11 @@ export function feedRowsSql(feed: RollupFeed, bounds: FeedBounds): SqlFragment {
  * read; the figures of the rows are not summed.
  */
 export function feedCheckSql(feed: RollupFeed, bounds: FeedBounds, originMs: number): SqlFragment {
-	const rows = feed.rows(bounds);
-	return withClause(rows.with, {
-		sql: `SELECT count(*) AS n, coalesce(sum(id), 0) AS id_sum, coalesce(sum(ts_ms - ?), 0) AS ts_sum FROM (${rows.select.sql}) AS request_rows`,
-		params: [originMs, ...rows.select.params],
-	});
+	const ids = feed.ids(bounds);
+	return {
+		sql: `SELECT count(*) AS n, coalesce(sum(id), 0) AS id_sum, coalesce(sum(ts_ms - ?), 0) AS ts_sum FROM (${ids.sql}) AS request_ids`,
+		params: [originMs, ...ids.params],
+	};
 }
 
 /**
