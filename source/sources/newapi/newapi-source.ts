@@ -238,6 +238,7 @@ export class NewApiSource implements UsageSource {
 			runner: this.logs,
 			axes: ROLLUP_AXES,
 			sharedCte: this.dialect.sharedCte,
+			groupingSets: this.dialect.groupingSets,
 			rows: bounds => ({with: [], select: rollupRows({conditions: bounded(bounds), quotaPerUnit: this.quotaPerUnit}, this.columns, this.dialect)}),
 			ids: bounds => rollupIds(bounded(bounds)),
 			probe: rollupProbeSql,

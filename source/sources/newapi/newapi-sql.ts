@@ -14,6 +14,8 @@ export interface NewApiDialect extends Dialect {
 	likeIgnoringCase(column: string): string;
 	/** How a common table expression read several times is declared so that it is computed once. */
 	readonly sharedCte: 'AS' | 'AS MATERIALIZED';
+	/** GROUPING SETS: several groupings in one pass (PostgreSQL; SQLite has none). */
+	readonly groupingSets?: boolean;
 	/** Its text cannot hold U+0000, nor take a parameter that does (PostgreSQL): such a value equals nothing. */
 	readonly textRefusesNul?: boolean;
 }

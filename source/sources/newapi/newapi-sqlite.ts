@@ -6,7 +6,7 @@ import type {RollupPolicy} from '../rollup/range-rollups.js';
 import type {NewApiDialect} from './newapi-sql.js';
 import {DEFAULT_QUOTA_PER_UNIT, logsColumnsOf, NewApiSource, REQUIRED_LOGS_COLUMNS} from './newapi-source.js';
 
-const sqliteNewApiDialect: NewApiDialect = {
+export const sqliteNewApiDialect: NewApiDialect = {
 	...sqliteDialect,
 	// json_extract raises on malformed text, so validity is checked first (CASE short-circuits).
 	cachedTokens: other => `max(COALESCE(CAST(CASE WHEN json_valid(${other}) THEN json_extract(${other}, '$.cache_tokens') END AS INTEGER), 0), 0)`,

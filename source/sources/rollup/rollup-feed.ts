@@ -21,6 +21,8 @@ export interface RollupFeed {
 	readonly axes: readonly Axis[];
 	/** How a common table expression read several times is declared so that it is computed once. */
 	readonly sharedCte: 'AS' | 'AS MATERIALIZED';
+	/** The engine groups by several sets of columns in one pass over the rows (PostgreSQL's GROUPING SETS). */
+	readonly groupingSets?: boolean;
 	/** One row per request; `with` holds the common table expressions its SELECT needs. */
 	rows(bounds: FeedBounds): {with: readonly SqlFragment[]; select: SqlFragment};
 	/**
@@ -66,6 +68,9 @@ export function feedCheckSql(feed: RollupFeed, bounds: FeedBounds, originMs: num
 export function marginalsSql(feed: RollupFeed, bounds: FeedBounds): SqlFragment {
 	const keys = feed.axes.map(keyColumn);
 	let combined = feed.combined?.(bounds);
+	if (combined === undefined && feed.groupingSets === true) {
+		return groupingSetsSql(feed, bounds);
+	}
 	if (combined === undefined) {
 		const rows = feed.rows(bounds);
 		combined = {
@@ -79,4 +84,23 @@ export function marginalsSql(feed: RollupFeed, bounds: FeedBounds): SqlFragment 
 		...feed.axes.map(axis => `SELECT '${axis}', ${keyColumn(axis)}, max(label_hint), ${SUMMED} FROM feed_groups GROUP BY ${keyColumn(axis)}`),
 	];
 	return withClause([...combined.with, shared], sql(parts.join('\nUNION ALL ')));
+}
+
+/**
+ * The same marginals in one pass over the rows, each axis's groups and the total in their own hash
+ * table: no sort of every row by all the keys, no table of their combinations written and read
+ * again. GROUPING(k) is 0 in the rows grouped by k.
+ */
+function groupingSetsSql(feed: RollupFeed, bounds: FeedBounds): SqlFragment {
+	const rows = feed.rows(bounds);
+	const keys = feed.axes.map(keyColumn);
+	const axis = `CASE ${feed.axes.map(name => `WHEN GROUPING(${keyColumn(name)}) = 0 THEN '${name}'`).join(' ')} END`;
+	const axisKey = `CASE ${keys.map(key => `WHEN GROUPING(${key}) = 0 THEN ${key}`).join(' ')} END`;
+	const select = {
+		...rows.select,
+		sql: `SELECT ${axis} AS axis, ${axisKey} AS axis_key, CASE WHEN GROUPING(${keys.join(', ')}) = ${2 ** keys.length - 1} THEN NULL ELSE max(label_hint) END AS label_hint, ${SUMMED}
+FROM (${rows.select.sql}) AS request_rows
+GROUP BY GROUPING SETS ((), ${keys.map(key => `(${key})`).join(', ')})`,
+	};
+	return withClause(rows.with, select);
 }
