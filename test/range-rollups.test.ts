@@ -83,6 +83,8 @@ interface Store {
 	/** Every row older than `tsMs`, of any type, as a retention job deletes them. */
 	deleteBefore(tsMs: number): Promise<void>;
 	deleteIds(ids: readonly number[]): Promise<void>;
+	/** Gives one row another model name: an edit in place, which no merge sees. */
+	renameModel(id: number, model: string): Promise<void>;
 	readonly postgres?: PostgresWrites;
 	close(): Promise<void>;
 }
@@ -164,6 +166,10 @@ function sqliteStore(kind: StoreKind): Store {
 			const remove = writer.db.prepare(`DELETE FROM ${table} WHERE id = ?`);
 			writer.db.transaction(() => ids.forEach(id => remove.run(id)))();
 		},
+		renameModel: async (id, model) => {
+			oracle.written();
+			writer.db.prepare(`UPDATE ${table} SET ${kind === 'newapi' ? 'model_name' : 'model'} = ? WHERE id = ?`).run(model, id);
+		},
 		close: async () => {
 			for (const source of sources) await source.close();
 			writer.db.close();
@@ -212,7 +218,7 @@ async function postgresStore(): Promise<Store> {
 			},
 		};
 	};
-	const both = async (text: string, params: readonly number[]) => {
+	const both = async (text: string, params: readonly (number | string)[]) => {
 		oracle.written();
 		await writer.query(text.replace(/\?/gu, (_, offset: number) => `$${text.slice(0, offset).split('?').length}`), [...params]);
 		mirror.db.prepare(text).run(...params);
@@ -236,6 +242,7 @@ async function postgresStore(): Promise<Store> {
 		deleteIds: async ids => {
 			for (const id of ids) await both('DELETE FROM logs WHERE id = ?', [id]);
 		},
+		renameModel: (id, model) => both('UPDATE logs SET model_name = ? WHERE id = ?', [model, id]),
 		postgres: {
 			connect: async () => {
 				const client = await connect();
@@ -300,6 +307,7 @@ async function expectSameFigures({rolled, direct}: Pair, query: UsageQuery, mode
 	expect(summary.aggregation?.mode, `${where}: ${JSON.stringify(summary.aggregation)}`).toBe(mode);
 	expectSameSummary(summary, await direct.summary(query), `${where}: summary`);
 	expectSameModels(await rolled.models(query), await direct.models(query), `${where}: models`);
+	expect(await rolled.facets(query), `${where}: facets`).toEqual(await direct.facets(query));
 	for (const axis of [...rolled.capabilities.dimensions, 'apiKeys'] as const) {
 		const pageOf = (source: UsageSource, request: Parameters<UsageSource['apiKeys']>[1]) =>
 			axis === 'apiKeys' ? source.apiKeys(query, request) : source.groups(query, axis, request);
@@ -660,5 +668,30 @@ describe.each(SUBJECTS)('range rollups: $name', {timeout: 240_000}, subject => {
 		expect([left, entered].every(count => count > 0), `${left} left, ${entered} entered`).toBe(true);
 		const merged = rollupOf(await expectRight(merging, store, query()));
 		expect(merged).toMatchObject({mergedRows: left + entered, reconciledAtMs: loaded.reconciledAtMs});
+	});
+
+	it('10d. gives the filter menu its choices from the rollup of the range and search, whatever the filters', async () => {
+		const asked: Pair = {rolled: await store.open(POLICY), direct: pair.direct};
+		const searched: Filters = {search: subject.search};
+		await expectRight(asked, store, query());
+		await expectRight(asked, store, query(searched));
+		const middle = oracleRows(store, query(searched)).find(row => row.tsMs > window.startMs! + DAY && row.tsMs < window.endMs - DAY)!;
+		const renamed = `${subject.search}-renamed-in-place`;
+		await store.renameModel(middle.id, renamed);
+		const choices = async (source: UsageSource, filters: Filters) => (await source.facets(query(filters))).models.map(choice => choice.value);
+		// The edit is one no merge sees: the direct source has the new name, a rollup cannot yet.
+		expect(await choices(asked.direct, {})).toContain(renamed);
+		expect(await choices(asked.direct, searched)).toContain(renamed);
+		const fromRollup = store.kind === 'newapi';
+		for (const filters of [{}, searched, {...searched, status: 'failed'}, {model: middle.model}] satisfies Filters[]) {
+			expect((await choices(asked.rolled, filters)).includes(renamed), JSON.stringify(filters)).toBe(!fromRollup);
+		}
+		await sleep(5);
+		const asking = Date.now();
+		await asked.rolled.reconcile();
+		await untilReloadedAfter(asked.rolled, query(), asking);
+		await untilReloadedAfter(asked.rolled, query(searched), asking);
+		expect(await choices(asked.rolled, {})).toContain(renamed);
+		await expectRight(asked, store, query(searched));
 	});
 });

@@ -29,6 +29,7 @@ import {RangeRollups, type RollupPolicy} from '../rollup/range-rollups.js';
 import {
 	apiKeyKey,
 	dimensionKey,
+	facetRowsOf,
 	facetsSql,
 	narrowingConditions,
 	newestRequestSql,
@@ -117,9 +118,13 @@ export class NewApiSource implements UsageSource {
 	}
 
 	async facets(query: UsageQuery): Promise<Facets> {
+		// The choices ignore every filter but the search: a long range's come from the rollup of the
+		// range under that search alone, the one the dashboard holds before a filter is picked.
+		const read = await this.rollups?.read({range: query.range, filters: {search: query.filters.search}}, rollup => facetRowsOf(rollup, this.columns));
 		const conditions = [...timeConditions(query.range), ...searchConditions(query.filters.search, this.dialect)];
+		const rows = read?.value ?? (await this.logs.all(facetsSql(conditions, this.columns, this.dialect)));
 		const {channels, tokens} = await this.labels();
-		return decodeFacets(await this.logs.all(facetsSql(conditions, this.columns, this.dialect)), (facet, value, label) => {
+		return decodeFacets(rows, (facet, value, label) => {
 			if (facet === 'channels') {
 				return channels.get(value) ?? `#${value}`;
 			}

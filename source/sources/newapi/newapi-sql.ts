@@ -1,6 +1,8 @@
 import {parseStatus} from '../../usage/parse-options.js';
 import {checkedRange} from '../../usage/time-range.js';
 import type {Dimension, Filters, TimeRange} from '../../usage/types.js';
+import type {UsageRollup} from '../rollup/usage-rollup.js';
+import type {Row} from '../sql/decode.js';
 import type {Dialect} from '../sql/dialect.js';
 import {allOf, anyOf, placeholders, sql, type SqlFragment} from '../sql/fragment.js';
 import type {RequestRows, UsagePartials} from '../sql/request-rows.js';
@@ -224,6 +226,27 @@ export const rollupProbeSql = (): SqlFragment =>
 
 /** Walks idx_created_at_type backwards to the first request row. */
 export const newestRequestSql = (): SqlFragment => sql(`SELECT max(created_at) AS newest FROM logs WHERE type IN (${CONSUME}, ${ERROR})`);
+
+/**
+ * The filter menu's choices from a rollup of the same range and search: its keys, less what
+ * facetsSql leaves out (requests with no user, channel, group, model or token name), as its rows.
+ * A user or group literally named "-" cannot be told from none here, and is left out too.
+ */
+export function facetRowsOf(rollup: UsageRollup, columns: LogsColumns): Row[] {
+	const rows: Row[] = [];
+	const add = (facet: string, axis: (typeof ROLLUP_AXES)[number], keep: (key: string) => boolean) => {
+		for (const {key, labelHint} of rollup.keysOf(axis)) {
+			if (keep(key)) rows.push({facet, value: key, label: facet === 'apiKeys' ? labelHint : null});
+		}
+	};
+	const named = (key: string) => key !== NO_VALUE;
+	add('accounts', 'user', named);
+	add('channels', 'channel', named);
+	add('groups', 'group', named);
+	add('models', 'model', key => key !== '');
+	add('apiKeys', 'apiKeys', columns.tokenId ? () => true : named);
+	return rows;
+}
 
 export function facetsSql(conditions: readonly SqlFragment[], columns: LogsColumns, dialect: NewApiDialect): SqlFragment {
 	const where = requestsWhere(conditions);

@@ -199,6 +199,11 @@ export class UsageRollup {
 		return {rows, totalItems: sorted.length};
 	}
 
+	/** The keys of an axis's groups, each with its label hint. */
+	keysOf(axis: Axis): Array<{key: string; labelHint: string | null}> {
+		return [...this.groupsOf(axis)].map(([key, sums]) => ({key, labelHint: sums.labelHint}));
+	}
+
 	private groupsOf(axis: Axis): Map<string, Sums> {
 		const groups = this.axes.get(axis);
 		if (groups === undefined) {
