@@ -5,6 +5,8 @@ import {setTimeout as delay} from 'node:timers/promises';
 import pg from 'pg';
 import {packageRoot} from '../source/fixtures/fixture-files.js';
 import {startEmbeddedPostgres, type EmbeddedPostgres} from '../source/postgres/embedded/embedded-server.js';
+import {adviseIndexes} from '../source/maintenance/index-maintenance.js';
+import {DEFAULT_ROLLUP_POLICY} from '../source/sources/rollup/range-rollups.js';
 import {openSource} from '../source/sources/open-target.js';
 import {planPanels, type PanelPlan} from '../source/ui/dashboard-panels.js';
 import {initialState, type DashboardState} from '../source/ui/dashboard-state.js';
@@ -16,24 +18,34 @@ import {distribution, type Distribution} from './percentiles.js';
 import {textTable} from './text-table.js';
 
 // relaytop's own cost on a big new-api `logs` table on PostgreSQL: the server time of the queries
-// one dashboard refresh sends, per view and per panel, with upstream's index set and with the
-// indexes an advisor would add for those queries; and the real plan of every query.
+// one dashboard refresh sends, per view and per panel, with upstream's index set (which the index
+// advisor rates complete: it proposes nothing more) and with a covering index added, which the
+// advisor leaves out for what it costs the gateway's inserts; and the real plan of every query.
 //
 // - Server: the embedded PostgreSQL (source/postgres/embedded), data folder `pg<major>-pgqueries`,
 //   kept between runs; the table is built once per size (pg-logs-table.ts) and topped up to now.
-// - The queries: the real source (openSource on a postgres:// URL) asked by the real panel plans
-//   (source/ui/dashboard-panels.ts planPanels: which panels a view polls, every how many refreshes,
-//   with which arguments), for the default screen: range 24h, a 52-row page (a 200×60 terminal, as
-//   the render benchmark), sort by calls, accounts by user. One steady-state cycle is the least
-//   common multiple of the panels' cadences; panels run one after another, as they do on relaytop's
-//   one connection.
+// - The queries: the real source opened as the dashboard opens it (openSource on a postgres:// URL,
+//   with the dashboard's rollup policy: a range of 3 h or more is loaded once, then merged with the
+//   rows that arrive and leave), asked by the real panel plans (source/ui/dashboard-panels.ts
+//   planPanels: which panels a view polls, every how many refreshes, with which arguments), for the
+//   default screen: range 24h, a 52-row page (a 200×60 terminal, as the render benchmark), sort by
+//   calls, accounts by user. One steady-state cycle is the least common multiple of the panels'
+//   cadences; panels run one after another, as they do on relaytop's one connection.
+// - Live: each view gets a new source. Its first cycle is the warm-up; the first read of it (the
+//   summary's) loads the range, and is reported as the load. Then the measured refreshes start `intervalMs` apart, each after a
+//   top-up of the table to now (the rows a gateway would have written meanwhile, at the newest days'
+//   density), so each refresh merges what a refresh on a live gateway merges.
+// - Reloads: the rollup is loaded again in full every 10 minutes, or every 100 loads' time if that
+//   is longer (DEFAULT_ROLLUP_POLICY); the load's server time spread over the refreshes in between
+//   is added to the steady-state figure.
 // - Server time: relaytop connects as its own role, and pg_stat_statements (which has no
 //   application_name) is summed for that role: total_exec_time + total_plan_time (track_planning
-//   on), after a warm-up cycle, divided by the refreshes. Each panel load is bracketed by two reads
-//   of the counters, so every statement is attributed to its panel.
+//   on), after the warm-up, divided by the refreshes. Each panel load is bracketed by two reads of
+//   the counters, so every statement is attributed to its panel.
 // - Plans: a second role loads auto_explain for its sessions (session_preload_libraries, log_analyze,
-//   log_buffers); a second source on that role runs each panel once, and its plans are read back from
-//   the server log: the real statements, with their real parameters.
+//   log_buffers); a source on that role runs the overview's panels once (the range's load), then,
+//   after a top-up, every panel once more (the refreshes), and the plans are read back from the
+//   server log: the real statements, with their real parameters.
 // Figures are reported, never asserted.
 
 const VIEWS = ['overview', 'accounts', 'apiKeys', 'realtime', 'filters'] as const;
@@ -47,11 +59,14 @@ const VIEW_LABELS: Record<View, string> = {
 	filters: 'overview + filter menu',
 };
 
-const INDEX_SETS = ['upstream', 'advisor'] as const;
+const INDEX_SETS = ['upstream', 'covering'] as const;
 export type IndexSet = (typeof INDEX_SETS)[number];
 
-/** The project's target: relaytop's own query time per refresh, with the advisor's indexes. */
+/** The project's target: relaytop's own query time per refresh, with the indexes the advisor recommends. */
 const TARGET_MS_PER_REFRESH = 10;
+
+/** The dashboard's default refresh interval. */
+const DASHBOARD_INTERVAL_MS = 2000;
 
 /** The table a 200×60 terminal shows (app.tsx: 60 − 1 − 4 rows of frame, − 2 of table chrome, − 1). */
 const PAGE_SIZE = 52;
@@ -60,22 +75,21 @@ const BENCH_ROLE = 'relaytop_bench';
 const EXPLAIN_ROLE = 'relaytop_explain';
 
 /**
- * The advisor's additions to upstream's set, from the upstream plans (pgqueries-plans.txt). Every
- * relaytop query on `logs` is `type IN (2, 5) AND created_at BETWEEN …`. Upstream serves it with
+ * An index beyond upstream's set that the advisor does not propose (index-needs.ts: every extra
+ * index slows each of the gateway's inserts), measured to show what it would save. Every relaytop
+ * query on `logs` is `type IN (2, 5) AND created_at BETWEEN …`. Upstream serves it with
  * idx_created_at_type (created_at, type), type checked in the index but every row read from the
- * heap, or with idx_created_at_id (created_at, id) and type as a Filter. No query seq-scans; what
- * an index can still save is the heap visits of the small per-refresh queries and the width of the
- * index the realtime total counts. The 24 h aggregates read `other`, `quota`, names and tokens of
- * every request of the day: no index of reasonable size covers them, so none is proposed for them.
+ * heap. What a covering index can save is the heap visits of the per-refresh queries that read
+ * only times and token counts (rate, timeline) and of the rollup's check of its newest ids.
  */
-const ADVISOR_INDEXES: ReadonlyArray<{readonly name: string; readonly sql: string; readonly reason: string}> = [
+const COVERING_INDEXES: ReadonlyArray<{readonly name: string; readonly sql: string; readonly reason: string}> = [
 	{
 		name: 'idx_logs_requests_created_at_tokens',
 		sql: 'CREATE INDEX idx_logs_requests_created_at_tokens ON logs (created_at) INCLUDE (prompt_tokens, completion_tokens) WHERE type IN (2, 5)',
 		reason:
-			'rate (60 s, every refresh) and timeline (30 min, every refresh) read only created_at and the token counts of requests, and the realtime totals (count(*) over the range, twice every 2 refreshes) only created_at: ' +
-			'upstream answers them with Index Scans on idx_created_at_type that visit the heap for every row (timeline) or Index Only Scans over all types (count). ' +
-			'Partial on the request types (the predicate relaytop always writes), keyed on created_at, with the tokens as INCLUDE columns, all of them become Index Only Scans of requests only.',
+			'rate (60 s, every refresh) and timeline (30 min, every refresh) read only created_at and the token counts of requests: ' +
+			'upstream answers them with Index Scans on idx_created_at_type that visit the heap for every row. ' +
+			'Partial on the request types (the predicate relaytop always writes), keyed on created_at, with the tokens as INCLUDE columns, they become Index Only Scans of requests only.',
 	},
 ];
 
@@ -85,6 +99,8 @@ export interface PgQueriesSettings {
 	readonly database: string;
 	readonly warmUpCycles: number;
 	readonly cycles: number;
+	/** Between the starts of two measured refreshes: the dashboard's interval, or 0 (back to back) for a quick run. */
+	readonly intervalMs: number;
 	readonly pageSize: number;
 	readonly resultsName: string;
 	readonly plansName: string;
@@ -96,7 +112,8 @@ export const pgQueriesSettings = (quick: boolean): PgQueriesSettings => ({
 	rows: quick ? 100_000 : 10_000_000,
 	database: quick ? 'newapi_logs_100k' : 'newapi_logs_10m',
 	warmUpCycles: 1,
-	cycles: quick ? 1 : 3,
+	cycles: quick ? 1 : 2,
+	intervalMs: quick ? 0 : DASHBOARD_INTERVAL_MS,
 	pageSize: PAGE_SIZE,
 	resultsName: quick ? 'pgqueries-quick' : 'pgqueries',
 	plansName: quick ? 'pgqueries-plans-quick.txt' : 'pgqueries-plans.txt',
@@ -137,11 +154,27 @@ export interface ViewFigures {
 	readonly planMsPerRefresh: number;
 	readonly statementsPerRefresh: number;
 	readonly clientMsPerRefresh: number;
+	/** The range's first load (the warm-up's first tick), and what its reloads add to each refresh. */
+	readonly load: LoadFigures;
+	/** serverMsPerRefresh + load.serverMsPerRefresh: the average over a reload period. */
+	readonly serverMsPerRefreshWithReloads: number;
 	readonly panels: Readonly<Record<string, PanelFigures>>;
 	readonly statements: readonly StatementFigures[];
 }
 
+export interface LoadFigures {
+	/** Server time of the first summary read on a new source: the range's load, and the summary. */
+	readonly serverMs: number;
+	readonly wallMs: number;
+	readonly statements: number;
+	/** How often the policy loads it again: every reconcileMs, or every wallMs / maxLoadShare if longer. */
+	readonly reloadEveryS: number;
+	/** serverMs spread over the refreshes (at the dashboard's 2 s) of one reload period. */
+	readonly serverMsPerRefresh: number;
+}
+
 export interface PlanFigures {
+	readonly phase: PlanPhase;
 	readonly view: View;
 	readonly panel: string;
 	readonly every: number;
@@ -154,7 +187,7 @@ export interface PlanFigures {
 	readonly scans: readonly string[];
 }
 
-export interface AdvisorIndexFigures {
+export interface CoveringIndexFigures {
 	readonly name: string;
 	readonly sql: string;
 	readonly reason: string;
@@ -163,7 +196,9 @@ export interface AdvisorIndexFigures {
 }
 
 export interface IndexSetFigures {
-	readonly indexes: readonly AdvisorIndexFigures[];
+	readonly indexes: readonly CoveringIndexFigures[];
+	/** The index advisor on this set: each hot query's verdict, and what it would build. */
+	readonly advisor: {readonly proposals: readonly string[]; readonly needs: ReadonlyArray<{readonly need: string; readonly status: string; readonly servedBy: readonly string[]}>};
 	readonly views: Readonly<Record<View, ViewFigures>>;
 	readonly plans: readonly PlanFigures[];
 	/** idx_scan of each index of logs during the measured cycles (not the EXPLAIN pass). */
@@ -265,8 +300,34 @@ interface PanelTally {
 	clientMs: number[];
 }
 
-/** One view: a warm-up, then `cycles` steady-state cycles, each panel load bracketed by counters. */
-async function measureView(source: UsageSource, view: View, settings: PgQueriesSettings, admin: pg.Client, role: Role, dbid: number): Promise<ViewFigures> {
+const serverMsOf = (counters: ReadonlyMap<string, Counters>): {ms: number; calls: number} =>
+	[...counters.values()].reduce((total, {calls, execMs, planMs}) => ({ms: total.ms + execMs + planMs, calls: total.calls + calls}), {ms: 0, calls: 0});
+
+interface ViewContext {
+	readonly open: () => Promise<UsageSource>;
+	readonly settings: PgQueriesSettings;
+	readonly admin: pg.Client;
+	readonly role: Role;
+	readonly dbid: number;
+	/** The table's base size, for its top-ups. */
+	readonly rows: number;
+}
+
+/**
+ * One view on a new source: a warm-up whose first tick loads the range, then `cycles` steady-state
+ * cycles, each refresh `intervalMs` after the one before and after a top-up of the table to now,
+ * each panel load bracketed by counters.
+ */
+async function measureView(view: View, {open, settings, admin, role, dbid, rows: baseRows}: ViewContext): Promise<ViewFigures> {
+	const source = await open();
+	try {
+		return await measureViewOn(source, view, {open, settings, admin, role, dbid, rows: baseRows});
+	} finally {
+		await source.close();
+	}
+}
+
+async function measureViewOn(source: UsageSource, view: View, {settings, admin, role, dbid, rows: baseRows}: ViewContext): Promise<ViewFigures> {
 	const plans = plansOf(source, view, settings.pageSize);
 	const ids = Object.keys(plans);
 	const cycle = lcm(ids.map(id => plans[id]!.every));
@@ -279,7 +340,17 @@ async function measureView(source: UsageSource, view: View, settings: PgQueriesS
 			return {ms: performance.now() - started, error: error instanceof Error ? error.message.split('\n')[0]! : String(error)};
 		}
 	};
-	for (let tick = 0; tick < settings.warmUpCycles * cycle; tick++) {
+	await topUp(admin, baseRows);
+	await admin.query('SELECT pg_stat_statements_reset($1::oid, $2::oid, 0)', [role.oid, dbid]);
+	// Every view polls the summary; on a new source its first read loads the range.
+	const loadStarted = performance.now();
+	await run('summary');
+	const loadWallMs = performance.now() - loadStarted;
+	const loaded = serverMsOf(await countersOf(admin, role, dbid));
+	for (const id of ids.filter(id => id !== 'summary')) {
+		await run(id);
+	}
+	for (let tick = 1; tick < settings.warmUpCycles * cycle; tick++) {
 		for (const id of ids.filter(id => tick % plans[id]!.every === 0)) {
 			await run(id);
 		}
@@ -287,8 +358,14 @@ async function measureView(source: UsageSource, view: View, settings: PgQueriesS
 	await admin.query('SELECT pg_stat_statements_reset($1::oid, $2::oid, 0)', [role.oid, dbid]);
 	const tallies = new Map<string, PanelTally>(ids.map(id => [id, {every: plans[id]!.every, loads: 0, failures: 0, error: null, calls: 0, execMs: 0, planMs: 0, clientMs: []}]));
 	const panelsOfStatement = new Map<string, Set<string>>();
-	let counters = await countersOf(admin, role, dbid);
+	const measuredStarted = performance.now();
 	for (let tick = 0; tick < settings.cycles * cycle; tick++) {
+		const wait = measuredStarted + tick * settings.intervalMs - performance.now();
+		if (wait > 0) {
+			await delay(wait);
+		}
+		await topUp(admin, baseRows);
+		let counters = await countersOf(admin, role, dbid);
 		for (const id of ids.filter(id => tick % plans[id]!.every === 0)) {
 			const outcome = await run(id);
 			const after = await countersOf(admin, role, dbid);
@@ -348,43 +425,69 @@ FROM pg_stat_statements WHERE userid = $1 AND dbid = $2 ORDER BY total_exec_time
 		}),
 	);
 	const sum = (pick: (tally: PanelTally) => number) => [...tallies.values()].reduce((total, tally) => total + pick(tally), 0);
+	const serverMsPerRefresh = sum(tally => tally.execMs + tally.planMs) / refreshes;
+	const policy = DEFAULT_ROLLUP_POLICY;
+	const reloadEveryMs = Math.max(policy.reconcileMs, loadWallMs / policy.maxLoadShare);
+	const loadMsPerRefresh = loaded.ms / (reloadEveryMs / DASHBOARD_INTERVAL_MS);
 	return {
 		label: VIEW_LABELS[view],
 		cycleRefreshes: cycle,
 		refreshes,
-		serverMsPerRefresh: round(sum(tally => tally.execMs + tally.planMs) / refreshes, 3),
+		serverMsPerRefresh: round(serverMsPerRefresh, 3),
 		execMsPerRefresh: round(sum(tally => tally.execMs) / refreshes, 3),
 		planMsPerRefresh: round(sum(tally => tally.planMs) / refreshes, 3),
 		statementsPerRefresh: round(sum(tally => tally.calls) / refreshes, 2),
 		clientMsPerRefresh: round(sum(tally => tally.clientMs.reduce((total, ms) => total + ms, 0)) / refreshes, 3),
+		load: {
+			serverMs: round(loaded.ms, 1),
+			wallMs: round(loadWallMs, 1),
+			statements: loaded.calls,
+			reloadEveryS: round(reloadEveryMs / 1000, 1),
+			serverMsPerRefresh: round(loadMsPerRefresh, 3),
+		},
+		serverMsPerRefreshWithReloads: round(serverMsPerRefresh + loadMsPerRefresh, 3),
 		panels,
 		statements,
 	};
 }
 
+/** load: the overview's first tick on a new source (the range's load); refresh: a later tick. */
+type PlanPhase = 'load' | 'refresh';
+
 interface CapturedPlan {
+	readonly phase: PlanPhase;
 	readonly view: View;
 	readonly panel: string;
 	readonly every: number;
 	readonly plan: LoggedPlan;
 }
 
-/** Each panel once, on the auto_explain role's source; its plans from the server log. */
-async function capturePlans(source: UsageSource, logFile: string, pageSize: number): Promise<CapturedPlan[]> {
+/**
+ * The auto_explain role's source: the overview's panels once (the range's load and its first
+ * reads), then, after a top-up and one interval, each panel of every view once (summary and rate
+ * are the same queries in every view); the plans of each from the server log.
+ */
+async function capturePlans(source: UsageSource, context: {logFile: string; pageSize: number; admin: pg.Client; rows: number}): Promise<CapturedPlan[]> {
 	const captured: CapturedPlan[] = [];
+	const capture = async (phase: PlanPhase, view: View, panel: string, plan: PanelPlan) => {
+		const offset = statSync(context.logFile).size;
+		await plan.load();
+		const logged = readFileSync(context.logFile).subarray(offset).toString('utf8');
+		for (const entry of parseAutoExplain(logged)) {
+			captured.push({phase, view, panel, every: plan.every, plan: entry});
+		}
+	};
+	for (const [panel, plan] of Object.entries(plansOf(source, 'overview', context.pageSize))) {
+		await capture('load', 'overview', panel, plan);
+	}
+	await delay(DASHBOARD_INTERVAL_MS);
+	await topUp(context.admin, context.rows);
 	const done = new Set<string>();
 	for (const view of VIEWS) {
-		const plans = plansOf(source, view, pageSize);
-		for (const [panel, plan] of Object.entries(plans)) {
-			if (done.has(panel)) {
-				continue; // summary and rate are the same queries in every view
-			}
-			done.add(panel);
-			const offset = statSync(logFile).size;
-			await plan.load();
-			const logged = readFileSync(logFile).subarray(offset).toString('utf8');
-			for (const entry of parseAutoExplain(logged)) {
-				captured.push({view, panel, every: plan.every, plan: entry});
+		for (const [panel, plan] of Object.entries(plansOf(source, view, context.pageSize))) {
+			if (!done.has(panel)) {
+				done.add(panel);
+				await capture('refresh', view, panel, plan);
 			}
 		}
 	}
@@ -434,47 +537,53 @@ async function measureSet(
 	log: (line: string) => void,
 ): Promise<{figures: IndexSetFigures; captured: CapturedPlan[]}> {
 	const {admin, roles, dbid, settings} = context;
-	const indexes: AdvisorIndexFigures[] = [];
-	if (set === 'advisor') {
+	const indexes: CoveringIndexFigures[] = [];
+	if (set === 'covering') {
 		await admin.query("SET maintenance_work_mem = '256MB'");
-		for (const index of ADVISOR_INDEXES) {
+		for (const index of COVERING_INDEXES) {
 			const started = performance.now();
 			await admin.query(index.sql);
 			const buildS = round((performance.now() - started) / 1000, 1);
 			const size = (await admin.query<{bytes: string}>('SELECT pg_relation_size($1::regclass) AS bytes', [index.name])).rows[0]!.bytes;
 			indexes.push({...index, buildS, sizeMb: mb(size)});
-			log(`  advisor index ${index.name}: ${buildS} s, ${mb(size)} MB`);
+			log(`  covering index ${index.name}: ${buildS} s, ${mb(size)} MB`);
 		}
 		await admin.query('RESET maintenance_work_mem');
 	}
-	const source = await openSource(roles.bench.url);
+	// What `relaytop maintain indexes` would say of this set: the hot queries' verdicts and its proposals.
+	const advice = await adviseIndexes({engine: 'postgres', observer: admin});
+	const advisor = {
+		proposals: advice.proposals.map(proposal => proposal.sql),
+		needs: advice.verdicts.map(verdict => ({need: verdict.need, status: verdict.status, servedBy: verdict.servedBy})),
+	};
 	const scansBefore = await indexScans(admin);
 	const views = {} as Record<View, ViewFigures>;
-	try {
-		for (const view of VIEWS) {
-			await topUp(admin, context.rows);
-			views[view] = await measureView(source, view, settings, admin, roles.bench, dbid);
-			log(`  ${set}: ${VIEW_LABELS[view]}: ${views[view].serverMsPerRefresh.toFixed(2)} ms of server time per refresh`);
-		}
-	} finally {
-		await source.close();
+	const open = () => openSource(roles.bench.url, {rollups: DEFAULT_ROLLUP_POLICY});
+	for (const view of VIEWS) {
+		views[view] = await measureView(view, {open, settings, admin, role: roles.bench, dbid, rows: context.rows});
+		const figures = views[view];
+		log(
+			`  ${set}: ${VIEW_LABELS[view]}: ${figures.serverMsPerRefresh.toFixed(2)} ms of server time per refresh, ` +
+				`${figures.serverMsPerRefreshWithReloads.toFixed(2)} with reloads (load ${figures.load.serverMs.toFixed(0)} ms every ${figures.load.reloadEveryS} s)`,
+		);
 	}
 	await delay(1500); // the backend's statistics reach pg_stat_user_indexes when it exits
 	const scansAfter = await indexScans(admin);
 	const usedIndexes = Object.fromEntries([...scansAfter].map(([name, scans]) => [name, scans - (scansBefore.get(name) ?? 0)]).filter(([, scans]) => (scans as number) > 0));
 
-	const explainSource = await openSource(roles.explain.url);
+	const explainSource = await openSource(roles.explain.url, {rollups: DEFAULT_ROLLUP_POLICY});
 	let captured: CapturedPlan[];
 	try {
 		await topUp(admin, context.rows);
-		captured = await capturePlans(explainSource, context.server.logFile, settings.pageSize);
+		captured = await capturePlans(explainSource, {logFile: context.server.logFile, pageSize: settings.pageSize, admin, rows: context.rows});
 	} finally {
 		await explainSource.close();
 	}
 	const ofLogs = await logsIndexes(admin);
-	const plans = captured.map(({view, panel, every, plan}): PlanFigures => {
+	const plans = captured.map(({phase, view, panel, every, plan}): PlanFigures => {
 		const scans = scansOf(plan.plan);
 		return {
+			phase,
 			view,
 			panel,
 			every,
@@ -485,12 +594,12 @@ async function measureSet(
 			scans: scans.map(describeScan),
 		};
 	});
-	if (set === 'advisor') {
-		for (const index of ADVISOR_INDEXES) {
+	if (set === 'covering') {
+		for (const index of COVERING_INDEXES) {
 			await admin.query(`DROP INDEX IF EXISTS ${index.name}`);
 		}
 	}
-	return {figures: {indexes, views, plans, indexScans: usedIndexes, loadAverage: loadAverage()}, captured};
+	return {figures: {indexes, advisor, views, plans, indexScans: usedIndexes, loadAverage: loadAverage()}, captured};
 }
 
 function plansText(sets: Record<IndexSet, {captured: CapturedPlan[]; figures: IndexSetFigures}>, header: string[]): string {
@@ -498,8 +607,8 @@ function plansText(sets: Record<IndexSet, {captured: CapturedPlan[]; figures: In
 	for (const set of INDEX_SETS) {
 		const {captured, figures} = sets[set];
 		out.push(`${'='.repeat(100)}`, `index set: ${set}${figures.indexes.length === 0 ? '' : ` (upstream + ${figures.indexes.map(index => index.name).join(', ')})`}`, '='.repeat(100), '');
-		for (const {view, panel, every, plan} of captured) {
-			out.push(`--- ${set} · ${VIEW_LABELS[view]} · panel ${panel} (every ${every} refresh${every === 1 ? '' : 'es'}) · ${plan.durationMs.toFixed(3)} ms`);
+		for (const {phase, view, panel, every, plan} of captured) {
+			out.push(`--- ${set} · ${phase} · ${VIEW_LABELS[view]} · panel ${panel} (every ${every} refresh${every === 1 ? '' : 'es'}) · ${plan.durationMs.toFixed(3)} ms`);
 			out.push(`Query Text: ${plan.queryText}`);
 			if (plan.parameters !== null) {
 				out.push(`Query Parameters: ${plan.parameters}`);
@@ -568,7 +677,8 @@ export async function runPgQueriesBenchmark(settings: PgQueriesSettings, log: (l
 					"relaytop's dashboard queries on new-api `logs`: EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) of each, from auto_explain",
 					`(log_analyze, log_buffers, log_timing; loaded for the ${EXPLAIN_ROLE} role only). Written by bench/pgqueries.ts (npm run bench -- --only=pgqueries${settings.quick ? ' --quick' : ''}).`,
 					`database ${settings.database}: ${rowsNow.toLocaleString('en')} rows over ${SPAN_DAYS} days ending now (generator v${GENERATOR_VERSION}), PostgreSQL ${version}, ${new Date().toISOString()}`,
-					`range 24h, page size ${settings.pageSize}, sort by calls, accounts by user; each panel run once per index set, in view order (summary and rate only in the first view)`,
+					`range 24h, page size ${settings.pageSize}, sort by calls, accounts by user, the dashboard's rollup policy; per index set: the overview's panels on a new source (phase load: the range's load),`,
+					`then after a top-up each panel of every view once (phase refresh; summary and rate only in the first view)`,
 				]),
 			);
 			return {
@@ -580,7 +690,7 @@ export async function runPgQueriesBenchmark(settings: PgQueriesSettings, log: (l
 					last24h: {requests: Number(day.requests), rows: Number(day.rows)},
 					topUp: {rows: initial.rows, s: topUpS, vacuumAnalyzeS},
 				},
-				sets: {upstream: measured.upstream.figures, advisor: measured.advisor.figures},
+				sets: {upstream: measured.upstream.figures, covering: measured.covering.figures},
 				loadAverage: {start: startLoad, end: loadAverage()},
 				plansFile: plansPath,
 			};
@@ -595,47 +705,70 @@ export async function runPgQueriesBenchmark(settings: PgQueriesSettings, log: (l
 /** What goes into bench/results/pgqueries.json beside the run header. */
 export function pgQueriesResultsFile(settings: PgQueriesSettings, results: PgQueriesResults): object {
 	const overTarget = (set: IndexSet) =>
-		VIEWS.filter(view => results.sets[set].views[view].serverMsPerRefresh > TARGET_MS_PER_REFRESH).map(view => {
-			const panels = results.sets[set].views[view].panels;
-			const worst = Object.entries(panels).sort(([, a], [, b]) => b.serverMsPerRefresh - a.serverMsPerRefresh)[0]!;
-			return {view, serverMsPerRefresh: results.sets[set].views[view].serverMsPerRefresh, mainCause: `${worst[0]} (${worst[1].serverMsPerRefresh} ms per refresh)`};
+		VIEWS.filter(view => results.sets[set].views[view].serverMsPerRefreshWithReloads > TARGET_MS_PER_REFRESH).map(view => {
+			const figures = results.sets[set].views[view];
+			const worst = Object.entries(figures.panels).sort(([, a], [, b]) => b.serverMsPerRefresh - a.serverMsPerRefresh)[0]!;
+			return {
+				view,
+				serverMsPerRefresh: figures.serverMsPerRefresh,
+				serverMsPerRefreshWithReloads: figures.serverMsPerRefreshWithReloads,
+				mainCause: `${worst[0]} (${worst[1].serverMsPerRefresh} ms per refresh); reloads ${figures.load.serverMsPerRefresh} ms per refresh`,
+			};
 		});
 	const notIndexScans = (set: IndexSet) =>
-		results.sets[set].plans.filter(plan => plan.logsAccess === 'seq' || plan.logsAccess === 'bitmap').map(plan => ({panel: plan.panel, access: plan.logsAccess, query: plan.query}));
+		results.sets[set].plans
+			.filter(plan => plan.logsAccess === 'seq' || plan.logsAccess === 'bitmap')
+			.map(plan => ({phase: plan.phase, panel: plan.panel, access: plan.logsAccess, query: plan.query}));
+	const {advisor} = results.sets.upstream;
 	return {
 		benchmark: "relaytop's own query cost per dashboard refresh on a new-api logs table on PostgreSQL (server time from pg_stat_statements, plans from auto_explain)",
 		loadAverage: results.loadAverage,
 		server: results.server,
 		table: results.table,
 		method: {
-			source: 'openSource(postgres URL) → NewApiSource on PostgreSQL, asked by planPanels (source/ui/dashboard-panels.ts) for each view',
-			screen: {range: '24h', pageSize: settings.pageSize, sort: 'totalCalls desc', dimension: 'user', intervalMs: 2000},
-			cycles: {warmUp: settings.warmUpCycles, measured: settings.cycles, note: 'a cycle is the least common multiple of the panel cadences (15 refreshes, 6 for realtime); panels run back to back, one connection'},
+			source: 'openSource(postgres URL, {rollups: DEFAULT_ROLLUP_POLICY}) → NewApiSource on PostgreSQL as the dashboard opens it, asked by planPanels (source/ui/dashboard-panels.ts) for each view; a new source per view',
+			screen: {range: '24h', pageSize: settings.pageSize, sort: 'totalCalls desc', dimension: 'user', intervalMs: DASHBOARD_INTERVAL_MS},
+			cycles: {
+				warmUp: settings.warmUpCycles,
+				measured: settings.cycles,
+				intervalMs: settings.intervalMs,
+				note: 'a cycle is the least common multiple of the panel cadences (15 refreshes, 6 for realtime); measured refreshes start intervalMs apart, each after a top-up of the table to now; panels run back to back, one connection',
+			},
 			serverTime: `pg_stat_statements total_exec_time + total_plan_time of role ${BENCH_ROLE}, reset after the warm-up; per panel by reading the counters around each load`,
-			plans: `auto_explain (log_analyze, log_buffers) for role ${EXPLAIN_ROLE}, each panel once, after the measured cycles of each index set`,
-			state: 'VACUUM (ANALYZE) after the initial top-up; before each view the table is topped up to now (rows not yet vacuumed, as on a live table)',
+			load: "the first summary read on a new source (the range's load); reloads every max(reconcileMs, load wall time / maxLoadShare) of DEFAULT_ROLLUP_POLICY, spread over the refreshes at 2 s",
+			plans: `auto_explain (log_analyze, log_buffers) for role ${EXPLAIN_ROLE}: the overview's panels on a new source (load), then every panel once after a top-up (refresh), after the measured cycles of each index set`,
+			state: 'VACUUM (ANALYZE) after the initial top-up; then topped up to now before each refresh (rows not yet vacuumed, as on a live table)',
 		},
 		target: {
 			msPerRefresh: TARGET_MS_PER_REFRESH,
-			metWithAdvisor: overTarget('advisor').length === 0 && notIndexScans('advisor').length === 0,
-			viewsOverTarget: {upstream: overTarget('upstream'), advisor: overTarget('advisor')},
-			queriesNotIndexScans: {upstream: notIndexScans('upstream'), advisor: notIndexScans('advisor')},
+			indexes: `upstream's set; the index advisor proposes ${advisor.proposals.length === 0 ? 'nothing more' : advisor.proposals.join('; ')}`,
+			met: overTarget('upstream').length === 0 && notIndexScans('upstream').length === 0,
+			viewsOverTarget: {upstream: overTarget('upstream'), covering: overTarget('covering')},
+			queriesNotIndexScans: {upstream: notIndexScans('upstream'), covering: notIndexScans('covering')},
 		},
 		sets: results.sets,
 	};
 }
 
 export function pgQueriesTable(results: PgQueriesResults): string {
-	const {upstream, advisor} = results.sets;
+	const {upstream, covering} = results.sets;
 	const views = textTable(
-		['view (server ms per refresh)', 'upstream', 'advisor', 'client ms/refresh (up)', 'statements/refresh'],
-		VIEWS.map(view => [
-			upstream.views[view].label,
-			upstream.views[view].serverMsPerRefresh.toFixed(2),
-			advisor.views[view].serverMsPerRefresh.toFixed(2),
-			upstream.views[view].clientMsPerRefresh.toFixed(2),
-			upstream.views[view].statementsPerRefresh.toFixed(2),
-		]),
+		['view (server ms per refresh)', 'upstream', '+ reloads', 'covering', '+ reloads', 'load ms (up)', 'reload every s', 'client ms/refresh (up)', 'statements/refresh'],
+		VIEWS.map(view => {
+			const up = upstream.views[view];
+			const cov = covering.views[view];
+			return [
+				up.label,
+				up.serverMsPerRefresh.toFixed(2),
+				up.serverMsPerRefreshWithReloads.toFixed(2),
+				cov.serverMsPerRefresh.toFixed(2),
+				cov.serverMsPerRefreshWithReloads.toFixed(2),
+				up.load.serverMs.toFixed(0),
+				up.load.reloadEveryS.toFixed(0),
+				up.clientMsPerRefresh.toFixed(2),
+				up.statementsPerRefresh.toFixed(2),
+			];
+		}),
 	);
 	// Every panel once, from the first view that polls it.
 	const seen = new Set<string>();
@@ -644,30 +777,32 @@ export function pgQueriesTable(results: PgQueriesResults): string {
 		for (const [panel, figures] of Object.entries(upstream.views[view].panels)) {
 			if (seen.has(panel)) continue;
 			seen.add(panel);
-			const other = advisor.views[view].panels[panel]!;
-			const access = (set: IndexSetFigures) => [...new Set(set.plans.filter(plan => plan.panel === panel && plan.logsAccess !== 'none').map(plan => plan.logsAccess))].join('+') || '-';
-			const workers = Math.max(0, ...upstream.plans.filter(plan => plan.panel === panel).map(plan => plan.parallelWorkers));
+			const other = covering.views[view].panels[panel]!;
+			const access = (set: IndexSetFigures) =>
+				[...new Set(set.plans.filter(plan => plan.panel === panel && plan.phase === 'refresh' && plan.logsAccess !== 'none').map(plan => plan.logsAccess))].join('+') || '-';
 			rows.push([
 				panel,
 				String(figures.every),
+				figures.statementsPerLoad.toFixed(1),
 				figures.serverMsPerLoad.toFixed(2),
 				other.serverMsPerLoad.toFixed(2),
 				figures.serverMsPerRefresh.toFixed(2),
 				other.serverMsPerRefresh.toFixed(2),
 				access(upstream),
-				access(advisor),
-				String(workers),
+				access(covering),
 				...(figures.failures + other.failures > 0 ? [`${figures.failures + other.failures} failed: ${figures.error ?? other.error}`] : []),
 			]);
 		}
 	}
-	const panels = textTable(['panel', 'every', 'ms/load up', 'ms/load adv', 'ms/refresh up', 'ms/refresh adv', 'access up', 'access adv', 'workers up'], rows);
+	const panels = textTable(['panel', 'every', 'statements', 'ms/load up', 'ms/load cov', 'ms/refresh up', 'ms/refresh cov', 'access up', 'access cov'], rows);
+	const loadAccess = [...new Set(upstream.plans.filter(plan => plan.phase === 'load' && plan.logsAccess !== 'none').map(plan => plan.logsAccess))].join('+') || '-';
 	const t = results.table;
 	return [
 		`relaytop's queries on new-api logs (PostgreSQL ${results.server.version}, ${t.rows.toLocaleString('en')} rows, ${t.last24h.requests.toLocaleString('en')} requests in the last 24 h)`,
 		views,
 		panels,
-		`advisor indexes: ${advisor.indexes.map(index => `${index.name} (${index.sizeMb} MB, ${index.buildS} s)`).join(', ') || 'none'}`,
+		`the range's load (upstream): ${loadAccess} on logs; the advisor proposes ${upstream.advisor.proposals.length === 0 ? 'nothing beyond upstream' : upstream.advisor.proposals.join('; ')}`,
+		`covering indexes: ${covering.indexes.map(index => `${index.name} (${index.sizeMb} MB, ${index.buildS} s)`).join(', ') || 'none'}`,
 		`table build: ${t.reused ? `cached, built ${t.build.builtAt} in` : ''} ${t.build.totalS} s (rows ${t.build.loadS} s, indexes ${t.build.indexesS} s, vacuum ${t.build.vacuumAnalyzeS} s)`,
 		`load average: ${results.loadAverage.start.join(' ')} at start, ${results.loadAverage.end.join(' ')} at end`,
 		`plans: ${results.plansFile}`,
