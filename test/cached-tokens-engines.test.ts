@@ -35,6 +35,9 @@ const OTHERS: ReadonlyArray<string | null> = [
 	'{"cache_tokens":12,"x":"',
 	'{"cache_tokens":',
 	'"cache_tokens":5}',
+	`{"cache_tokens":${' '.repeat(30)}1234567890}`,
+	'{"cache_tokens"\f:5}',
+	'{"cache_tokens":\v5}',
 	'{"error":{"message":"upstream timeout","type":"new_api_error"}}',
 ];
 
@@ -48,13 +51,13 @@ function sqliteValues(): number[] {
 	}
 }
 
-async function postgresValues(url: string): Promise<number[]> {
+async function postgresValues(url: string, others: ReadonlyArray<string | null> = OTHERS): Promise<number[]> {
 	const client = new pg.Client({connectionString: url});
 	await client.connect();
 	try {
 		const {rows} = await client.query<{n: string}>(
 			`SELECT ${postgresNewApiDialect.cachedTokens('other')} AS n FROM unnest($1::text[]) WITH ORDINALITY AS given(other, at) ORDER BY at`,
-			[OTHERS],
+			[others],
 		);
 		return rows.map(row => Number(row.n));
 	} finally {
@@ -66,11 +69,17 @@ describe('other.cache_tokens on both engines', () => {
 	const expected = sqliteValues();
 
 	it('SQLite reads the numbers new-api writes and 0 for the rest', () => {
-		expect(expected).toEqual([0, 0, 0, 0, 0, 0, 5, 1500, 0, 123, 7, 8, 9, 21, 0, 0, 0, 1, 99_999_999_999, 33, 44, 0, 0, 0, 0, 0]);
+		expect(expected).toEqual([0, 0, 0, 0, 0, 0, 5, 1500, 0, 123, 7, 8, 9, 21, 0, 0, 0, 1, 99_999_999_999, 33, 44, 0, 0, 0, 0, 1_234_567_890, 0, 0, 0]);
 	});
 
 	it('PostgreSQL reads the same', async () => {
 		expect(await postgresValues((await testPostgres()).url)).toEqual(expected);
+	});
+
+	it('PostgreSQL reads 64 characters past the key: a number ending beyond gives 0, never a number cut short', async () => {
+		const padded = (spaces: number) => `{"cache_tokens":${' '.repeat(spaces)}1234567890}`;
+		// ':' + spaces + 10 digits + the '}' that ends the number: 63 and 64 characters fit, 65 and 66 do not.
+		expect(await postgresValues((await testPostgres()).url, [padded(51), padded(52), padded(53), padded(54)])).toEqual([1_234_567_890, 1_234_567_890, 0, 0]);
 	});
 
 	it('PostgreSQL 10 reads the same', async () => {

@@ -22,12 +22,14 @@ export const postgresNewApiDialect: NewApiDialect = {
 	// range goes through this, so it avoids what costs per character: functions that count
 	// characters into the text (substr, right) and regular expressions over all of it. The ends are
 	// tested on the text as it is first (new-api writes no spaces around its JSON), trimmed only if
-	// that fails; split_part finds the key and gives what follows it; the pattern sees 40 characters.
+	// that fails; split_part finds the key and gives what follows it; the pattern sees 64 characters.
 	cachedTokens: other => {
 		const spaces = "E' \\t\\r\\n'";
 		const opens = `CASE WHEN left(${other}, 1) = '{' THEN true ELSE left(ltrim(${other}, ${spaces}), 1) = '{' END`;
 		const closes = `CASE WHEN ${other} LIKE '%}' THEN true ELSE rtrim(${other}, ${spaces}) LIKE '%}' END`;
-		const value = `substring(left(split_part(${other}, '"cache_tokens"', 2), 40) FROM '^\\s*:\\s*(-?[0-9]{1,18})')`;
+		// JSON's own white space only; digits cut off by the 64 characters give no number rather than a wrong one.
+		const space = '[ \\t\\r\\n]*';
+		const value = `substring(left(split_part(${other}, '"cache_tokens"', 2), 64) FROM '^${space}:${space}(-?[0-9]{1,18})[^0-9]')`;
 		return `CASE WHEN (${opens}) AND (${closes}) THEN GREATEST(COALESCE(CAST(${value} AS BIGINT), 0), 0) ELSE 0 END`;
 	},
 	likeIgnoringCase: column => `${column} ILIKE ? ESCAPE '\\'`,
