@@ -686,6 +686,15 @@ describe.each(SUBJECTS)('range rollups: $name', {timeout: 240_000}, subject => {
 		for (const filters of [{}, searched, {...searched, status: 'failed'}, {model: middle.model}] satisfies Filters[]) {
 			expect((await choices(asked.rolled, filters)).includes(renamed), JSON.stringify(filters)).toBe(!fromRollup);
 		}
+		// A filter picked before the range was read without one: the choices are queried, and no
+		// rollup is loaded for the menu (the range's own is loaded by its first read).
+		const filteredFirst = await store.open(POLICY);
+		const picked: Filters = {status: 'failed'};
+		await filteredFirst.summary(query(picked));
+		expect(await choices(filteredFirst, picked)).toContain(renamed);
+		await sleep(5);
+		const unfilteredRead = Date.now();
+		expect(rollupOf(await filteredFirst.summary(query())).reconciledAtMs).toBeGreaterThanOrEqual(unfilteredRead);
 		await sleep(5);
 		const asking = Date.now();
 		await asked.rolled.reconcile();

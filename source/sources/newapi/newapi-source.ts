@@ -119,8 +119,9 @@ export class NewApiSource implements UsageSource {
 
 	async facets(query: UsageQuery): Promise<Facets> {
 		// The choices ignore every filter but the search: a long range's come from the rollup of the
-		// range under that search alone, the one the dashboard holds before a filter is picked.
-		const read = await this.rollups?.read({range: query.range, filters: {search: query.filters.search}}, rollup => facetRowsOf(rollup, this.columns));
+		// range under that search alone when the dashboard keeps one (it did before a filter was
+		// picked); else they are queried, rather than loading a rollup for the menu.
+		const read = await this.rollups?.peek({range: query.range, filters: {search: query.filters.search}}, rollup => facetRowsOf(rollup, this.columns));
 		const conditions = [...timeConditions(query.range), ...searchConditions(query.filters.search, this.dialect)];
 		const rows = read?.value ?? (await this.logs.all(facetsSql(conditions, this.columns, this.dialect)));
 		const {channels, tokens} = await this.labels();

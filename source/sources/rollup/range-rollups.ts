@@ -59,6 +59,8 @@ function keyOf(query: UsageQuery): string {
 	return JSON.stringify([filters, startMs === null ? 'all' : Math.round((endMs - startMs) / 3_600_000)]);
 }
 
+const NOT_KEPT = 'no rollup of this range is kept';
+
 export class RangeRollups {
 	private readonly entries = new Map<string, Entry>();
 
@@ -90,10 +92,26 @@ export class RangeRollups {
 			this.entries.delete(key); // most recently used last
 			this.entries.set(key, entry);
 		}
-		const current = entry;
-		const step = current.queue.then(() => this.bringUp(current, query, use));
-		current.queue = step.catch(() => undefined);
-		return step;
+		return this.queued(entry, () => this.bringUp(entry, query, use, true));
+	}
+
+	/**
+	 * Reads the query's rollup only if one is already loaded and can be moved to its range: never
+	 * loads, reloads or evicts one, nor counts as a use. For a panel that a rollup kept for others
+	 * may serve, but that is not worth one of its own (the filter menu's choices under a filter).
+	 */
+	async peek<T>(query: UsageQuery, use: (rollup: UsageRollup) => T): Promise<RollupRead<T>> {
+		const entry = this.serves(query) ? this.entries.get(keyOf(query)) : undefined;
+		if (entry === undefined) {
+			return {value: undefined, aggregation: {mode: 'direct', reason: NOT_KEPT}};
+		}
+		return this.queued(entry, () => this.bringUp(entry, query, use, false));
+	}
+
+	private queued<T>(entry: Entry, step: () => Promise<T>): Promise<T> {
+		const next = entry.queue.then(step);
+		entry.queue = next.catch(() => undefined);
+		return next;
 	}
 
 	/** Every rollup is loaded again in full, beside the one in service, which it replaces once done. */
@@ -104,7 +122,7 @@ export class RangeRollups {
 		}
 	}
 
-	private async bringUp<T>(entry: Entry, query: UsageQuery, use: (rollup: UsageRollup) => T): Promise<RollupRead<T>> {
+	private async bringUp<T>(entry: Entry, query: UsageQuery, use: (rollup: UsageRollup) => T, mayLoad: boolean): Promise<RollupRead<T>> {
 		const nowMs = this.now();
 		if (entry.overCapUntilMs > nowMs) {
 			return {value: undefined, aggregation: this.overCap()};
@@ -121,6 +139,10 @@ export class RangeRollups {
 		if (stale === null && (await rollup!.advance(query.range, nowMs)) === 'rebuild') {
 			rollup = null;
 		}
+		if ((stale === 'rebuild' || rollup === null) && !mayLoad) {
+			entry.rollup = null; // what advance found needs a full load, which the next read does
+			return {value: undefined, aggregation: {mode: 'direct', reason: NOT_KEPT}};
+		}
 		if (stale === 'rebuild' || rollup === null) {
 			// Nothing to serve meanwhile: the read waits for the load. A load that fails leaves nothing half-built.
 			entry.rollup = null;
@@ -128,7 +150,7 @@ export class RangeRollups {
 			rollup = await this.load(query);
 			entry.rollup = rollup;
 			entry.reloadDueAtMs = this.nextLoadAt(rollup.loadedAtMs, rollup.loadMs);
-		} else if (nowMs >= entry.reloadDueAtMs && entry.reloading === null) {
+		} else if (mayLoad && nowMs >= entry.reloadDueAtMs && entry.reloading === null) {
 			this.reloadBeside(entry, query, nowMs);
 		}
 		if (rollup.rollup.groups > this.policy.maxGroups) {
