@@ -738,6 +738,10 @@ export function pgQueriesResultsFile(settings: PgQueriesSettings, results: PgQue
 			load: "the first summary read on a new source (the range's load); reloads every max(reconcileMs, load wall time / maxLoadShare) of DEFAULT_ROLLUP_POLICY, spread over the refreshes at 2 s",
 			plans: `auto_explain (log_analyze, log_buffers) for role ${EXPLAIN_ROLE}: the overview's panels on a new source (load), then every panel once after a top-up (refresh), after the measured cycles of each index set`,
 			state: 'VACUUM (ANALYZE) after the initial top-up; then topped up to now before each refresh (rows not yet vacuumed, as on a live table)',
+			leftOut:
+				'a reload runs beside the figures in service but on the same connection, so the refresh during it waits for its statements (about the load time once per reload period); ' +
+				'a statement that fails or is cancelled never reaches pg_stat_statements (each panel counts its failures); ' +
+				"the filter menu is measured without a filter, its choices read from the range's rollup; under a filter picked before the range was read without one they are queried",
 		},
 		target: {
 			msPerRefresh: TARGET_MS_PER_REFRESH,
