@@ -318,10 +318,10 @@ interface ViewContext {
  * cycles, each refresh `intervalMs` after the one before and after a top-up of the table to now,
  * each panel load bracketed by counters.
  */
-async function measureView(view: View, {open, settings, admin, role, dbid, rows: baseRows}: ViewContext): Promise<ViewFigures> {
-	const source = await open();
+async function measureView(view: View, context: ViewContext): Promise<ViewFigures> {
+	const source = await context.open();
 	try {
-		return await measureViewOn(source, view, {open, settings, admin, role, dbid, rows: baseRows});
+		return await measureViewOn(source, view, context);
 	} finally {
 		await source.close();
 	}

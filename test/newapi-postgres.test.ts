@@ -10,22 +10,12 @@ import {PgSession} from '../source/sources/postgres/pg-session.js';
 import {postgresConfig} from '../source/sources/postgres/pg-target.js';
 import {sql} from '../source/sources/sql/fragment.js';
 import {loadNewApi} from './support/newapi-oracle.js';
-import {freshDatabase} from './support/postgres-server.js';
+import {freshDatabase, withClient} from './support/postgres-server.js';
 import {runCliSync} from './support/run-cli.js';
 
 type Database = Awaited<ReturnType<typeof freshDatabase>>;
 let main: Database;
 let logs: Database;
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-	const client = new pg.Client({connectionString: url});
-	await client.connect();
-	try {
-		return await work(client);
-	} finally {
-		await client.end();
-	}
-}
 
 /** The URL with a password in it, as an operator might paste it. */
 const withPassword = (url: string, password: string) => {

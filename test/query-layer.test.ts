@@ -1,6 +1,5 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {fixturePath} from '../source/fixtures/fixture-files.js';
-import pg from 'pg';
 import {loadNewApiIntoPostgres} from '../source/fixtures/newapi-postgres-fixture.js';
 import {startCpaManagerReplica, type CpaManagerReplica} from '../bench/cpa-manager-replica.js';
 import type {CpaHttpSource} from '../source/sources/cpa-http/cpa-http-source.js';
@@ -22,7 +21,7 @@ import {
 	type OracleGroup,
 	type OracleRow,
 } from './support/oracle.js';
-import {freshDatabase} from './support/postgres-server.js';
+import {freshDatabase, withClient} from './support/postgres-server.js';
 
 interface Subject {
 	readonly name: string;
@@ -46,13 +45,7 @@ let postgresDatabase: Awaited<ReturnType<typeof freshDatabase>> | undefined;
 /** The new-api fixture copied into a new database on the test server. */
 async function newApiOnPostgres(): Promise<string> {
 	postgresDatabase = await freshDatabase('relaytop_query_layer');
-	const client = new pg.Client({connectionString: postgresDatabase.url});
-	await client.connect();
-	try {
-		await loadNewApiIntoPostgres(client, fixturePath('newapi'));
-	} finally {
-		await client.end();
-	}
+	await withClient(postgresDatabase.url, client => loadNewApiIntoPostgres(client, fixturePath('newapi')));
 	return postgresDatabase.url;
 }
 

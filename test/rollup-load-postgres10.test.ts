@@ -1,4 +1,3 @@
-import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {fixturePath} from '../source/fixtures/fixture-files.js';
 import {loadNewApiIntoPostgres} from '../source/fixtures/newapi-postgres-fixture.js';
@@ -7,7 +6,7 @@ import type {RollupPolicy} from '../source/sources/rollup/range-rollups.js';
 import type {GroupPage, UsageQuery, UsageSource} from '../source/usage/types.js';
 import {loadNewApi} from './support/newapi-oracle.js';
 import {expectClose} from './support/oracle.js';
-import {freshDatabaseOn, testPostgresVersion} from './support/postgres-server.js';
+import {freshDatabaseOn, testPostgresVersion, withClient} from './support/postgres-server.js';
 
 // The oldest PostgreSQL the project supports: a range's load there is one statement of GROUPING
 // SETS too (hashed or sorted, as its planner picks), and must give what the direct queries give.
@@ -24,13 +23,7 @@ describe('range rollups on PostgreSQL 10', {timeout: 240_000}, () => {
 
 	beforeAll(async () => {
 		database = await freshDatabaseOn(await testPostgresVersion(10), 'relaytop_rollup_pg10');
-		const client = new pg.Client({connectionString: database.url});
-		await client.connect();
-		try {
-			await loadNewApiIntoPostgres(client, fixturePath('newapi'));
-		} finally {
-			await client.end();
-		}
+		await withClient(database.url, client => loadNewApiIntoPostgres(client, fixturePath('newapi')));
 		rolled = await openSource(database.url, {rollups: POLICY});
 		direct = await openSource(database.url);
 		newestMs = Math.max(...loadNewApi(fixturePath('newapi')).rows.map(row => row.tsMs));

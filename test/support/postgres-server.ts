@@ -111,6 +111,17 @@ export function testPostgresVersions(): Promise<TestPostgres[]> {
 	return Promise.all(TEST_POSTGRES_MAJORS.map(major => embedded(major)));
 }
 
+/** Runs `work` on a new connection to `url`, closed after. */
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+	const client = new pg.Client({connectionString: url});
+	await client.connect();
+	try {
+		return await work(client);
+	} finally {
+		await client.end();
+	}
+}
+
 /** `url` with another database name. */
 export function withDatabase(url: string, database: string): string {
 	const parsed = new URL(url);

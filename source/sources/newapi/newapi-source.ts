@@ -122,8 +122,8 @@ export class NewApiSource implements UsageSource {
 		// range under that search alone when the dashboard keeps one (it did before a filter was
 		// picked); else they are queried, rather than loading a rollup for the menu.
 		const read = await this.rollups?.peek({range: query.range, filters: {search: query.filters.search}}, rollup => facetRowsOf(rollup, this.columns));
-		const conditions = [...timeConditions(query.range), ...searchConditions(query.filters.search, this.dialect)];
-		const rows = read?.value ?? (await this.logs.all(facetsSql(conditions, this.columns, this.dialect)));
+		const rows =
+			read?.value ?? (await this.logs.all(facetsSql([...timeConditions(query.range), ...searchConditions(query.filters.search, this.dialect)], this.columns, this.dialect)));
 		const {channels, tokens} = await this.labels();
 		return decodeFacets(rows, (facet, value, label) => {
 			if (facet === 'channels') {

@@ -139,11 +139,11 @@ export class RangeRollups {
 		if (stale === null && (await rollup!.advance(query.range, nowMs)) === 'rebuild') {
 			rollup = null;
 		}
-		if ((stale === 'rebuild' || rollup === null) && !mayLoad) {
-			entry.rollup = null; // what advance found needs a full load, which the next read does
-			return {value: undefined, aggregation: {mode: 'direct', reason: NOT_KEPT}};
-		}
 		if (stale === 'rebuild' || rollup === null) {
+			if (!mayLoad) {
+				entry.rollup = null; // what advance found needs a full load, which the next read does
+				return {value: undefined, aggregation: {mode: 'direct', reason: NOT_KEPT}};
+			}
 			// Nothing to serve meanwhile: the read waits for the load. A load that fails leaves nothing half-built.
 			entry.rollup = null;
 			entry.reloaded = null;

@@ -66,11 +66,11 @@ export function feedCheckSql(feed: RollupFeed, bounds: FeedBounds, originMs: num
  * computed once: what a first load or a reconciliation reads, one slice of the range at a time.
  */
 export function marginalsSql(feed: RollupFeed, bounds: FeedBounds): SqlFragment {
-	const keys = feed.axes.map(keyColumn);
-	let combined = feed.combined?.(bounds);
-	if (combined === undefined && feed.groupingSets === true) {
+	if (feed.combined === undefined && feed.groupingSets === true) {
 		return groupingSetsSql(feed, bounds);
 	}
+	const keys = feed.axes.map(keyColumn);
+	let combined = feed.combined?.(bounds);
 	if (combined === undefined) {
 		const rows = feed.rows(bounds);
 		combined = {
